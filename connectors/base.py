@@ -1,0 +1,82 @@
+"""The contract every connector follows: typed config in, pages of the tool's own JSON out.
+
+Connectors are pure Python (no Dagster, no DuckDB). The landing step (`model.landing`) stores
+what they yield into the source's own raw store, so a connector never knows where data goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Cursor = Mapping[str, Any]
+
+
+@dataclass
+class RawRecord:
+    """One record exactly as the tool returned it, keyed by its type and the tool's own id."""
+
+    record_type: str  # e.g. "issue", "changelog", "remotelink", "task", "story", "row"
+    key: str  # the tool's id for the record, unique within record_type
+    payload: Mapping[str, Any]
+
+
+@dataclass
+class Page:
+    """A batch of records to upsert; `cursor`, when set, is stored once the whole fetch lands."""
+
+    records: list[RawRecord] = field(default_factory=list)
+    cursor: Cursor | None = None
+
+
+@dataclass
+class Census:
+    """The complete set of live keys of one record type: every other stored key is tombstoned.
+
+    A connector yields this only when it knows the set is complete (a full listing or a cheap
+    key census), never from a partial or failed listing.
+    """
+
+    record_type: str
+    keys: set[str]
+
+
+@dataclass
+class Rejection:
+    """Input the connector could not read (a sheet row with no id, an item it cannot parse)."""
+
+    location: str  # e.g. "plan.xlsx / Budget / row 14" or "issue OPS-42"
+    reason: str
+    raw: Mapping[str, Any] | None = None
+    column: str | None = None
+
+
+Batch = Page | Census | Rejection
+
+
+class ConnectorError(Exception):
+    """A failure a user can act on; the message names the source and what to do."""
+
+
+@dataclass
+class FetchStats:
+    """What a fetch cost, for `sync_runs` and the benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+
+
+class Connector(Protocol):
+    """Pulls one configured source. `fetch` streams batches; memory must not grow with size."""
+
+    stats: FetchStats
+
+    def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
+        """Yield pages since `cursor` (everything when `full` or no cursor)."""
+        ...
+
+    def check(self) -> str:
+        """One cheap authenticated request; returns a short description for `handoff doctor`."""
+        ...

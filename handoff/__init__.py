@@ -1,0 +1,1 @@
+"""Handoff's shared kernel: configuration and errors used by every package."""

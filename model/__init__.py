@@ -1,0 +1,1 @@
+"""The governance model: raw landing, normalisation, resolution, history and publishing."""

@@ -1,0 +1,222 @@
+"""Raw landing: each source keeps its full current state in its own DuckDB file.
+
+A fetch lands in one transaction: if the connector fails midway, the source keeps its last good
+state and cursor. Deleted records become tombstones, never disappear.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from connectors.base import Batch, Census, Cursor, Page, Rejection
+
+RAW_SCHEMA = """
+CREATE TABLE IF NOT EXISTS raw_records (
+    record_type VARCHAR NOT NULL,
+    record_key  VARCHAR NOT NULL,
+    payload     JSON,
+    first_seen  TIMESTAMP NOT NULL,
+    fetched_at  TIMESTAMP NOT NULL,
+    is_deleted  BOOLEAN NOT NULL DEFAULT false,
+    deleted_at  TIMESTAMP,
+    PRIMARY KEY (record_type, record_key)
+);
+CREATE TABLE IF NOT EXISTS source_state (
+    key        VARCHAR PRIMARY KEY,
+    value      JSON,
+    updated_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS fetch_runs (
+    fetch_id    VARCHAR PRIMARY KEY,
+    started_at  TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status      VARCHAR NOT NULL,
+    full_sync   BOOLEAN NOT NULL,
+    records     BIGINT,
+    deleted     BIGINT,
+    rejected    BIGINT,
+    requests    BIGINT,
+    retries     BIGINT,
+    error       VARCHAR
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    fetch_id    VARCHAR NOT NULL,
+    location    VARCHAR NOT NULL,
+    column_name VARCHAR,
+    reason      VARCHAR NOT NULL,
+    raw         JSON
+);
+"""
+
+
+def raw_store_path(raw_dir: Path, source: str) -> Path:
+    return raw_dir / f"{source}.duckdb"
+
+
+@dataclass
+class LandingResult:
+    """What one fetch changed in the raw store."""
+
+    fetch_id: str
+    records: int = 0
+    changed: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    record_counts: dict[str, int] = field(default_factory=dict)
+
+
+def open_raw_store(path: Path) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(RAW_SCHEMA)
+    return con
+
+
+def read_cursor(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute("SELECT value FROM source_state WHERE key = 'cursor'").fetchone()
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.close()
+    return json.loads(row[0]) if row and row[0] else None
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, page: Page, now: datetime) -> int:
+    """Upsert one page; returns how many records are new or different from what was stored."""
+    if not page.records:
+        return 0
+    table = pa.table(
+        {
+            "record_type": [r.record_type for r in page.records],
+            "record_key": [r.key for r in page.records],
+            "payload": [json.dumps(r.payload, separators=(",", ":")) for r in page.records],
+        }
+    )
+    con.register("incoming_page", table)
+    try:
+        changed = con.execute(
+            """
+            SELECT count(*) FROM (SELECT DISTINCT ON (record_type, record_key) * FROM incoming_page) i
+            LEFT JOIN raw_records r USING (record_type, record_key)
+            WHERE r.record_key IS NULL OR r.is_deleted OR r.payload::VARCHAR <> i.payload
+            """
+        ).fetchone()[0]  # type: ignore[index]
+        con.execute(
+            """
+            INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
+            SELECT DISTINCT ON (record_type, record_key) record_type, record_key, payload::JSON, $now, $now, false
+            FROM incoming_page
+            ON CONFLICT (record_type, record_key) DO UPDATE SET
+                payload = excluded.payload, fetched_at = excluded.fetched_at,
+                is_deleted = false, deleted_at = NULL
+            """,
+            {"now": now},
+        )
+    finally:
+        con.unregister("incoming_page")
+    return int(changed)
+
+
+def _apply_census(con: duckdb.DuckDBPyConnection, census: Census, now: datetime) -> int:
+    con.register("census_keys", pa.table({"record_key": sorted(census.keys)}))
+    try:
+        deleted = con.execute(
+            """
+            UPDATE raw_records SET is_deleted = true, deleted_at = $now
+            WHERE record_type = $type AND NOT is_deleted
+              AND record_key NOT IN (SELECT record_key FROM census_keys)
+            """,
+            {"now": now, "type": census.record_type},
+        ).fetchone()
+    finally:
+        con.unregister("census_keys")
+    return int(deleted[0]) if deleted else 0
+
+
+def land(
+    raw_path: Path,
+    batches: Iterable[Batch],
+    *,
+    full: bool,
+    stats: Any = None,
+) -> LandingResult:
+    """Consume a connector's batches into the raw store in one transaction.
+
+    On any exception the transaction rolls back (the last good state stays), the failure is
+    recorded in `fetch_runs`, and the exception propagates.
+    """
+    started = time.perf_counter()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    result = LandingResult(fetch_id=uuid.uuid4().hex)
+    con = open_raw_store(raw_path)
+    cursor: Cursor | None = None
+    try:
+        con.execute("BEGIN")
+        for batch in batches:
+            if isinstance(batch, Page):
+                result.records += len(batch.records)
+                result.changed += _upsert(con, batch, now)
+                for record in batch.records:
+                    result.record_counts[record.record_type] = result.record_counts.get(record.record_type, 0) + 1
+                if batch.cursor is not None:
+                    cursor = batch.cursor
+            elif isinstance(batch, Census):
+                result.deleted += _apply_census(con, batch, now)
+            elif isinstance(batch, Rejection):
+                result.rejected += 1
+                con.execute(
+                    "INSERT INTO rejections VALUES (?, ?, ?, ?, ?)",
+                    [result.fetch_id, batch.location, batch.column, batch.reason,
+                     json.dumps(batch.raw, default=str) if batch.raw is not None else None],
+                )
+        if cursor is not None:
+            con.execute(
+                "INSERT OR REPLACE INTO source_state VALUES ('cursor', ?, ?)",
+                [json.dumps(cursor, default=str), now],
+            )
+        _record_run(con, result, now, "success", full, stats, None, started)
+        con.execute("COMMIT")
+    except BaseException as err:
+        con.execute("ROLLBACK")
+        _record_run(con, result, now, "failed", full, stats, f"{type(err).__name__}: {err}", started)
+        con.close()
+        raise
+    con.close()
+    return result
+
+
+def _record_run(
+    con: duckdb.DuckDBPyConnection,
+    result: LandingResult,
+    started_at: datetime,
+    status: str,
+    full: bool,
+    stats: Any,
+    error: str | None,
+    started: float,
+) -> None:
+    result.seconds = time.perf_counter() - started
+    result.requests = int(getattr(stats, "requests", 0))
+    result.retries = int(getattr(stats, "retries", 0))
+    con.execute(
+        "INSERT INTO fetch_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.fetch_id, started_at, datetime.now(UTC).replace(tzinfo=None), status, full,
+         result.records, result.deleted, result.rejected, result.requests, result.retries, error],
+    )
