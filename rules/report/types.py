@@ -1,0 +1,189 @@
+"""The report's content as plain dataclasses, so every renderer and the JSON output share it.
+
+Every field is a str, int, float, bool, None, list or dict: `dataclasses.asdict` of a
+`ReportData` is directly JSON-serialisable, which is what automation consumers read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("fail", "warn", "info")
+NO_DEPARTMENT = "(no department)"
+
+
+@dataclass
+class SeverityCounts:
+    """Open findings by severity."""
+
+    fail: int = 0
+    warn: int = 0
+    info: int = 0
+    total: int = 0
+
+    def add(self, severity: str) -> None:
+        if severity in SEVERITIES:
+            setattr(self, severity, getattr(self, severity) + 1)
+            self.total += 1
+
+
+@dataclass
+class Subject:
+    """A work item (or source) a finding is about, with the link back to its tool."""
+
+    item_id: str
+    known: bool
+    title: str | None = None
+    url: str | None = None
+    tool: str | None = None
+    source_key: str | None = None
+    department: str | None = None
+    status: str | None = None
+    due_date: str | None = None
+    owner_name: str | None = None
+    steward_name: str | None = None
+    is_milestone: bool = False
+
+
+@dataclass
+class Finding:
+    """One exception as leaders read it: what, who acts, since when, why, and where to look."""
+
+    exception_id: str
+    rule_id: str
+    rule_title: str
+    severity: str
+    classification: str
+    status: str
+    message: str
+    owner: str | None
+    owner_name: str | None
+    owner_kind: str | None  # person, department or None when nobody is routed
+    departments: list[str | None]
+    upstream_department: str
+    downstream_department: str
+    handoff_anchor: str
+    first_seen: str
+    last_seen: str
+    age_days: float
+    age: str
+    occurrences: int
+    blast_radius: int
+    is_new: bool
+    evidence: Any
+    subjects: list[Subject] = field(default_factory=list)
+    resolved_at: str | None = None
+    waiver_reason: str | None = None
+    waived_until: str | None = None
+
+
+@dataclass
+class SourceHealth:
+    """The latest sync of one source and what it left behind."""
+
+    source: str
+    status: str
+    last_run_at: str | None
+    last_success_at: str | None
+    age_hours: float | None
+    is_failed: bool
+    is_stale: bool
+    error: str | None
+    items: int | None
+    rejected_rows: int
+
+
+@dataclass
+class OwnerLoad:
+    """Who must act, and on how many open findings."""
+
+    owner: str
+    owner_name: str
+    open: int
+    fail: int
+
+
+@dataclass
+class Headline:
+    """The figures a leader reads first."""
+
+    open: SeverityCounts
+    open_total: int
+    new: int
+    resolved: int
+    planned: int
+    surprise: int
+    waived: int
+    will_stall_next_week: int
+    stale_sources: list[str]
+    failed_sources: list[str]
+    rejected_rows: dict[str, int]
+    owners: list[OwnerLoad]
+
+
+@dataclass
+class MatrixCell:
+    """Open findings on one upstream -> downstream department handoff."""
+
+    upstream: str
+    downstream: str
+    count: int
+    worst_severity: str
+    anchor: str
+
+
+@dataclass
+class Matrix:
+    """Department x department heatmap of open findings (rows upstream, columns downstream)."""
+
+    departments: list[str]
+    cells: list[MatrixCell]
+    max_count: int
+
+
+@dataclass
+class HandoffGroup:
+    """Open findings on one department pair, ranked by severity then blast radius."""
+
+    upstream: str
+    downstream: str
+    label: str
+    anchor: str
+    counts: SeverityCounts
+    findings: list[Finding]
+
+
+@dataclass
+class TrendPoint:
+    """Totals of one rule evaluation."""
+
+    run_id: str
+    evaluated_at: str
+    open_fail: int
+    open_warn: int
+    open_info: int
+    open_total: int
+    new: int
+    resolved: int
+    waived: int
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, gathered from the published model."""
+
+    title: str
+    generated_at: str
+    model_built_at: str | None
+    model_run_id: str | None
+    last_run_at: str | None
+    previous_run_at: str | None
+    headline: Headline
+    next_week: list[Finding]
+    matrix: Matrix
+    handoffs: list[HandoffGroup]
+    trend: list[TrendPoint]
+    waived: list[Finding]
+    resolved: list[Finding]
+    sources: list[SourceHealth]
