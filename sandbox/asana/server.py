@@ -1,0 +1,396 @@
+"""The Asana sandbox: serves an `AsanaOrg` under /api/1.0 following Asana's REST contract.
+
+Paging uses opaque offset tokens (`next_page` only when `limit` is passed), `opt_fields` select
+nested fields, `modified_since` / `completed_since` filter task lists, and `/events` hands out
+sync tokens (412 with a fresh one when missing or expired). Faults come from `Faults`, plus
+`expire_offset_every` (every Nth offset presented is answered 400, as an expired token is).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import ssl
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sandbox.asana.org import AsanaOrg, Task
+from sandbox.asana.render import (
+    STORY_COMPACT,
+    TASK_COMPACT,
+    FieldTree,
+    event_json,
+    field_tree,
+    project_json,
+    section_json,
+    select,
+    story_json,
+    task_json,
+    user_json,
+    workspace_json,
+)
+from sandbox.server import Faults, HttpError, Request, SandboxServer
+
+API = "/api/1.0"
+EVENTS_PER_RESPONSE = 100
+
+
+def asana_error(status: int, message: str) -> HttpError:
+    """An error in Asana's envelope."""
+    phrase = "sandbox " + secrets.token_hex(3)
+    body = {"errors": [{"message": message, "help": "See https://developers.asana.com/docs/errors",
+                        "phrase": phrase}]}
+    return HttpError(status, body)
+
+
+def _error_body(status: int) -> dict[str, Any]:
+    messages = {
+        500: "Server Error",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+        504: "Gateway Timeout",
+        404: "Not Found",
+    }
+    return {"errors": [{"message": messages.get(status, f"Error {status}")}]}
+
+
+class AsanaSandbox:
+    """A running Asana stand-in for one org; `url` ends in /api/1.0."""
+
+    def __init__(
+        self,
+        org: AsanaOrg,
+        *,
+        faults: Faults | None = None,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        token: str | None = None,
+    ):
+        self.org = org
+        self.token = token or "asana-sandbox-" + secrets.token_hex(8)
+        self.expire_offset_every = 0
+        self.sync_floor = 0  # sync tokens for events at or below this seq are expired
+        self._offsets_seen = 0
+        self._lock = threading.Lock()
+        self._cache_version = -1
+        self._task_cache: dict[str, dict[str, Any]] = {}
+        self._list_cache: dict[tuple[Any, ...], list[str]] = {}
+        self.server = SandboxServer(
+            "asana",
+            auth=self._authorized,
+            unauthorized_body={"errors": [{"message": "Not Authorized",
+                                           "help": "Check your personal access token."}]},
+            rate_limit_body=lambda: {"errors": [{"message": "You have made too many requests "
+                                                            "recently. Please, be chill."}]},
+            error_body=_error_body,
+            faults=faults,
+            port=port,
+            tls=tls,
+        )
+        self._routes()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> AsanaSandbox:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> AsanaSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url + API
+
+    def banner(self) -> str:
+        return f"asana {self.url} token={self.token}"
+
+    def source_entry(self, name: str, token_env: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """A handoff.yaml source mapping for this sandbox and the env vars it needs."""
+        entry = {"name": name, "kind": "asana", "url": self.url, "token": f"${{{token_env}}}",
+                 "workspace": self.org.workspace_gid}
+        return entry, {token_env: self.token}
+
+    def expire_sync_tokens(self) -> None:
+        """Every sync token handed out so far is now too old (the next events call gets 412)."""
+        self.sync_floor = len(self.org.events)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    def _full_task(self, task: Task) -> dict[str, Any]:
+        with self._lock:
+            if self._cache_version != self.org.version:
+                self._task_cache.clear()
+                self._list_cache.clear()
+                self._cache_version = self.org.version
+            cached = self._task_cache.get(task.gid)
+        if cached is None:
+            cached = task_json(self.org, task)
+            with self._lock:
+                self._task_cache[task.gid] = cached
+        return cached
+
+    def _task(self, gid: str) -> Task:
+        task = self.org.tasks.get(gid)
+        if task is None:
+            raise asana_error(404, f"task: Unknown object: {gid}")
+        return task
+
+    def _page(
+        self, request: Request, key: tuple[Any, ...], items: Callable[[], list[Any]],
+        render: Callable[[Any], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Asana paging: `limit` 1-100 and offset tokens; without `limit`, everything at once."""
+        limit_arg = request.arg("limit")
+        offset_arg = request.arg("offset")
+        with self._lock:
+            if self._cache_version != self.org.version:
+                self._task_cache.clear()
+                self._list_cache.clear()
+                self._cache_version = self.org.version
+            listing = self._list_cache.get(key)
+        if listing is None:
+            listing = items()
+            with self._lock:
+                self._list_cache[key] = listing
+        start = 0
+        if offset_arg:
+            start = self._read_offset(offset_arg, key)
+        if limit_arg is None:
+            return {"data": [render(x) for x in listing[start:]]}
+        try:
+            limit = int(limit_arg)
+        except ValueError:
+            raise asana_error(400, "limit: Value is not an integer") from None
+        if not 1 <= limit <= 100:
+            raise asana_error(400, "limit: Must be between 1 and 100")
+        chunk = listing[start : start + limit]
+        data = [render(x) for x in chunk]
+        end = start + limit
+        if end >= len(listing):
+            return {"data": data, "next_page": None}
+        token = base64.urlsafe_b64encode(f"{hash(key) & 0xFFFFFFFF}:{end}".encode()).decode()
+        query = "&".join(f"{k}={v[0]}" for k, v in request.query.items() if k != "offset")
+        path = request.path.removeprefix(API) + f"?{query}&offset={token}"
+        return {"data": data, "next_page": {"offset": token, "path": path,
+                                            "uri": self.server.url + API + path}}
+
+    def _read_offset(self, token: str, key: tuple[Any, ...]) -> int:
+        with self._lock:
+            self._offsets_seen += 1
+            expire = self.expire_offset_every and self._offsets_seen % self.expire_offset_every == 0
+        if expire:
+            raise asana_error(400, "offset: Your pagination token has expired.")
+        try:
+            tag, _, position = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+            if int(tag) != hash(key) & 0xFFFFFFFF:
+                raise ValueError
+            return int(position)
+        except ValueError:
+            raise asana_error(400, "offset: Your pagination token is invalid.") from None
+
+    def _tasks_listing(self, project: str, request: Request) -> list[str]:
+        if project not in self.org.projects:
+            raise asana_error(404, f"project: Unknown object: {project}")
+        modified = _parse_time(request.arg("modified_since"), "modified_since")
+        completed = _parse_time(request.arg("completed_since"), "completed_since")
+        out = []
+        for task in self.org.project_tasks(project):
+            if modified and task.modified_at < modified:
+                continue
+            if completed and task.completed and task.completed_at and task.completed_at < completed:
+                continue
+            out.append(task.gid)
+        return out
+
+    def _task_page(self, request: Request, key: tuple[Any, ...],
+                   items: Callable[[], list[str]]) -> dict[str, Any]:
+        tree = field_tree(request.args("opt_fields"))
+        return self._page(request, key, items,
+                          lambda gid: select(self._full_task(self.org.tasks[gid]), tree,
+                                             TASK_COMPACT))
+
+    # -- routes ------------------------------------------------------------------------------
+    def _routes(self) -> None:  # noqa: C901 - one place that lists every endpoint
+        route = self.server.route
+        org = self.org
+
+        @route("GET", API + "/workspaces")
+        def workspaces(request: Request) -> Any:
+            tree = field_tree(request.args("opt_fields"))
+            ws = {**workspace_json(org), "is_organization": True, "email_domains": ["acme.example"]}
+            return {"data": [select(ws, tree, ("gid", "resource_type", "name"))]}
+
+        @route("GET", API + "/users/me")
+        def me(request: Request) -> Any:
+            first = next(iter(org.users), None)
+            user = user_json(org, first) or {"gid": "0", "resource_type": "user", "name": "Sandbox"}
+            return {"data": {**user, "workspaces": [workspace_json(org)]}}
+
+        def users_page(request: Request) -> Any:
+            tree = field_tree(request.args("opt_fields"))
+            return self._page(request, ("users",), lambda: sorted(org.users),
+                              lambda g: select(user_json(org, g) or {}, tree,
+                                               ("gid", "resource_type", "name")))
+
+        route("GET", API + "/users")(users_page)
+        route("GET", API + "/workspaces/{workspace_gid}/users")(users_page)
+
+        @route("GET", API + "/users/{user_gid}")
+        def user(request: Request) -> Any:
+            found = user_json(org, request.params["user_gid"])
+            if found is None:
+                raise asana_error(404, f"user: Unknown object: {request.params['user_gid']}")
+            return {"data": found}
+
+        def projects_page(request: Request) -> Any:
+            tree = field_tree(request.args("opt_fields"))
+            return self._page(request, ("projects",), lambda: list(org.projects),
+                              lambda g: select(project_json(org, g), tree,
+                                               ("gid", "resource_type", "name")))
+
+        route("GET", API + "/projects")(projects_page)
+        route("GET", API + "/workspaces/{workspace_gid}/projects")(projects_page)
+
+        @route("GET", API + "/projects/{project_gid}")
+        def project(request: Request) -> Any:
+            gid = request.params["project_gid"]
+            if gid not in org.projects:
+                raise asana_error(404, f"project: Unknown object: {gid}")
+            tree = field_tree(request.args("opt_fields"))
+            full = project_json(org, gid)
+            return {"data": select(full, tree, tuple(full)) if tree else full}
+
+        @route("GET", API + "/projects/{project_gid}/sections")
+        def sections(request: Request) -> Any:
+            gid = request.params["project_gid"]
+            if gid not in org.projects:
+                raise asana_error(404, f"project: Unknown object: {gid}")
+            tree = field_tree(request.args("opt_fields"))
+            return self._page(request, ("sections", gid),
+                              lambda: list(org.projects[gid].section_gids),
+                              lambda s: select(section_json(org, s), tree,
+                                               ("gid", "resource_type", "name")))
+
+        @route("GET", API + "/projects/{project_gid}/tasks")
+        def project_tasks(request: Request) -> Any:
+            gid = request.params["project_gid"]
+            key = ("tasks", gid, request.arg("modified_since"), request.arg("completed_since"))
+            return self._task_page(request, key, lambda: self._tasks_listing(gid, request))
+
+        @route("GET", API + "/tasks")
+        def tasks(request: Request) -> Any:
+            gid = request.arg("project") or request.arg("section")
+            if not gid:
+                raise asana_error(400, "project: Must specify exactly one of project, tag, "
+                                       "section, user task list, or assignee + workspace")
+            if request.arg("section"):
+                section = org.sections.get(gid)
+                if section is None:
+                    raise asana_error(404, f"section: Unknown object: {gid}")
+                key = ("section", gid, request.arg("modified_since"))
+                return self._task_page(request, key, lambda: [
+                    g for g in self._tasks_listing(section.project_gid, request)
+                    if any(s == gid for _, s in org.tasks[g].memberships)])
+            key = ("tasks", gid, request.arg("modified_since"), request.arg("completed_since"))
+            return self._task_page(request, key, lambda: self._tasks_listing(gid, request))
+
+        @route("GET", API + "/tasks/{task_gid}")
+        def task(request: Request) -> Any:
+            found = self._task(request.params["task_gid"])
+            tree = field_tree(request.args("opt_fields"))
+            full = self._full_task(found)
+            return {"data": select(full, tree, tuple(full)) if tree else full}
+
+        @route("GET", API + "/tasks/{task_gid}/subtasks")
+        def subtasks(request: Request) -> Any:
+            gid = request.params["task_gid"]
+            parent = self._task(gid)
+            return self._task_page(request, ("subtasks", gid), lambda: list(parent.subtasks))
+
+        def links(attr: str) -> Callable[[Request], Any]:
+            def handler(request: Request) -> Any:
+                gid = request.params["task_gid"]
+                found = self._task(gid)
+                return self._task_page(request, (attr, gid), lambda: list(getattr(found, attr)))
+
+            return handler
+
+        route("GET", API + "/tasks/{task_gid}/dependencies")(links("dependencies"))
+        route("GET", API + "/tasks/{task_gid}/dependents")(links("dependents"))
+
+        @route("GET", API + "/tasks/{task_gid}/stories")
+        def stories(request: Request) -> Any:
+            gid = request.params["task_gid"]
+            found = self._task(gid)
+            tree = field_tree(request.args("opt_fields"))
+            return self._page(request, ("stories", gid), lambda: list(found.story_gids),
+                              lambda s: select(story_json(org, org.stories[s]), tree,
+                                               STORY_COMPACT))
+
+        @route("GET", API + "/events")
+        def events(request: Request) -> Any:
+            return self._events(request)
+
+    def _events(self, request: Request) -> Any:
+        resource = request.arg("resource")
+        if not resource:
+            raise asana_error(400, "resource: Missing input")
+        if resource not in self.org.projects and resource not in self.org.tasks:
+            raise asana_error(404, f"resource: Unknown object: {resource}")
+        sync = request.arg("sync")
+        current = len(self.org.events)
+        fresh = f"{current}-{secrets.token_hex(8)}"
+        seq = _sync_seq(sync)
+        if seq is None or seq < self.sync_floor or seq > current:
+            message = ("Sync token invalid or too old. If you are attempting to keep resources "
+                       "in sync, you must fetch the full dataset for this query now and use the "
+                       "new sync token for the next sync.")
+            raise HttpError(412, {"errors": [{"message": message}], "sync": fresh})
+        matched = []
+        last = seq
+        for event in self.org.events[seq:]:
+            last = event.seq
+            if resource in event.project_gids or resource == event.resource_gid or (
+                event.resource_gid in self.org.tasks
+                and self.org.root_of(event.resource_gid).gid == resource
+            ):
+                matched.append(event)
+                if len(matched) == EVENTS_PER_RESPONSE:
+                    break
+        has_more = any(
+            resource in e.project_gids for e in self.org.events[last:]
+        ) if len(matched) == EVENTS_PER_RESPONSE else False
+        return {
+            "data": [event_json(self.org, e) for e in matched],
+            "sync": f"{last if has_more else current}-{secrets.token_hex(8)}",
+            "has_more": has_more,
+        }
+
+
+def _sync_seq(token: str | None) -> int | None:
+    if not token:
+        return None
+    head, _, _ = token.partition("-")
+    return int(head) if head.isdigit() else None
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise asana_error(400, f"{name}: Not a valid datetime: {value}") from None
+    if parsed.tzinfo is None:
+        raise asana_error(400, f"{name}: Time zone required: {value}")
+    return parsed
