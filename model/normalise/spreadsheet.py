@@ -1,0 +1,85 @@
+"""Spreadsheet rows (CSV, Excel, Google Sheets) -> stg_items and stg_references.
+
+The connector already parsed every row (`payload.parsed`), so this is one set-based pass over
+the raw store. Sheets keep no status history: changes between syncs are found by the shared
+history step from successive snapshots.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+GOOGLE_SHEET_LINK = "https://docs.google.com/spreadsheets/d/{id}/edit"
+
+ITEMS_SQL = """
+INSERT INTO stg_items (
+    item_id, source, tool, source_key, url, title, item_type, is_milestone, status,
+    status_category, department, owner_email, owner_name, due_date, start_date, created_at,
+    project, is_deleted, synced_at
+)
+SELECT
+    $source || ':' || record_key,
+    $source,
+    $tool,
+    record_key,
+    coalesce(
+        payload ->> '$.parsed.url',
+        replace(replace(replace($link, '{sheet}', payload ->> '$.sheet'),
+                        '{row}', CAST(payload -> '$.row' AS VARCHAR)),
+                '{gid}', coalesce(CAST(payload -> '$.sheet_id' AS VARCHAR), '0'))
+    ),
+    payload ->> '$.parsed.title',
+    payload ->> '$.parsed.item_type',
+    coalesce(CAST(payload -> '$.parsed.is_milestone' AS BOOLEAN), false),
+    payload ->> '$.parsed.status',
+    payload ->> '$.parsed.status_category',
+    payload ->> '$.parsed.department',
+    payload ->> '$.parsed.owner_email',
+    payload ->> '$.parsed.owner',
+    TRY_CAST(payload ->> '$.parsed.due' AS DATE),
+    TRY_CAST(payload ->> '$.parsed.start' AS DATE),
+    first_seen,
+    payload ->> '$.sheet',
+    is_deleted,
+    $synced_at
+FROM {raw}.raw_records
+WHERE record_type = 'row'
+"""
+
+REFERENCES_SQL = """
+INSERT INTO stg_references (item_id, ref, ref_kind, direction, kind, origin, link_type)
+SELECT item_id, ref, 'text', 'upstream', 'depends_on', 'sheet_column', NULL
+FROM (
+    SELECT $source || ':' || record_key AS item_id,
+           unnest(CAST(payload -> '$.parsed.depends_on' AS VARCHAR[])) AS ref
+    FROM {raw}.raw_records
+    WHERE record_type = 'row' AND NOT is_deleted
+)
+WHERE trim(ref) <> ''
+"""
+
+
+def row_link(source: Any) -> str:
+    """Link template for a row: the configured `url` ({sheet}, {row}), else the file or sheet."""
+    if getattr(source, "url", None):
+        return str(source.url)
+    if source.kind == "gsheets":
+        return GOOGLE_SHEET_LINK.format(id=source.spreadsheet_id) + "#gid={gid}&range=A{row}"
+    return Path(source.path).resolve().as_uri() + "#{sheet}!A{row}"
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime) -> None:
+    """Fill stg_items (tombstones included, flagged) and stg_references for one sheet source."""
+    params = {"source": source.name, "tool": source.kind, "synced_at": synced_at}
+    con.execute(
+        ITEMS_SQL.replace("{raw}", quote_identifier(raw)), {**params, "link": row_link(source)}
+    )
+    con.execute(REFERENCES_SQL.replace("{raw}", quote_identifier(raw)), {"source": source.name})
