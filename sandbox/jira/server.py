@@ -1,0 +1,506 @@
+"""A Jira Cloud / Data Center stand-in that serves a `JiraOrg` over real HTTP.
+
+Follows Atlassian's contract (shared/specs/jira-cloud-platform-v3.subset.json): enhanced search
+with `nextPageToken`, the 410 of the removed `search` on Cloud, `startAt`/`total` paging on Data
+Center, changelogs truncated on search as Cloud does, bulk changelogs, remote links, and the
+auth of each deployment. Paging re-evaluates the query like a live server, so an issue updated
+between two pages shifts the result (`update_while_paging` provokes exactly that).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import ssl
+import threading
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sandbox.jira.jql import JqlError, evaluate, parse
+from sandbox.jira.org import CUSTOM_FIELDS, LINK_TYPES, Issue, JiraOrg
+from sandbox.jira.render import ALL_FIELDS, SYSTEM_FIELDS, Renderer, jira_time, wanted_fields
+from sandbox.server import Faults, HttpError, Request, SandboxServer
+
+GONE = {
+    "errorMessages": [
+        "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+        "A full migration guideline is available at "
+        "https://developer.atlassian.com/changelog/#CHANGE-2046"
+    ],
+    "errors": {},
+}
+LIGHT_FIELDS = {"id", "key", "updated", "created", "status"}
+
+
+def _error(status: int, message: str) -> HttpError:
+    return HttpError(status, {"errorMessages": [message], "errors": {}})
+
+
+def _token(offset: int, query_id: str) -> str:
+    raw = json.dumps({"o": offset, "q": query_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _untoken(token: str) -> dict[str, Any]:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))  # type: ignore[no-any-return]
+    except ValueError:
+        raise _error(400, "The provided next page token is invalid or expired.") from None
+
+
+class JiraSandbox:
+    """Serves `org` as Jira Cloud (`deployment="cloud"`) or Data Center (`"data_center"`)."""
+
+    def __init__(
+        self,
+        org: JiraOrg,
+        *,
+        deployment: Literal["cloud", "data_center"] = "cloud",
+        faults: Faults | None = None,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        email: str = "sync-bot@example.com",
+        token: str | None = None,
+        ca_bundle: str | None = None,
+        update_while_paging: bool = False,
+        changelog_expand_limit: int | None = None,
+    ):
+        self.org = org
+        self.deployment = deployment
+        self.cloud = deployment == "cloud"
+        self.email = email
+        self.token = token or f"sbx-{secrets.token_urlsafe(18)}"
+        self.ca_bundle = ca_bundle
+        self.update_while_paging = update_while_paging
+        self.paging_updates: list[str] = []  # keys touched by update_while_paging
+        # Cloud keeps the latest 100 histories on search; Data Center returns them all.
+        self.changelog_expand_limit = changelog_expand_limit or (100 if self.cloud else None)
+        self.lock = threading.RLock()
+        self._cache: dict[str, tuple[int, list[Issue]]] = {}
+        self._ids: tuple[int, dict[str, str]] = (-1, {})
+        self.server = SandboxServer(
+            "jira",
+            auth=self._authorised,
+            unauthorized_body={
+                "errorMessages": [
+                    "You are not authenticated. Authentication required to perform this operation."
+                ],
+                "errors": {},
+            },  # fmt: skip
+            rate_limit_body=lambda: {"errorMessages": ["Rate limit exceeded."], "errors": {}},
+            error_body=lambda status: {
+                "errorMessages": [f"Internal server error ({status})."],
+                "errors": {},
+            },  # fmt: skip
+            faults=faults,
+            port=port,
+            tls=tls,
+        )
+        self._routes()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> JiraSandbox:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> JiraSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def banner(self) -> str:
+        if self.cloud:
+            return f"jira {self.url} email={self.email} token={self.token}"
+        return f"jira {self.url} deployment=data_center token={self.token}"
+
+    def source_entry(self, name: str, token_env: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """A `handoff.yaml` source mapping for this server and the env vars it needs."""
+        entry: dict[str, Any] = {
+            "name": name,
+            "kind": "jira",
+            "url": self.url,
+            "deployment": self.deployment,
+            "token": f"${{{token_env}}}",
+            "projects": sorted(self.org.projects),
+            "custom_fields": {"department": "Department", "story_points": "customfield_10020"},
+        }
+        if self.cloud:
+            entry["email"] = self.email
+        if self.ca_bundle:
+            entry["ca_bundle"] = self.ca_bundle
+        return entry, {token_env: self.token}
+
+    # -- auth --------------------------------------------------------------------------------
+    def _authorised(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        if self.cloud:
+            expected = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
+            return header == f"Basic {expected}"
+        return header == f"Bearer {self.token}"
+
+    # -- routes ------------------------------------------------------------------------------
+    def _routes(self) -> None:
+        s = self.server
+        api = r"/rest/api/{version}"
+        for method, path, handler in [
+            ("GET", "/serverInfo", self.server_info),
+            ("GET", "/field", self.fields),
+            ("GET", "/myself", self.myself),
+            ("GET", "/search/jql", self.search_jql),
+            ("POST", "/search/jql", self.search_jql),
+            ("POST", "/search/approximate-count", self.approximate_count),
+            ("GET", "/search", self.search_legacy),
+            ("POST", "/search", self.search_legacy),
+            ("GET", "/issue/{key}", self.issue),
+            ("GET", "/issue/{key}/changelog", self.issue_changelog),
+            ("POST", "/changelog/bulkfetch", self.bulk_changelog),
+            ("GET", "/issue/{key}/remotelink", self.remote_links),
+            ("GET", "/issueLinkType", self.link_types),
+            ("GET", "/statuses/search", self.statuses_search),
+            ("GET", "/status", self.statuses_list),
+            ("GET", "/project/search", self.projects),
+        ]:
+            s.route(method, api + path)(self._guard(handler))
+
+    def _guard(self, handler: Any) -> Any:
+        def wrapped(request: Request) -> Any:
+            version = request.params.get("version")
+            allowed = ("2", "3", "latest") if self.cloud else ("2", "latest")
+            if version not in allowed:
+                raise _error(404, "null for uri")
+            with self.lock:
+                return handler(request)
+
+        return wrapped
+
+    def renderer(self, request: Request) -> Renderer:
+        api = "3" if request.params.get("version") == "3" else "2"
+        return Renderer(self.org, self.url, api, self.cloud)
+
+    # -- simple resources --------------------------------------------------------------------
+    def server_info(self, request: Request) -> dict[str, Any]:
+        version = [1001, 0, 0] if self.cloud else [9, 12, 15]
+        return {
+            "baseUrl": self.url,
+            "displayUrl": self.url,
+            "version": ".".join(map(str, version)) + ("-SNAPSHOT" if self.cloud else ""),
+            "versionNumbers": version,
+            "deploymentType": "Cloud" if self.cloud else "Server",
+            "buildNumber": 100300,
+            "buildDate": "2025-05-01T00:00:00.000+0000",
+            "serverTime": jira_time(datetime.now(UTC)),
+            "scmInfo": "sandbox",
+            "serverTitle": "Jira",
+        }
+
+    def fields(self, request: Request) -> list[dict[str, Any]]:
+        out = [
+            {
+                "id": name,
+                "key": name,
+                "name": name[:1].upper() + name[1:],
+                "custom": False,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [name],
+                "schema": {"type": "string", "system": name},
+            }  # fmt: skip
+            for name in SYSTEM_FIELDS
+        ]
+        for field_id, (name, kind) in CUSTOM_FIELDS.items():
+            number = int(field_id.rsplit("_", 1)[1])
+            out.append(
+                {
+                    "id": field_id,
+                    "key": field_id,
+                    "name": name,
+                    "custom": True,
+                    "orderable": True,
+                    "navigable": True,
+                    "searchable": True,
+                    "clauseNames": [f"cf[{number}]", name],
+                    "schema": {
+                        "type": kind,
+                        "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{'select' if kind == 'option' else 'float'}",
+                        "customId": number,
+                    },
+                }  # fmt: skip
+            )
+        return out
+
+    def myself(self, request: Request) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "self": self.renderer(request).url("myself"),
+            "displayName": "Sync Bot",
+            "emailAddress": self.email,
+            "active": True,
+            "timeZone": "UTC",
+            "locale": "en_US",
+        }
+        if self.cloud:
+            out.update(accountId="5f00000000000000sync", accountType="atlassian")
+        else:
+            out.update(name="sync-bot", key="sync-bot")
+        return out
+
+    def link_types(self, request: Request) -> dict[str, Any]:
+        render = self.renderer(request)
+        return {
+            "issueLinkTypes": [
+                {
+                    "id": tid,
+                    "name": name,
+                    "inward": inward,
+                    "outward": outward,
+                    "self": render.url(f"issueLinkType/{tid}"),
+                }  # fmt: skip
+                for name, (tid, inward, outward) in LINK_TYPES.items()
+            ]
+        }
+
+    def statuses_search(self, request: Request) -> dict[str, Any]:
+        start = int(request.arg("startAt", "0") or 0)
+        size = min(int(request.arg("maxResults", "200") or 200), 200)
+        names = {"new": "TODO", "indeterminate": "IN_PROGRESS", "done": "DONE"}
+        values = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "description": "",
+                "statusCategory": names[s.category],
+                "scope": {"type": "GLOBAL"},
+            }  # fmt: skip
+            for s in self.org.statuses.values()
+        ]
+        page = values[start : start + size]
+        return {"self": self.renderer(request).url("statuses/search"), "startAt": start,
+                "maxResults": size, "total": len(values), "isLast": start + size >= len(values),
+                "values": page}  # fmt: skip
+
+    def statuses_list(self, request: Request) -> list[dict[str, Any]]:
+        render = self.renderer(request)
+        return [render.status(s) for s in self.org.statuses]
+
+    def projects(self, request: Request) -> dict[str, Any]:
+        start = int(request.arg("startAt", "0") or 0)
+        size = min(int(request.arg("maxResults", "50") or 50), 100)
+        render = self.renderer(request)
+        values = [render.project(key) for key in sorted(self.org.projects)]
+        return {"self": render.url("project/search"), "startAt": start, "maxResults": size,
+                "total": len(values), "isLast": start + size >= len(values),
+                "values": values[start : start + size]}  # fmt: skip
+
+    # -- search ------------------------------------------------------------------------------
+    def _params(self, request: Request) -> dict[str, Any]:
+        if request.method == "POST":
+            body = request.json()
+            fields = body.get("fields") or []
+            if isinstance(fields, str):
+                fields = fields.split(",")
+            return {**body, "fields": [f for f in fields if f]}
+        return {
+            "jql": request.arg("jql", "") or "",
+            "nextPageToken": request.arg("nextPageToken"),
+            "startAt": request.arg("startAt"),
+            "maxResults": request.arg("maxResults"),
+            "fields": request.args("fields"),
+            "expand": ",".join(request.args("expand")),
+        }
+
+    def _matches(self, jql: str) -> tuple[str, list[Issue]]:
+        """Evaluated results of `jql`, cached until the org changes (a live re-evaluation)."""
+        try:
+            query = parse(jql, self.org, UTC, require_bounded=self.cloud)
+        except JqlError as err:
+            raise _error(400, str(err)) from None
+        cached = self._cache.get(jql)
+        if cached and cached[0] == self.org.version:
+            return jql, cached[1]
+        issues = evaluate(query, self.org)
+        if len(self._cache) > 32:
+            self._cache.clear()
+        self._cache[jql] = (self.org.version, issues)
+        return jql, issues
+
+    def _page_cap(self, fields: list[str], expand: str) -> int:
+        light = [f for f in fields if f not in ("id", "key")]
+        if "changelog" in expand or any(f not in LIGHT_FIELDS for f in light):
+            return 100
+        return 5000 if not light else 1000 if len(light) <= 2 else 100
+
+    def _maybe_update_while_paging(self, issues: list[Issue], offset: int) -> None:
+        if self.update_while_paging and offset > 0 and issues:
+            key = issues[0].key
+            self.org.touch([key], datetime.now(UTC))
+            self.paging_updates.append(key)
+
+    def search_jql(self, request: Request) -> dict[str, Any]:
+        if not self.cloud:
+            raise _error(404, "null for uri")
+        params = self._params(request)
+        jql = params.get("jql") or ""
+        query_id, issues = self._matches(jql)
+        offset = 0
+        if params.get("nextPageToken"):
+            offset = int(_untoken(params["nextPageToken"]).get("o", 0))
+            self._maybe_update_while_paging(issues, offset)
+            query_id, issues = self._matches(jql)
+        fields = wanted_fields(list(params.get("fields") or []), default=[])
+        expand = str(params.get("expand") or "")
+        cap = self._page_cap(list(params.get("fields") or []), expand)
+        size = max(1, min(int(params.get("maxResults") or 50), cap))
+        page = issues[offset : offset + size]
+        render = self.renderer(request)
+        out: dict[str, Any] = {
+            "issues": [
+                render.issue(
+                    i,
+                    fields,
+                    changelog="changelog" in expand,
+                    changelog_limit=self.changelog_expand_limit,
+                )  # fmt: skip
+                for i in page
+            ],
+            "isLast": offset + size >= len(issues),
+        }
+        if not out["isLast"]:
+            out["nextPageToken"] = _token(offset + size, query_id)
+        return out
+
+    def approximate_count(self, request: Request) -> dict[str, Any]:
+        if not self.cloud:
+            raise _error(404, "null for uri")
+        _, issues = self._matches(str(request.json().get("jql") or ""))
+        return {"count": len(issues)}
+
+    def search_legacy(self, request: Request) -> dict[str, Any]:
+        if self.cloud:
+            raise HttpError(410, GONE)
+        params = self._params(request)
+        jql = params.get("jql") or ""
+        start = int(params.get("startAt") or 0)
+        _, issues = self._matches(jql)
+        self._maybe_update_while_paging(issues, start)
+        _, issues = self._matches(jql)
+        requested = list(params.get("fields") or [])
+        fields = wanted_fields(requested, default=["*navigable"])
+        expand = str(params.get("expand") or "")
+        size = max(1, min(int(params.get("maxResults") or 50), 1000))
+        page = issues[start : start + size]
+        render = self.renderer(request)
+        return {
+            "expand": "schema,names",
+            "startAt": start,
+            "maxResults": size,
+            "total": len(issues),
+            "issues": [
+                render.issue(
+                    i,
+                    fields,
+                    changelog="changelog" in expand,
+                    changelog_limit=self.changelog_expand_limit,
+                )  # fmt: skip
+                for i in page
+            ],
+        }
+
+    # -- one issue ---------------------------------------------------------------------------
+    def _by_id(self, ref: str) -> Issue | None:
+        issue = self.org.issues.get(ref)
+        if issue is not None:
+            return issue
+        if self._ids[0] != self.org.version or len(self._ids[1]) != len(self.org.issues):
+            self._ids = (self.org.version, {i.id: i.key for i in self.org.issues.values()})
+        key = self._ids[1].get(ref)
+        return self.org.issues.get(key) if key else None
+
+    def _issue(self, key: str) -> Issue:
+        issue = self._by_id(key)
+        if issue is None:
+            raise _error(404, "Issue does not exist or you do not have permission to see it.")
+        return issue
+
+    def issue(self, request: Request) -> dict[str, Any]:
+        issue = self._issue(request.params["key"])
+        fields = wanted_fields(request.args("fields"), default=["*all"])
+        expand = ",".join(request.args("expand"))
+        return self.renderer(request).issue(
+            issue, fields, changelog="changelog" in expand,
+            changelog_limit=self.changelog_expand_limit,
+        )  # fmt: skip
+
+    def issue_changelog(self, request: Request) -> dict[str, Any]:
+        issue = self._issue(request.params["key"])
+        start = int(request.arg("startAt", "0") or 0)
+        size = max(1, min(int(request.arg("maxResults", "100") or 100), 100))
+        render = self.renderer(request)
+        histories = issue.histories[start : start + size]
+        is_last = start + size >= len(issue.histories)
+        out: dict[str, Any] = {
+            "self": render.url(f"issue/{issue.key}/changelog?startAt={start}&maxResults={size}"),
+            "startAt": start,
+            "maxResults": size,
+            "total": len(issue.histories),
+            "isLast": is_last,
+            "values": [render.history(h) for h in histories],
+        }
+        if not is_last:
+            out["nextPage"] = render.url(
+                f"issue/{issue.key}/changelog?startAt={start + size}&maxResults={size}"
+            )
+        return out
+
+    def bulk_changelog(self, request: Request) -> dict[str, Any]:
+        if not self.cloud:
+            raise _error(404, "null for uri")
+        body = request.json()
+        ids = body.get("issueIdsOrKeys") or []
+        field_ids = body.get("fieldIds") or []
+        if not ids or len(ids) > 1000:
+            raise _error(400, "issueIdsOrKeys must contain between 1 and 1000 items.")
+        if len(field_ids) > 10:
+            raise _error(400, "fieldIds must contain at most 10 items.")
+        size = int(body.get("maxResults") or 1000)
+        if not 1 <= size <= 10000:
+            raise _error(400, "maxResults must be between 1 and 10000.")
+        offset = (
+            int(_untoken(body["nextPageToken"]).get("o", 0)) if body.get("nextPageToken") else 0
+        )
+        wanted = set(field_ids) or None
+        render = self.renderer(request)
+        flat: list[tuple[Issue, Any]] = []
+        for ref in ids:
+            issue = self._by_id(ref)
+            if issue is None:
+                continue
+            for history in issue.histories:
+                if wanted is None or any(item[0] in wanted for item in history.items):
+                    flat.append((issue, history))
+        page = flat[offset : offset + size]
+        groups: list[dict[str, Any]] = []
+        for issue, history in page:
+            if not groups or groups[-1]["issueId"] != issue.id:
+                groups.append({"issueId": issue.id, "changeHistories": []})
+            groups[-1]["changeHistories"].append(render.history(history, field_ids=wanted))
+        out: dict[str, Any] = {"issueChangeLogs": groups}
+        if offset + size < len(flat):
+            out["nextPageToken"] = _token(offset + size, "bulk")
+        return out
+
+    def remote_links(self, request: Request) -> list[dict[str, Any]]:
+        issue = self._issue(request.params["key"])
+        render = self.renderer(request)
+        return [render.remote_link(link) for link in self.org.remote_links.get(issue.key, [])]
+
+
+__all__ = ["ALL_FIELDS", "JiraSandbox"]
