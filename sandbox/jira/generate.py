@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -105,7 +106,8 @@ def _description(rng: random.Random, keys: list[str]) -> str | None:
     if roll < 0.4 and keys:
         return f"Waiting on {rng.choice(keys)} before we can start."
     if roll < 0.45:
-        return f"Depends on the Asana task https://app.asana.com/0/1200{rng.randint(100, 999)}/1201{rng.randint(1000, 9999)}"
+        project, task = rng.randint(100, 999), rng.randint(1000, 9999)
+        return f"Depends on the Asana task https://app.asana.com/0/1200{project}/1201{task}"
     return "Plain description with no references."
 
 
@@ -120,7 +122,7 @@ def _changelog(
     span = (org.now - created).total_seconds() * 0.9
     step = span / max(len(path), 1)
     at = created
-    for previous, current in zip(path, path[1:], strict=False):
+    for previous, current in itertools.pairwise(path):
         at = at + timedelta(seconds=rng.uniform(0.2, 1.0) * step)
         org.add_status_change(key, previous, current, at=at, author=rng.choice(users))
         if rng.random() < 0.15:  # an unrelated field change in the history
@@ -154,7 +156,8 @@ def _remote_links(org: JiraOrg, rng: random.Random, keys: list[str]) -> None:
             elif kind == "asana1":
                 url, app = f"https://app.asana.com/1/1100/project/{project}/task/{task}", "Asana"
             elif kind == "sheet":
-                url = f"https://docs.google.com/spreadsheets/d/1plan{rng.randint(10, 99)}/edit#gid=0&range=A{rng.randint(2, 400)}"
+                sheet, row = rng.randint(10, 99), rng.randint(2, 400)
+                url = f"https://docs.google.com/spreadsheets/d/1plan{sheet}/edit#gid=0&range=A{row}"
                 app = "Google Sheets"
             else:
                 url, app = f"https://wiki.example.com/pages/{task}", None

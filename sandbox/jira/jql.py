@@ -58,7 +58,8 @@ def _parse_time(text: str, tz: tzinfo) -> datetime:
         except ValueError:
             continue
     raise JqlError(
-        f"Date value '{text}' for field is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd'."
+        f"Date value '{text}' for field is invalid. Valid formats include: "
+        "'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd'."
     )
 
 

@@ -16,6 +16,7 @@ or generate one of any size with `sandbox.jira.generate.generate_org`.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -166,8 +167,8 @@ class JiraOrg:
         key: str,
         name: str,
         *,
-        components: list[str] | tuple[str, ...] = (),
-        versions: list[tuple[str, date | None, bool]] | tuple[()] = (),
+        components: Sequence[str] = (),
+        versions: Sequence[tuple[str, date | None, bool]] = (),
     ) -> Project:
         """Add a project with its components and (name, release date, released) versions."""
         project = Project(self.next_id("project"), key, name)

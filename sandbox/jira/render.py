@@ -28,10 +28,25 @@ CATEGORY = {  # key -> (id, name, color)
     "done": (3, "Done", "green"),
 }
 SYSTEM_FIELDS = [
-    "summary", "description", "status", "assignee", "duedate", "created", "updated",
-    "resolutiondate", "issuetype", "priority", "project", "parent", "fixVersions", "labels",
-    "components", "issuelinks", "reporter", "resolution",
-]  # fmt: skip
+    "summary",
+    "description",
+    "status",
+    "assignee",
+    "duedate",
+    "created",
+    "updated",
+    "resolutiondate",
+    "issuetype",
+    "priority",
+    "project",
+    "parent",
+    "fixVersions",
+    "labels",
+    "components",
+    "issuelinks",
+    "reporter",
+    "resolution",
+]
 ALL_FIELDS = SYSTEM_FIELDS + list(CUSTOM_FIELDS)
 
 
@@ -221,16 +236,24 @@ class Renderer:
             return None
         if CUSTOM_FIELDS[field_id][1] == "option":
             option_id = str(zlib.crc32(str(value).encode()) % 100000)
-            return {"self": self.url(f"customFieldOption/{option_id}"), "value": value,
-                    "id": option_id}  # fmt: skip
+            return {
+                "self": self.url(f"customFieldOption/{option_id}"),
+                "value": value,
+                "id": option_id,
+            }
         return value
 
     def issuelinks(self, issue: Issue) -> list[dict[str, Any]]:
         out = []
         for link in self.org.links_of(issue.key):
             type_id, inward, outward = LINK_TYPES[link.type_name]
-            link_type = {"id": type_id, "name": link.type_name, "inward": inward,
-                         "outward": outward, "self": self.url(f"issueLinkType/{type_id}")}  # fmt: skip
+            link_type = {
+                "id": type_id,
+                "name": link.type_name,
+                "inward": inward,
+                "outward": outward,
+                "self": self.url(f"issueLinkType/{type_id}"),
+            }
             entry: dict[str, Any] = {
                 "id": link.id,
                 "self": self.url(f"issueLink/{link.id}"),
@@ -281,9 +304,13 @@ class Renderer:
         out: dict[str, Any] = {"id": issue.id}
         if not fields and not changelog:
             return out
-        out = {"expand": "renderedFields,names,schema,operations,editmeta,changelog",
-               "id": issue.id, "self": self.url(f"issue/{issue.id}"), "key": issue.key,
-               "fields": {}}  # fmt: skip
+        out = {
+            "expand": "renderedFields,names,schema,operations,editmeta,changelog",
+            "id": issue.id,
+            "self": self.url(f"issue/{issue.id}"),
+            "key": issue.key,
+            "fields": {},
+        }
         for name in fields:
             present, value = self.field_value(issue, name)
             if present:

@@ -30,6 +30,7 @@ GONE = {
     ],
     "errors": {},
 }
+CUSTOM_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:"
 LIGHT_FIELDS = {"id", "key", "updated", "created", "status"}
 
 
@@ -87,12 +88,12 @@ class JiraSandbox:
                     "You are not authenticated. Authentication required to perform this operation."
                 ],
                 "errors": {},
-            },  # fmt: skip
+            },
             rate_limit_body=lambda: {"errorMessages": ["Rate limit exceeded."], "errors": {}},
             error_body=lambda status: {
                 "errorMessages": [f"Internal server error ({status})."],
                 "errors": {},
-            },  # fmt: skip
+            },
             faults=faults,
             port=port,
             tls=tls,
@@ -214,7 +215,7 @@ class JiraSandbox:
                 "searchable": True,
                 "clauseNames": [name],
                 "schema": {"type": "string", "system": name},
-            }  # fmt: skip
+            }
             for name in SYSTEM_FIELDS
         ]
         for field_id, (name, kind) in CUSTOM_FIELDS.items():
@@ -231,10 +232,10 @@ class JiraSandbox:
                     "clauseNames": [f"cf[{number}]", name],
                     "schema": {
                         "type": kind,
-                        "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{'select' if kind == 'option' else 'float'}",
+                        "custom": CUSTOM_TYPE + ("select" if kind == "option" else "float"),
                         "customId": number,
                     },
-                }  # fmt: skip
+                }
             )
         return out
 
@@ -263,7 +264,7 @@ class JiraSandbox:
                     "inward": inward,
                     "outward": outward,
                     "self": render.url(f"issueLinkType/{tid}"),
-                }  # fmt: skip
+                }
                 for name, (tid, inward, outward) in LINK_TYPES.items()
             ]
         }
@@ -279,13 +280,18 @@ class JiraSandbox:
                 "description": "",
                 "statusCategory": names[s.category],
                 "scope": {"type": "GLOBAL"},
-            }  # fmt: skip
+            }
             for s in self.org.statuses.values()
         ]
         page = values[start : start + size]
-        return {"self": self.renderer(request).url("statuses/search"), "startAt": start,
-                "maxResults": size, "total": len(values), "isLast": start + size >= len(values),
-                "values": page}  # fmt: skip
+        return {
+            "self": self.renderer(request).url("statuses/search"),
+            "startAt": start,
+            "maxResults": size,
+            "total": len(values),
+            "isLast": start + size >= len(values),
+            "values": page,
+        }
 
     def statuses_list(self, request: Request) -> list[dict[str, Any]]:
         render = self.renderer(request)
@@ -296,9 +302,14 @@ class JiraSandbox:
         size = min(int(request.arg("maxResults", "50") or 50), 100)
         render = self.renderer(request)
         values = [render.project(key) for key in sorted(self.org.projects)]
-        return {"self": render.url("project/search"), "startAt": start, "maxResults": size,
-                "total": len(values), "isLast": start + size >= len(values),
-                "values": values[start : start + size]}  # fmt: skip
+        return {
+            "self": render.url("project/search"),
+            "startAt": start,
+            "maxResults": size,
+            "total": len(values),
+            "isLast": start + size >= len(values),
+            "values": values[start : start + size],
+        }
 
     # -- search ------------------------------------------------------------------------------
     def _params(self, request: Request) -> dict[str, Any]:
@@ -368,7 +379,7 @@ class JiraSandbox:
                     fields,
                     changelog="changelog" in expand,
                     changelog_limit=self.changelog_expand_limit,
-                )  # fmt: skip
+                )
                 for i in page
             ],
             "isLast": offset + size >= len(issues),
@@ -409,7 +420,7 @@ class JiraSandbox:
                     fields,
                     changelog="changelog" in expand,
                     changelog_limit=self.changelog_expand_limit,
-                )  # fmt: skip
+                )
                 for i in page
             ],
         }
@@ -435,9 +446,11 @@ class JiraSandbox:
         fields = wanted_fields(request.args("fields"), default=["*all"])
         expand = ",".join(request.args("expand"))
         return self.renderer(request).issue(
-            issue, fields, changelog="changelog" in expand,
+            issue,
+            fields,
+            changelog="changelog" in expand,
             changelog_limit=self.changelog_expand_limit,
-        )  # fmt: skip
+        )
 
     def issue_changelog(self, request: Request) -> dict[str, Any]:
         issue = self._issue(request.params["key"])
