@@ -240,6 +240,15 @@ class Webhook(Strict):
     format: Literal["slack", "teams"] = "slack"
 
 
+class SyncConfig(Strict):
+    """How the nightly job fetches: Dagster retries of a failed source and fetch parallelism."""
+
+    retries: int = 2
+    retry_delay_seconds: float = 30
+    parallel_sources: int = 4
+    stale_after_hours: float = 36
+
+
 class HandoffConfig(Strict):
     version: Literal[1] = 1
     organisation: str = "Handoff"
@@ -247,6 +256,7 @@ class HandoffConfig(Strict):
     data_dir: Path = Path("data")
     report: ReportConfig = ReportConfig()
     schedule: Schedule = Schedule()
+    sync: SyncConfig = SyncConfig()
     departments: list[Department] = []
     department_rules: list[DepartmentRule] = []
     kpi_tensions: list[KpiTension] = []

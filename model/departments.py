@@ -1,0 +1,67 @@
+"""Departments for items: ordered config rules, then the item's own value, then the source default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from handoff.config import DepartmentRule
+
+
+def build_department_map(
+    con: duckdb.DuckDBPyConnection, rules: list[DepartmentRule], sources: list[Any]
+) -> None:
+    """Fill the temp table `department_map` (item_id -> department).
+
+    The first matching rule wins; rules are matched set-based with the rule's position as rank.
+    """
+    con.register(
+        "department_rules",
+        pa.table(
+            {
+                "rank": list(range(len(rules))),
+                "department": [r.department for r in rules],
+                "source": [r.source for r in rules],
+                "project": [r.project for r in rules],
+                "component": [r.component for r in rules],
+                "label": [r.label for r in rules],
+                "custom_field": [r.custom_field for r in rules],
+                "value": [r.value for r in rules],
+            },
+            schema=pa.schema(
+                [("rank", pa.int64())] + [(n, pa.string()) for n in
+                 ("department", "source", "project", "component", "label", "custom_field", "value")]
+            ),
+        ),
+    )
+    con.register(
+        "source_defaults",
+        pa.table(
+            {"source": [s.name for s in sources], "department": [s.department for s in sources]},
+            schema=pa.schema([("source", pa.string()), ("department", pa.string())]),
+        ),
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE department_map AS
+        WITH matched AS (
+            SELECT i.item_id, arg_min(r.department, r.rank) AS department
+            FROM stg_items i JOIN department_rules r
+              ON (r.source IS NULL OR r.source = i.source)
+             AND (r.project IS NULL OR lower(r.project) = lower(i.project))
+             AND (r.component IS NULL OR list_contains(i.components, r.component))
+             AND (r.label IS NULL OR list_contains(i.labels, r.label))
+             AND (r.custom_field IS NULL
+                  OR json_extract_string(i.custom, '$."' || r.custom_field || '"') = r.value)
+            GROUP BY i.item_id
+        )
+        SELECT i.item_id, coalesce(m.department, nullif(trim(i.department), ''), d.department) AS department
+        FROM stg_items i
+        LEFT JOIN matched m USING (item_id)
+        LEFT JOIN source_defaults d ON d.source = i.source
+        """
+    )
+    con.unregister("department_rules")
+    con.unregister("source_defaults")

@@ -1,0 +1,49 @@
+"""Fetching one source: its connector's batches land in its raw store; failures are contained."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import ConnectorError
+from connectors.registry import build_connector
+from handoff.config import HandoffConfig
+from model.build import SourceOutcome
+from model.landing import land, raw_store_path, read_cursor
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def fetch_source(config: HandoffConfig, source: Any, *, full: bool = False) -> SourceOutcome:
+    """Fetch `source` into its raw store. Never raises for a source failure: the outcome says
+    `failed` with a message that names the source, and the raw store keeps its last good state."""
+    started = utcnow()
+    raw_path = raw_store_path(config.raw_dir, source.name)
+    connector = None
+    try:
+        connector = build_connector(source)
+        cursor = None if full else read_cursor(raw_path)
+        result = land(raw_path, connector.fetch(cursor, full=full or cursor is None),
+                      full=full or cursor is None, stats=connector.stats)
+    except Exception as err:  # contained: one source never costs another its data
+        message = str(err) if isinstance(err, ConnectorError) else f"{type(err).__name__}: {err}"
+        if not message.startswith(f"source {source.name}"):
+            message = f"source {source.name}: {message}"
+        log.error("%s", message)
+        stats = getattr(connector, "stats", None)
+        return SourceOutcome(
+            source=source.name, status="failed", started_at=started, finished_at=utcnow(),
+            full_sync=full, requests=int(getattr(stats, "requests", 0)),
+            retries=int(getattr(stats, "retries", 0)), error=message,
+        )
+    return SourceOutcome(
+        source=source.name, status="success", started_at=started, finished_at=utcnow(),
+        full_sync=full or cursor is None, changed=result.changed, deleted=result.deleted,
+        rejected=result.rejected, requests=result.requests, retries=result.retries,
+        seconds=result.seconds,
+    )

@@ -1,0 +1,175 @@
+"""The `handoff` command line: every command runs the same code as the Dagster job."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from handoff.errors import HandoffError
+from pipelines import cli_rules, cli_sandbox
+from pipelines.cli_output import print_rows, print_sync_summary
+
+app = typer.Typer(
+    help="Handoff: expose cross-tool handoffs and stalled dependencies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(cli_rules.app, name="rules")
+app.add_typer(cli_sandbox.app, name="sandbox")
+console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="HANDOFF_CONFIG", help="Path of handoff.yaml."),
+]
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("handoff.yaml"),
+    force: bool = typer.Option(False, help="Overwrite an existing file."),
+) -> None:
+    """Write a commented handoff.yaml template to start from."""
+    from handoff.template import CONFIG_TEMPLATE
+
+    if path.exists() and not force:
+        raise HandoffError(f"{path} exists; pass --force to overwrite it")
+    path.write_text(CONFIG_TEMPLATE)
+    console.print(f"wrote {path} — edit the sources, then run `handoff doctor` and `handoff sync`")
+
+
+@app.command()
+def sync(
+    config: ConfigOption = Path("handoff.yaml"),
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
+    full: bool = typer.Option(False, "--full", help="Refetch everything instead of changes since the last sync."),
+    wait: float = typer.Option(0, help="Seconds to wait for another running sync before giving up."),
+) -> None:
+    """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report."""
+    from pipelines.runner import run_sync
+
+    with console.status("syncing: fetching sources, building the model, evaluating rules…"):
+        report = run_sync(config, full=full, sources=source, wait_seconds=wait)
+    print_sync_summary(console, config, report)
+    if not report.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def check(config: ConfigOption = Path("handoff.yaml")) -> None:
+    """Re-evaluate the rules on the published model (no fetch), e.g. after editing rules or waivers."""
+    from pipelines.evaluate_only import evaluate_published
+
+    result = evaluate_published(config)
+    console.print(
+        f"open findings: {result.open_total} ({', '.join(f'{k} {v}' for k, v in result.open_by_severity.items())}); "
+        f"new {result.new}, resolved {result.resolved}, waived {result.waived}"
+    )
+    for problem in result.problems:
+        console.print(f"[yellow]rule skipped:[/] {problem}")
+
+
+@app.command()
+def report(
+    config: ConfigOption = Path("handoff.yaml"),
+    format: Annotated[Literal["html", "md", "json"], typer.Option("--format", "-f")] = "html",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default from the config).")] = None,
+) -> None:
+    """Write the exception report from the published model."""
+    from handoff.config import load_config
+    from rules.report.render import write_report
+
+    cfg = load_config(config)
+    default = {"html": cfg.report.html, "md": cfg.report.markdown, "json": cfg.report.json_path}[format]
+    path = write_report(cfg.database_path, out or cfg.path(default), format)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A read-only SQL query over the published model.")],
+    config: ConfigOption = Path("handoff.yaml"),
+    format: Annotated[Literal["table", "csv", "json"], typer.Option("--format", "-f")] = "table",
+    limit: int = typer.Option(200, help="Rows shown in table format."),
+) -> None:
+    """Query the published database read-only (it never blocks a running sync)."""
+    import duckdb
+
+    from handoff.config import load_config
+
+    cfg = load_config(config)
+    if not cfg.database_path.exists():
+        raise HandoffError(f"{cfg.database_path}: no published database yet; run `handoff sync` first")
+    con = duckdb.connect(str(cfg.database_path), read_only=True)
+    try:
+        cursor = con.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall()
+    except duckdb.Error as err:
+        raise HandoffError(f"query failed: {err}") from None
+    finally:
+        con.close()
+    print_rows(columns, rows, format, limit)
+
+
+@app.command()
+def waive(
+    exception_id: Annotated[str, typer.Argument(help="The finding's exception_id.")],
+    until: Annotated[str, typer.Option(help="Expiry date YYYY-MM-DD; the finding reopens after it.")],
+    reason: Annotated[str, typer.Option(help="Why the finding is accepted for now.")],
+    config: ConfigOption = Path("handoff.yaml"),
+) -> None:
+    """Waive a finding until a date (recorded in the waivers file, applied by the next sync/check)."""
+    from handoff.config import load_config
+    from rules.engine import add_waiver
+
+    try:
+        expiry = date.fromisoformat(until)
+    except ValueError:
+        raise HandoffError(f"--until: {until!r} is not a date like 2026-12-31") from None
+    cfg = load_config(config)
+    add_waiver(cfg, exception_id, expiry, reason)
+    console.print(f"waived {exception_id} until {expiry}; run `handoff check` to apply it now")
+
+
+@app.command()
+def doctor(config: ConfigOption = Path("handoff.yaml")) -> None:
+    """Check the config, each source's credentials and reach, the database and the Dagster home."""
+    from pipelines.doctor import run_doctor
+
+    if not run_doctor(config, console):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    dir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its config, data and report.")] = Path("."),
+    open_report: bool = typer.Option(False, "--open", help="Open the report in a browser."),
+    serve: bool = typer.Option(False, "--serve", help="Keep the sandbox servers running afterwards."),
+) -> None:
+    """Run the whole pipeline on the demo organisation and write the database and the report."""
+    from pipelines.demo import run_demo
+
+    if not run_demo(dir, console, open_report=open_report, serve=serve):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user errors print one clear message, never a traceback."""
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    try:
+        app()
+    except HandoffError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

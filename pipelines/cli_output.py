@@ -1,0 +1,92 @@
+"""How the CLI prints results: tables, CSV, JSON and the sync summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from handoff.config import load_config
+from pipelines.runner import SyncReport
+
+
+def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit: int) -> None:
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif fmt == "json":
+        json.dump([dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1)
+        sys.stdout.write("\n")
+    else:
+        table = Table(*columns, show_lines=False)
+        for row in rows[:limit]:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        out = Console()
+        out.print(table)
+        if len(rows) > limit:
+            out.print(f"… {len(rows) - limit} more rows (use --limit or --format csv)")
+
+
+def headline(database: Path) -> dict[str, Any]:
+    """Figures from the published database for the end-of-run summary."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+        return {
+            "items": dict(q("SELECT source, count(*) FROM work_items WHERE NOT is_deleted GROUP BY 1 ORDER BY 1")),
+            "dependencies": q("SELECT count(*), count(*) FILTER (WHERE is_cross_department), "
+                              "count(*) FILTER (WHERE NOT is_resolved) FROM dependencies")[0],
+            "open": dict(q("SELECT severity, count(*) FROM open_exceptions GROUP BY 1")),
+            "classification": dict(q("SELECT classification, count(*) FROM open_exceptions GROUP BY 1")),
+            "rejected": dict(q("SELECT source, count(*) FROM rejected_records GROUP BY 1 ORDER BY 1")),
+        }
+    finally:
+        con.close()
+
+
+def print_sync_summary(console: Console, config_file: Path, report: SyncReport) -> None:
+    config = load_config(config_file)
+    for name, outcome in sorted(report.outcomes.items()):
+        if outcome.status == "success":
+            console.print(
+                f"  [green]✓[/] {name}: {outcome.changed} changed, {outcome.deleted} deleted, "
+                f"{outcome.requests} requests, {outcome.seconds:.1f}s"
+            )
+        else:
+            console.print(f"  [red]✗[/] {name}: {outcome.error} — kept its last good data")
+    for error in report.errors:
+        console.print(f"  [red]{error}[/]", highlight=False)
+    if not config.database_path.exists():
+        console.print("[red]no database was published[/]")
+        return
+    figures = headline(config.database_path)
+    total_items = sum(figures["items"].values())
+    deps, cross, unresolved = figures["dependencies"]
+    opened = figures["open"]
+    console.print(
+        f"model: {total_items} items from {len(figures['items'])} sources, {deps} dependencies "
+        f"({cross} cross-department, {unresolved} unmapped)"
+    )
+    console.print(
+        "open findings: "
+        + ", ".join(f"{opened.get(s, 0)} {s}" for s in ("fail", "warn", "info"))
+        + f" — {figures['classification'].get('surprise', 0)} surprise, "
+        f"{figures['classification'].get('planned', 0)} planned"
+    )
+    rejected = sum(figures["rejected"].values())
+    if rejected:
+        per_source = ", ".join(f"{s}: {n}" for s, n in figures["rejected"].items())
+        console.print(
+            f"[yellow]warning:[/] {rejected} rows rejected ({per_source}); see "
+            "`handoff sql \"select * from rejected_records\"`"
+        )
+    state = "published" if report.published else "NOT published (previous database kept)"
+    console.print(f"database {state}: {config.database_path}")
+    console.print(f"report: {config.path(config.report.html)}")

@@ -1,0 +1,49 @@
+"""Rule evaluation on the built model, then the atomic publish of the analysts' database."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from handoff.config import HandoffConfig
+from model.build import staging_path
+from model.publish import publish
+from pipelines.defs.model import MODEL_KEY
+from pipelines.defs.run_time import run_time
+from pipelines.resources import HandoffConfigResource
+from rules.engine import evaluate
+
+EXCEPTIONS_KEY = dg.AssetKey("exceptions")
+
+
+def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=EXCEPTIONS_KEY,
+        deps=[MODEL_KEY],
+        pool="duckdb",
+        group_name="governance",
+        kinds={"duckdb"},
+        owners=["team:pmo"],
+        description="Findings of every rule (built-in pack and user folders) with their lifecycle; "
+        "the model is published atomically once they are written.",
+    )
+    def exceptions(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
+        cfg = handoff.load()
+        built = staging_path(cfg, context.run_id)
+        result = evaluate(built, cfg, now=run_time(context), run_id=context.run_id)
+        for problem in result.problems:
+            context.log.warning(f"rule skipped: {problem}")
+        publish(built, cfg.database_path)
+        context.log.info(f"published {cfg.database_path}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": result.open_total,
+                "open_by_severity": result.open_by_severity,
+                "new": result.new,
+                "resolved": result.resolved,
+                "waived": result.waived,
+                "rule_problems": len(result.problems),
+                "database": str(cfg.database_path),
+            }
+        )
+
+    return [exceptions]

@@ -1,0 +1,75 @@
+"""The governance model asset and the blocking checks that guard its publication."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from handoff.config import HandoffConfig
+from model import checks
+from model.build import build_model, staging_path
+from pipelines.defs.run_time import run_time
+from pipelines.defs.sources import source_key
+from pipelines.resources import HandoffConfigResource
+from pipelines.run_state import load_outcomes
+
+MODEL_KEY = dg.AssetKey("governance_model")
+
+
+def build_model_assets(
+    config: HandoffConfig,
+) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    deps = [source_key(s.name) for s in config.sources if s.enabled]
+
+    @dg.asset(
+        key=MODEL_KEY,
+        deps=deps,
+        pool="duckdb",
+        group_name="model",
+        kinds={"duckdb"},
+        owners=["team:ops"],
+        description="The governance model (work_items, dependencies, history, people, contracts) "
+        "built into a new DuckDB file from every source's raw store; published after the checks "
+        "and rules pass.",
+    )
+    def governance_model(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
+        cfg = handoff.load()
+        result = build_model(
+            cfg, run_id=context.run_id, now=run_time(context), outcomes=load_outcomes(cfg, context.run_id)
+        )
+        for source, error in result.normalise_errors.items():
+            context.log.error(f"source {source}: normalisation failed, its items are missing: {error}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(result.items.values()),
+                "items_per_source": result.items,
+                "dependencies": result.dependencies,
+                "unresolved_dependencies": result.unresolved,
+                "rejected_rows": result.rejected,
+                "build_file": str(result.path),
+            }
+        )
+
+    def _as_result(outcome: checks.CheckOutcome) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(
+            passed=outcome.passed,
+            description=outcome.description,
+            metadata={k: dg.MetadataValue.json(v) for k, v in outcome.metadata.items()},
+        )
+
+    @dg.asset_check(asset=MODEL_KEY, blocking=True, description="item_id is unique in work_items.")
+    def unique_item_ids(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
+        return _as_result(checks.unique_item_ids(staging_path(handoff.load(), context.run_id)))
+
+    @dg.asset_check(asset=MODEL_KEY, blocking=True,
+                    description="Every resolved dependency points at items that exist.")
+    def dependencies_point_at_items(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
+        return _as_result(checks.resolved_dependencies_exist(staging_path(handoff.load(), context.run_id)))
+
+    @dg.asset_check(asset=MODEL_KEY, blocking=True,
+                    description="No source lost more than its max_drop_share of live items since the last run.")
+    def no_source_collapsed(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
+        cfg = handoff.load()
+        limits = {s.name: s.max_drop_share for s in cfg.sources}
+        return _as_result(checks.no_source_collapsed(staging_path(cfg, context.run_id), cfg.database_path, limits))
+
+    return [governance_model], [unique_item_ids, dependencies_point_at_items, no_source_collapsed]
