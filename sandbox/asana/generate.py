@@ -15,8 +15,18 @@ SECTION_SETS = [
 DEPARTMENTS = ["Marketing", "IT", "Finance", "Store Ops"]
 JIRA_PROJECTS = ["OPS", "IT", "WEB"]
 VERBS = ["Draft", "Review", "Launch", "Plan", "Design", "Approve", "Ship", "Brief", "Test"]
-NOUNS = ["campaign", "landing page", "budget", "store rollout", "newsletter", "price list",
-         "banner", "press release", "POS update", "survey"]
+NOUNS = [
+    "campaign",
+    "landing page",
+    "budget",
+    "store rollout",
+    "newsletter",
+    "price list",
+    "banner",
+    "press release",
+    "POS update",
+    "survey",
+]
 FIRST = ["Ana", "Ben", "Chloe", "Dev", "Eva", "Farid", "Gus", "Hana", "Ivo", "Jade", "Kai", "Lena"]
 LAST = ["Lopez", "Smith", "Nguyen", "Okafor", "Berg", "Rossi", "Kim", "Dubois", "Silva"]
 
@@ -48,8 +58,12 @@ def generate_org(size: int, seed: int, *, now: datetime | None = None) -> AsanaO
         name = f"{rng.choice(VERBS)} {rng.choice(NOUNS)} #{n + 1}"
         if top_level and rng.random() < 0.15:
             parent = rng.choice(top_level[-200:])
-            gid = org.add_task(name, parent=parent, created_at=created,
-                               assignee=rng.choice(users) if rng.random() < 0.7 else None)
+            gid = org.add_task(
+                name,
+                parent=parent,
+                created_at=created,
+                assignee=rng.choice(users) if rng.random() < 0.7 else None,
+            )
             _finish(org, gid, rng, users, now, section_path=None)
             continue
         project = rng.choice(projects)
@@ -64,11 +78,19 @@ def generate_org(size: int, seed: int, *, now: datetime | None = None) -> AsanaO
             milestone=kind < 0.03,
             approval=0.03 <= kind < 0.05,
             assignee=rng.choice(users) if rng.random() < 0.85 else None,
-            due_on=(created + timedelta(days=rng.randrange(5, 90))).date() if rng.random() < 0.8 else None,
-            start_on=(created + timedelta(days=rng.randrange(0, 5))).date() if rng.random() < 0.3 else None,
+            due_on=(created + timedelta(days=rng.randrange(5, 90))).date()
+            if rng.random() < 0.8
+            else None,
+            start_on=(created + timedelta(days=rng.randrange(0, 5))).date()
+            if rng.random() < 0.3
+            else None,
         )
         task = org.tasks[gid]
-        task.custom_fields[dept_field] = DEPARTMENTS[projects.index(project) % 4] if rng.random() < 0.9 else rng.choice(DEPARTMENTS)
+        task.custom_fields[dept_field] = (
+            DEPARTMENTS[projects.index(project) % 4]
+            if rng.random() < 0.9
+            else rng.choice(DEPARTMENTS)
+        )
         if rng.random() < 0.1:
             task.custom_fields[jira_field] = f"{rng.choice(JIRA_PROJECTS)}-{rng.randrange(1, 5000)}"
         if rng.random() < 0.3:
@@ -86,9 +108,11 @@ def generate_org(size: int, seed: int, *, now: datetime | None = None) -> AsanaO
     for gid in top_level:
         if rng.random() < 0.1:
             same = org.tasks[gid].memberships[0][0]
-            pool = top_level if rng.random() < 0.35 else [
-                g for g in top_level[-300:] if org.tasks[g].memberships[0][0] == same
-            ]
+            pool = (
+                top_level
+                if rng.random() < 0.35
+                else [g for g in top_level[-300:] if org.tasks[g].memberships[0][0] == same]
+            )
             other = rng.choice(pool)
             if other != gid and gid not in org.tasks[other].dependencies:
                 org.add_dependency(gid, other)
@@ -117,12 +141,20 @@ def _finish(
     if task.assignee and rng.random() < 0.5:
         org.add_story(gid, "assigned", at=step(), assignee=task.assignee, by=rng.choice(users))
     for old, new in zip(section_path or [], (section_path or [])[1:], strict=False):
-        org.add_story(gid, "section_changed", at=step(), old_section=old, new_section=new,
-                      by=rng.choice(users))
+        org.add_story(
+            gid,
+            "section_changed",
+            at=step(),
+            old_section=old,
+            new_section=new,
+            by=rng.choice(users),
+        )
     if task.due_on and rng.random() < 0.2:
         old_due = task.due_on
         task.due_on = old_due + timedelta(days=rng.randrange(1, 15))
-        org.add_story(gid, "due_date_changed", at=step(), old_due_on=old_due, new_due_on=task.due_on)
+        org.add_story(
+            gid, "due_date_changed", at=step(), old_due_on=old_due, new_due_on=task.due_on
+        )
     last_section = bool(section_path) and len(section_path or []) == len(
         org.projects[task.memberships[0][0]].section_gids
     )

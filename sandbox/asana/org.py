@@ -106,7 +106,9 @@ class Event:
 
 def iso(moment: datetime) -> str:
     """Asana's timestamp form: UTC with milliseconds and a Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 @dataclass
@@ -205,7 +207,11 @@ class AsanaOrg:
             name=name,
             created_at=created,
             modified_at=modified_at or created,
-            resource_subtype="milestone" if milestone else "approval" if approval else "default_task",
+            resource_subtype="milestone"
+            if milestone
+            else "approval"
+            if approval
+            else "default_task",
             due_on=due_on,
             start_on=start_on,
             assignee=assignee,
@@ -359,7 +365,9 @@ class AsanaOrg:
             del self.tasks[gid]
         self.version += 1
 
-    def mutate_share(self, share: float, seed: int, now: datetime | None = None) -> dict[str, list[str]]:
+    def mutate_share(
+        self, share: float, seed: int, now: datetime | None = None
+    ) -> dict[str, list[str]]:
         """Change about `share` of the tasks like a working day does: section moves, renames, one
         subtask-only change and one deletion. Returns the gids by kind of change."""
         now = now or self.now + timedelta(days=1)
@@ -374,7 +382,9 @@ class AsanaOrg:
         for gid in moved:
             task = self.tasks[gid]
             project = task.memberships[0][0]
-            options = [s for s in self.projects[project].section_gids if s != task.memberships[0][1]]
+            options = [
+                s for s in self.projects[project].section_gids if s != task.memberships[0][1]
+            ]
             self.move_section(gid, rng.choice(options), now)
         self.touch(renamed, now)
         sub_changed = [g for g in subs if self.tasks[g].parent not in deleted][:1]

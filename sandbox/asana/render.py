@@ -102,9 +102,15 @@ def custom_field_values(org: AsanaOrg, task: Task) -> list[dict[str, Any]]:
         }
         if definition.type == "enum":
             entry["enum_value"] = (
-                {"gid": definition.enum_options[value], "resource_type": "enum_option",
-                 "name": value, "enabled": True, "color": "blue"}
-                if value is not None else None
+                {
+                    "gid": definition.enum_options[value],
+                    "resource_type": "enum_option",
+                    "name": value,
+                    "enabled": True,
+                    "color": "blue",
+                }
+                if value is not None
+                else None
             )
             entry["display_value"] = value
         elif definition.type == "text":
@@ -124,10 +130,12 @@ def task_json(org: AsanaOrg, task: Task) -> dict[str, Any]:
     for project_gid, section_gid in task.memberships:
         project = org.projects[project_gid]
         section = org.sections[section_gid]
-        memberships.append({
-            "project": {"gid": project_gid, "resource_type": "project", "name": project.name},
-            "section": {"gid": section_gid, "resource_type": "section", "name": section.name},
-        })
+        memberships.append(
+            {
+                "project": {"gid": project_gid, "resource_type": "project", "name": project.name},
+                "section": {"gid": section_gid, "resource_type": "section", "name": section.name},
+            }
+        )
     data: dict[str, Any] = {
         "gid": task.gid,
         "resource_type": "task",
@@ -146,9 +154,14 @@ def task_json(org: AsanaOrg, task: Task) -> dict[str, Any]:
         "memberships": memberships,
         "projects": [m["project"] for m in memberships],
         "parent": (
-            {"gid": parent.gid, "resource_type": "task", "name": parent.name,
-             "resource_subtype": parent.resource_subtype}
-            if parent else None
+            {
+                "gid": parent.gid,
+                "resource_type": "task",
+                "name": parent.name,
+                "resource_subtype": parent.resource_subtype,
+            }
+            if parent
+            else None
         ),
         "dependencies": [_ref(g) for g in task.dependencies],
         "dependents": [_ref(g) for g in task.dependents],
@@ -182,12 +195,17 @@ def story_json(org: AsanaOrg, story: Story) -> dict[str, Any]:
             gid = d.get(key)
             data[key] = (
                 {"gid": gid, "resource_type": "section", "name": org.sections[gid].name}
-                if gid in org.sections else None
+                if gid in org.sections
+                else None
             )
     elif story.resource_subtype == "due_date_changed":
         for key, attr in (("old_dates", "old_due_on"), ("new_dates", "new_due_on")):
             due = d.get(attr)
-            data[key] = {"start_on": None, "due_at": None, "due_on": due.isoformat() if due else None}
+            data[key] = {
+                "start_on": None,
+                "due_at": None,
+                "due_on": due.isoformat() if due else None,
+            }
     elif story.resource_subtype == "assigned":
         data["assignee"] = user_json(org, d.get("assignee"))
     return data
@@ -195,13 +213,21 @@ def story_json(org: AsanaOrg, story: Story) -> dict[str, Any]:
 
 def event_json(org: AsanaOrg, event: Event) -> dict[str, Any]:
     parent = (
-        {"gid": event.parent_gid, "resource_type": "task",
-         "name": org.tasks[event.parent_gid].name if event.parent_gid in org.tasks else ""}
-        if event.parent_gid else None
+        {
+            "gid": event.parent_gid,
+            "resource_type": "task",
+            "name": org.tasks[event.parent_gid].name if event.parent_gid in org.tasks else "",
+        }
+        if event.parent_gid
+        else None
     )
     data: dict[str, Any] = {
-        "resource": {"gid": event.resource_gid, "resource_type": "task",
-                     "name": event.resource_name, "resource_subtype": event.resource_subtype},
+        "resource": {
+            "gid": event.resource_gid,
+            "resource_type": "task",
+            "name": event.resource_name,
+            "resource_subtype": event.resource_subtype,
+        },
         "type": "task",
         "action": event.action,
         "created_at": iso(event.created_at),

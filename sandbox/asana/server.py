@@ -20,7 +20,6 @@ from sandbox.asana.org import AsanaOrg, Task
 from sandbox.asana.render import (
     STORY_COMPACT,
     TASK_COMPACT,
-    FieldTree,
     event_json,
     field_tree,
     project_json,
@@ -40,8 +39,15 @@ EVENTS_PER_RESPONSE = 100
 def asana_error(status: int, message: str) -> HttpError:
     """An error in Asana's envelope."""
     phrase = "sandbox " + secrets.token_hex(3)
-    body = {"errors": [{"message": message, "help": "See https://developers.asana.com/docs/errors",
-                        "phrase": phrase}]}
+    body = {
+        "errors": [
+            {
+                "message": message,
+                "help": "See https://developers.asana.com/docs/errors",
+                "phrase": phrase,
+            }
+        ]
+    }
     return HttpError(status, body)
 
 
@@ -80,10 +86,16 @@ class AsanaSandbox:
         self.server = SandboxServer(
             "asana",
             auth=self._authorized,
-            unauthorized_body={"errors": [{"message": "Not Authorized",
-                                           "help": "Check your personal access token."}]},
-            rate_limit_body=lambda: {"errors": [{"message": "You have made too many requests "
-                                                            "recently. Please, be chill."}]},
+            unauthorized_body={
+                "errors": [
+                    {"message": "Not Authorized", "help": "Check your personal access token."}
+                ]
+            },
+            rate_limit_body=lambda: {
+                "errors": [
+                    {"message": "You have made too many requests recently. Please, be chill."}
+                ]
+            },
             error_body=_error_body,
             faults=faults,
             port=port,
@@ -114,8 +126,13 @@ class AsanaSandbox:
 
     def source_entry(self, name: str, token_env: str) -> tuple[dict[str, Any], dict[str, str]]:
         """A handoff.yaml source mapping for this sandbox and the env vars it needs."""
-        entry = {"name": name, "kind": "asana", "url": self.url, "token": f"${{{token_env}}}",
-                 "workspace": self.org.workspace_gid}
+        entry = {
+            "name": name,
+            "kind": "asana",
+            "url": self.url,
+            "token": f"${{{token_env}}}",
+            "workspace": self.org.workspace_gid,
+        }
         return entry, {token_env: self.token}
 
     def expire_sync_tokens(self) -> None:
@@ -146,7 +163,10 @@ class AsanaSandbox:
         return task
 
     def _page(
-        self, request: Request, key: tuple[Any, ...], items: Callable[[], list[Any]],
+        self,
+        request: Request,
+        key: tuple[Any, ...],
+        items: Callable[[], list[Any]],
         render: Callable[[Any], dict[str, Any]],
     ) -> dict[str, Any]:
         """Asana paging: `limit` 1-100 and offset tokens; without `limit`, everything at once."""
@@ -181,8 +201,10 @@ class AsanaSandbox:
         token = base64.urlsafe_b64encode(f"{hash(key) & 0xFFFFFFFF}:{end}".encode()).decode()
         query = "&".join(f"{k}={v[0]}" for k, v in request.query.items() if k != "offset")
         path = request.path.removeprefix(API) + f"?{query}&offset={token}"
-        return {"data": data, "next_page": {"offset": token, "path": path,
-                                            "uri": self.server.url + API + path}}
+        return {
+            "data": data,
+            "next_page": {"offset": token, "path": path, "uri": self.server.url + API + path},
+        }
 
     def _read_offset(self, token: str, key: tuple[Any, ...]) -> int:
         with self._lock:
@@ -212,15 +234,19 @@ class AsanaSandbox:
             out.append(task.gid)
         return out
 
-    def _task_page(self, request: Request, key: tuple[Any, ...],
-                   items: Callable[[], list[str]]) -> dict[str, Any]:
+    def _task_page(
+        self, request: Request, key: tuple[Any, ...], items: Callable[[], list[str]]
+    ) -> dict[str, Any]:
         tree = field_tree(request.args("opt_fields"))
-        return self._page(request, key, items,
-                          lambda gid: select(self._full_task(self.org.tasks[gid]), tree,
-                                             TASK_COMPACT))
+        return self._page(
+            request,
+            key,
+            items,
+            lambda gid: select(self._full_task(self.org.tasks[gid]), tree, TASK_COMPACT),
+        )
 
     # -- routes ------------------------------------------------------------------------------
-    def _routes(self) -> None:  # noqa: C901 - one place that lists every endpoint
+    def _routes(self) -> None:
         route = self.server.route
         org = self.org
 
@@ -238,9 +264,12 @@ class AsanaSandbox:
 
         def users_page(request: Request) -> Any:
             tree = field_tree(request.args("opt_fields"))
-            return self._page(request, ("users",), lambda: sorted(org.users),
-                              lambda g: select(user_json(org, g) or {}, tree,
-                                               ("gid", "resource_type", "name")))
+            return self._page(
+                request,
+                ("users",),
+                lambda: sorted(org.users),
+                lambda g: select(user_json(org, g) or {}, tree, ("gid", "resource_type", "name")),
+            )
 
         route("GET", API + "/users")(users_page)
         route("GET", API + "/workspaces/{workspace_gid}/users")(users_page)
@@ -254,9 +283,12 @@ class AsanaSandbox:
 
         def projects_page(request: Request) -> Any:
             tree = field_tree(request.args("opt_fields"))
-            return self._page(request, ("projects",), lambda: list(org.projects),
-                              lambda g: select(project_json(org, g), tree,
-                                               ("gid", "resource_type", "name")))
+            return self._page(
+                request,
+                ("projects",),
+                lambda: list(org.projects),
+                lambda g: select(project_json(org, g), tree, ("gid", "resource_type", "name")),
+            )
 
         route("GET", API + "/projects")(projects_page)
         route("GET", API + "/workspaces/{workspace_gid}/projects")(projects_page)
@@ -276,10 +308,12 @@ class AsanaSandbox:
             if gid not in org.projects:
                 raise asana_error(404, f"project: Unknown object: {gid}")
             tree = field_tree(request.args("opt_fields"))
-            return self._page(request, ("sections", gid),
-                              lambda: list(org.projects[gid].section_gids),
-                              lambda s: select(section_json(org, s), tree,
-                                               ("gid", "resource_type", "name")))
+            return self._page(
+                request,
+                ("sections", gid),
+                lambda: list(org.projects[gid].section_gids),
+                lambda s: select(section_json(org, s), tree, ("gid", "resource_type", "name")),
+            )
 
         @route("GET", API + "/projects/{project_gid}/tasks")
         def project_tasks(request: Request) -> Any:
@@ -291,16 +325,25 @@ class AsanaSandbox:
         def tasks(request: Request) -> Any:
             gid = request.arg("project") or request.arg("section")
             if not gid:
-                raise asana_error(400, "project: Must specify exactly one of project, tag, "
-                                       "section, user task list, or assignee + workspace")
+                raise asana_error(
+                    400,
+                    "project: Must specify exactly one of project, tag, "
+                    "section, user task list, or assignee + workspace",
+                )
             if request.arg("section"):
                 section = org.sections.get(gid)
                 if section is None:
                     raise asana_error(404, f"section: Unknown object: {gid}")
                 key = ("section", gid, request.arg("modified_since"))
-                return self._task_page(request, key, lambda: [
-                    g for g in self._tasks_listing(section.project_gid, request)
-                    if any(s == gid for _, s in org.tasks[g].memberships)])
+                return self._task_page(
+                    request,
+                    key,
+                    lambda: [
+                        g
+                        for g in self._tasks_listing(section.project_gid, request)
+                        if any(s == gid for _, s in org.tasks[g].memberships)
+                    ],
+                )
             key = ("tasks", gid, request.arg("modified_since"), request.arg("completed_since"))
             return self._task_page(request, key, lambda: self._tasks_listing(gid, request))
 
@@ -333,9 +376,12 @@ class AsanaSandbox:
             gid = request.params["task_gid"]
             found = self._task(gid)
             tree = field_tree(request.args("opt_fields"))
-            return self._page(request, ("stories", gid), lambda: list(found.story_gids),
-                              lambda s: select(story_json(org, org.stories[s]), tree,
-                                               STORY_COMPACT))
+            return self._page(
+                request,
+                ("stories", gid),
+                lambda: list(found.story_gids),
+                lambda s: select(story_json(org, org.stories[s]), tree, STORY_COMPACT),
+            )
 
         @route("GET", API + "/events")
         def events(request: Request) -> Any:
@@ -352,24 +398,32 @@ class AsanaSandbox:
         fresh = f"{current}-{secrets.token_hex(8)}"
         seq = _sync_seq(sync)
         if seq is None or seq < self.sync_floor or seq > current:
-            message = ("Sync token invalid or too old. If you are attempting to keep resources "
-                       "in sync, you must fetch the full dataset for this query now and use the "
-                       "new sync token for the next sync.")
+            message = (
+                "Sync token invalid or too old. If you are attempting to keep resources "
+                "in sync, you must fetch the full dataset for this query now and use the "
+                "new sync token for the next sync."
+            )
             raise HttpError(412, {"errors": [{"message": message}], "sync": fresh})
         matched = []
         last = seq
         for event in self.org.events[seq:]:
             last = event.seq
-            if resource in event.project_gids or resource == event.resource_gid or (
-                event.resource_gid in self.org.tasks
-                and self.org.root_of(event.resource_gid).gid == resource
+            if (
+                resource in event.project_gids
+                or resource == event.resource_gid
+                or (
+                    event.resource_gid in self.org.tasks
+                    and self.org.root_of(event.resource_gid).gid == resource
+                )
             ):
                 matched.append(event)
                 if len(matched) == EVENTS_PER_RESPONSE:
                     break
-        has_more = any(
-            resource in e.project_gids for e in self.org.events[last:]
-        ) if len(matched) == EVENTS_PER_RESPONSE else False
+        has_more = (
+            any(resource in e.project_gids for e in self.org.events[last:])
+            if len(matched) == EVENTS_PER_RESPONSE
+            else False
+        )
         return {
             "data": [event_json(self.org, e) for e in matched],
             "sync": f"{last if has_more else current}-{secrets.token_hex(8)}",

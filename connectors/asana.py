@@ -1,0 +1,456 @@
+"""Asana connector: tasks, subtasks, stories, projects and sections of one workspace.
+
+Records landed (the API's own JSON):
+  "project", "section"   every run (one request per project for sections);
+  "task"                 top-level tasks of the synced projects (with dependencies/dependents);
+  "subtask"              subtasks at any depth (kept apart so each type has a complete census);
+  "stories"              one record per task or subtask: {"task": gid, "data": [stories]}.
+
+Incremental design (the cursor is per project):
+  * `tasks?project=P&modified_since=W` returns the changed top-level tasks in pages of 100;
+  * a cheap census `opt_fields=num_subtasks` gives every live top-level gid (deletions become
+    tombstones) and each task's subtask count; a parent whose count differs from the stored
+    list gets its subtasks re-listed (subtasks added or deleted);
+  * a subtask change does not touch its parent's modified_at, so the project's `/events` feed
+    (sync token kept in the cursor) names the tasks and subtasks changed since the last run;
+    those not already fetched are read one by one. An expired token (412) falls back to
+    re-listing every subtask of that project;
+  * stories are read only for tasks and subtasks that changed.
+The events token is taken before listing, so a change made while a sync runs is seen next time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from connectors.asana_http import AsanaHttp, NotFound, OffsetExpired
+from connectors.base import Batch, Census, ConnectorError, Cursor, FetchStats, Page, RawRecord
+from handoff.config import AsanaSource
+
+CURSOR_VERSION = 1
+PAGE_LIMIT = 100
+WORKERS = 8
+OFFSET_RESTARTS = 3
+TASK_FIELDS = ",".join(
+    [
+        "name",
+        "resource_subtype",
+        "approval_status",
+        "completed",
+        "completed_at",
+        "created_at",
+        "modified_at",
+        "due_on",
+        "due_at",
+        "start_on",
+        "notes",
+        "permalink_url",
+        "num_subtasks",
+        "assignee.name",
+        "assignee.email",
+        "parent.gid",
+        "tags.name",
+        "memberships.project.gid",
+        "memberships.project.name",
+        "memberships.section.gid",
+        "memberships.section.name",
+        "dependencies.gid",
+        "dependents.gid",
+        "custom_fields.gid",
+        "custom_fields.name",
+        "custom_fields.type",
+        "custom_fields.display_value",
+        "custom_fields.enum_value.name",
+        "custom_fields.text_value",
+        "custom_fields.number_value",
+    ]
+)
+STORY_FIELDS = ",".join(
+    [
+        "created_at",
+        "resource_subtype",
+        "text",
+        "created_by.email",
+        "created_by.name",
+        "old_section.name",
+        "new_section.name",
+        "old_dates.due_on",
+        "new_dates.due_on",
+        "assignee.email",
+    ]
+)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Run:
+    """What one fetch has seen so far."""
+
+    top: set[str] = field(default_factory=set)
+    subtasks: dict[str, list[str]] = field(default_factory=dict)  # parent -> subtask gids
+    counts: dict[str, int] = field(default_factory=dict)  # parent -> num_subtasks (census)
+    fetched: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)  # tasks whose stories must be read
+    event_gids: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)  # gids the events report deleted
+    events_lost: bool = False
+    relist: set[str] = field(default_factory=set)  # parents whose subtasks must be listed
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # next cursor per project
+
+
+class AsanaConnector:
+    """Pulls one Asana source; see the module docstring for the incremental design."""
+
+    def __init__(self, source: AsanaSource, *, workers: int = WORKERS):
+        self.source = source
+        self.stats = FetchStats()
+        self.workers = workers
+        self.http = AsanaHttp(
+            source_name=source.name,
+            url=source.url,
+            token=source.token.get_secret_value(),
+            ca_bundle=str(source.ca_bundle) if source.ca_bundle else None,
+            stats=self.stats,
+            pool_size=workers * 2,
+        )
+
+    # -- contract ----------------------------------------------------------------------------
+    def check(self) -> str:
+        me = self.http.call("users/me", self.http.users.get_user, "me", opt_fields="name,email")[
+            "data"
+        ]
+        return f"asana {self.source.url}: authenticated as {me.get('name')} ({me.get('email')})"
+
+    def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
+        """Yield pages of raw records, the censuses, and finally the next cursor."""
+        workspace = self._workspace()
+        previous = dict(cursor or {})
+        if (
+            full
+            or previous.get("version") != CURSOR_VERSION
+            or previous.get("workspace") != workspace
+        ):
+            previous = {}
+        run = _Run()
+        known_subtasks: dict[str, list[str]] = {
+            k: list(v) for k, v in (previous.get("subtasks") or {}).items()
+        }
+        project_state: dict[str, Any] = previous.get("projects") or {}
+        projects = self._projects(workspace)
+        yield Page([RawRecord("project", p["gid"], p) for p in projects])
+        yield Census("project", {p["gid"] for p in projects})
+        sections: set[str] = set()
+        for project in projects:
+            records = [
+                RawRecord("section", s["gid"], {**s, "project": {"gid": project["gid"]}})
+                for s in self._list(
+                    f"sections of project {project['gid']}",
+                    self.http.sections.get_sections_for_project,
+                    project["gid"],
+                    opt_fields="name",
+                )
+            ]
+            sections.update(r.key for r in records)
+            yield Page(records)
+        yield Census("section", sections)
+
+        def sync_project(project: dict[str, Any]) -> list[Batch]:
+            state = project_state.get(project["gid"])
+            if state:
+                return self._incremental_project(project["gid"], state, run, known_subtasks)
+            return self._full_project(project["gid"], run)
+
+        for batches in _parallel(sync_project, projects, self.workers):
+            yield from batches
+        # subtasks of new or changed parents (and of parents whose subtask count moved)
+        for parent, count in run.counts.items():
+            if count != len(known_subtasks.get(parent, [])):
+                run.relist.add(parent)
+        yield from self._subtasks(run, known_subtasks)
+        yield from self._event_changes(run, known_subtasks)
+        live = run.top | {s for subs in run.subtasks.values() for s in subs}
+        subtasks = {p: s for p, s in run.subtasks.items() if p in live and s}
+        all_subtasks = {s for subs in subtasks.values() for s in subs}
+        yield from self._stories(sorted(run.changed & live))
+        yield Census("task", set(run.top))
+        yield Census("subtask", all_subtasks)
+        yield Census("stories", run.top | all_subtasks)
+        yield Page(
+            cursor={
+                "version": CURSOR_VERSION,
+                "workspace": workspace,
+                "projects": run.projects,
+                "subtasks": subtasks,
+            }
+        )
+
+    # -- workspace and projects --------------------------------------------------------------
+    def _workspace(self) -> str:
+        wanted = self.source.workspace
+        found = self._list("workspaces", self.http.workspaces.get_workspaces, opt_fields="name")
+        for ws in found:
+            if wanted in (None, ws["gid"], ws.get("name")):
+                return str(ws["gid"])
+        names = ", ".join(str(w.get("name")) for w in found) or "none"
+        raise ConnectorError(
+            f"asana source '{self.source.name}': workspace {wanted!r} not found "
+            f"(the token sees: {names}); fix `workspace` in the config"
+        )
+
+    def _projects(self, workspace: str) -> list[dict[str, Any]]:
+        found = self._list(
+            "projects",
+            self.http.projects.get_projects,
+            workspace=workspace,
+            archived=False,
+            opt_fields="name,archived,created_at,modified_at,permalink_url",
+        )
+        wanted = set(self.source.projects)
+        if not wanted:
+            return found
+        chosen = [p for p in found if p["gid"] in wanted or p.get("name") in wanted]
+        missing = wanted - {p["gid"] for p in chosen} - {p.get("name") for p in chosen}
+        if missing:
+            raise ConnectorError(
+                f"asana source '{self.source.name}': projects not found in the workspace: "
+                f"{', '.join(sorted(missing))}; fix `projects` in the config"
+            )
+        return chosen
+
+    # -- per project -------------------------------------------------------------------------
+    def _full_project(self, project: str, run: _Run) -> list[Batch]:
+        token = self._fresh_sync_token(project)
+        batches: list[Batch] = []
+        watermark = ""
+        for page in self._pages(
+            f"tasks of project {project}",
+            self.http.tasks.get_tasks,
+            project=project,
+            opt_fields=TASK_FIELDS,
+        ):
+            batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
+            for task in page:
+                watermark = max(watermark, task.get("modified_at") or "")
+                self._saw_task(task, run, changed=True)
+        run.projects[project] = {"modified_since": watermark or None, "sync": token}
+        return batches
+
+    def _incremental_project(
+        self, project: str, state: dict[str, Any], run: _Run, known: dict[str, list[str]]
+    ) -> list[Batch]:
+        token, lost = self._events(project, state.get("sync"), run)
+        if lost:  # the feed is gone: list every known subtask again and read their stories
+            run.events_lost = True
+            run.relist.update(known)
+        batches: list[Batch] = []
+        watermark = state.get("modified_since") or ""
+        for page in self._pages(
+            f"changed tasks of project {project}",
+            self.http.tasks.get_tasks,
+            project=project,
+            modified_since=watermark or None,
+            opt_fields=TASK_FIELDS,
+        ):
+            batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
+            for task in page:
+                watermark = max(watermark, task.get("modified_at") or "")
+                self._saw_task(task, run, changed=True)
+        for page in self._pages(
+            f"task census of project {project}",
+            self.http.tasks.get_tasks,
+            project=project,
+            opt_fields="num_subtasks",
+        ):
+            for task in page:
+                run.top.add(task["gid"])
+                if task.get("num_subtasks") or task["gid"] in known:
+                    run.counts[task["gid"]] = int(task.get("num_subtasks") or 0)
+        run.projects[project] = {"modified_since": watermark or None, "sync": token}
+        return batches
+
+    def _saw_task(self, task: dict[str, Any], run: _Run, *, changed: bool) -> None:
+        run.top.add(task["gid"])
+        run.fetched.add(task["gid"])
+        if changed:
+            run.changed.add(task["gid"])
+        if task.get("num_subtasks"):
+            run.relist.add(task["gid"])
+            run.counts[task["gid"]] = int(task["num_subtasks"])
+
+    def _fresh_sync_token(self, project: str) -> str | None:
+        answer = self.http.call(
+            f"events of project {project}", self.http.events.get_events, project
+        )
+        return answer.get("sync")
+
+    def _events(self, project: str, token: str | None, run: _Run) -> tuple[str | None, bool]:
+        """Gids changed since `token`; (next token, whether the feed was lost)."""
+        while True:
+            answer = self.http.call(
+                f"events of project {project}", self.http.events.get_events, project, sync=token
+            )
+            if answer.get("status") == 412:
+                return answer.get("sync"), True
+            for event in answer.get("data") or []:
+                resource = event.get("resource") or {}
+                if resource.get("gid") and event.get("type", "task") == "task":
+                    gid = str(resource["gid"])
+                    if event.get("action") == "deleted":
+                        run.deleted.add(gid)
+                    else:
+                        run.event_gids.add(gid)
+            token = answer.get("sync") or token
+            if not answer.get("has_more"):
+                return token, False
+
+    # -- subtasks, event changes, stories ----------------------------------------------------
+    def _subtasks(self, run: _Run, known: dict[str, list[str]]) -> Iterator[Batch]:
+        previous = {s for subs in known.values() for s in subs}
+        todo = sorted(run.relist)
+        while todo:
+            nested: list[str] = []
+            for parent, subs in _parallel(self._list_subtasks, todo, self.workers):
+                if subs is None:
+                    continue
+                run.subtasks[parent] = [s["gid"] for s in subs]
+                yield Page([RawRecord("subtask", s["gid"], s) for s in subs])
+                for sub in subs:
+                    run.fetched.add(sub["gid"])
+                    if (
+                        run.events_lost
+                        or sub["gid"] not in previous
+                        or sub["gid"] in run.event_gids
+                    ):
+                        run.changed.add(sub["gid"])
+                    if sub.get("num_subtasks"):
+                        nested.append(sub["gid"])
+                    elif sub["gid"] in known:
+                        run.subtasks[sub["gid"]] = []
+            todo = nested
+        # parents not re-listed keep the subtasks known from the last run
+        for parent, subs in known.items():
+            run.subtasks.setdefault(parent, list(subs))
+
+    def _list_subtasks(self, parent: str) -> tuple[str, list[dict[str, Any]] | None]:
+        try:
+            return parent, self._list(
+                f"subtasks of task {parent}",
+                self.http.tasks.get_subtasks_for_task,
+                parent,
+                opt_fields=TASK_FIELDS,
+            )
+        except NotFound:
+            return parent, None
+
+    def _event_changes(self, run: _Run, known: dict[str, list[str]]) -> Iterator[Batch]:
+        """Read the tasks the events named that no listing returned (mostly subtasks)."""
+        parent_of = {s: p for p, subs in run.subtasks.items() for s in subs}
+        for gid in run.deleted - run.fetched:
+            parent = parent_of.get(gid)
+            if parent in run.subtasks and gid in run.subtasks[parent]:
+                run.subtasks[parent].remove(gid)
+        wanted = sorted(run.event_gids - run.fetched - run.deleted)
+        records = []
+        for gid, task in _parallel(self._get_task, wanted, self.workers):
+            if task is None:  # deleted: drop it from its parent's list
+                parent = parent_of.get(gid)
+                if parent in run.subtasks and gid in run.subtasks[parent]:
+                    run.subtasks[parent].remove(gid)
+                continue
+            parent = (task.get("parent") or {}).get("gid")
+            if parent is None:
+                if gid in run.top:
+                    records.append(RawRecord("task", gid, task))
+                    run.changed.add(gid)
+                continue
+            records.append(RawRecord("subtask", gid, task))
+            run.changed.add(gid)
+            siblings = run.subtasks.setdefault(parent, [])
+            if gid not in siblings:
+                siblings.append(gid)
+            if len(records) >= PAGE_LIMIT:
+                yield Page(records)
+                records = []
+        yield Page(records)
+
+    def _get_task(self, gid: str) -> tuple[str, dict[str, Any] | None]:
+        try:
+            answer = self.http.call(
+                f"task {gid}", self.http.tasks.get_task, gid, opt_fields=TASK_FIELDS
+            )
+        except NotFound:
+            return gid, None
+        return gid, answer.get("data")
+
+    def _stories(self, gids: list[str]) -> Iterator[Batch]:
+        records: list[RawRecord] = []
+        for gid, stories in _parallel(self._task_stories, gids, self.workers):
+            if stories is not None:
+                records.append(RawRecord("stories", gid, {"task": gid, "data": stories}))
+            if len(records) >= 500:
+                yield Page(records)
+                records = []
+        yield Page(records)
+
+    def _task_stories(self, gid: str) -> tuple[str, list[dict[str, Any]] | None]:
+        try:
+            return gid, self._list(
+                f"stories of task {gid}",
+                self.http.stories.get_stories_for_task,
+                gid,
+                opt_fields=STORY_FIELDS,
+            )
+        except NotFound:
+            return gid, None
+
+    # -- paging ------------------------------------------------------------------------------
+    def _pages(
+        self, what: str, method: Callable[..., Any], *args: Any, **opts: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a listing; an expired offset restarts it (records are upserts)."""
+        opts = {k: v for k, v in opts.items() if v is not None}
+        for _ in range(OFFSET_RESTARTS + 1):
+            offset: str | None = None
+            try:
+                while True:
+                    page_opts = {**opts, "limit": PAGE_LIMIT}
+                    if offset:
+                        page_opts["offset"] = offset
+                    answer = self.http.call(what, method, *args, **page_opts)
+                    yield list(answer.get("data") or [])
+                    offset = (answer.get("next_page") or {}).get("offset")
+                    if not offset:
+                        return
+            except OffsetExpired:
+                continue
+        raise ConnectorError(
+            f"asana source '{self.source.name}': {what}: Asana kept expiring the page offset "
+            f"({OFFSET_RESTARTS} restarts); run the sync again"
+        )
+
+    def _list(
+        self, what: str, method: Callable[..., Any], *args: Any, **opts: Any
+    ) -> list[dict[str, Any]]:
+        return [item for page in self._pages(what, method, *args, **opts) for item in page]
+
+
+def _parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """`map` over a thread pool, in order, with a bounded number of calls in flight."""
+    pending: deque[Future[R]] = deque()
+    source = iter(items)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asana") as pool:
+        try:
+            for item in source:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= workers * 2:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
