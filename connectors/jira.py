@@ -1,0 +1,410 @@
+"""Jira Cloud / Data Center connector: issues, full status histories, remote links, census.
+
+What a fetch yields (record types in the raw store):
+- `issue`: the IssueBean as Jira returns it (only the fields the model needs plus configured
+  custom fields), without its `changelog`;
+- `changelog`: `{"issueId", "issueKey", "histories": [...]}` holding every status change of
+  the issue (histories filtered to their status items). The expanded changelog of a search is
+  truncated by Jira Cloud to the latest 100 entries; the rest comes from `changelog/bulkfetch`
+  (Cloud) or the issue itself (Data Center);
+- `remotelink`: `{"issueKey", "links": [...]}` for each issue changed since the last sync;
+- `status`: the site's statuses (so categories of past statuses are known), and one `meta`
+  record `custom_fields` mapping model names to the resolved field ids.
+
+Incremental syncs search `updated >= cursor - overlap`. Every sync ends with a cheap key
+census (key and `updated` only, big pages): it drives deletions (`Census`) and repairs what
+paging can miss on a live site (an issue updated between two pages shifts the results).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jira import JIRA
+
+from connectors.base import (
+    Batch,
+    Census,
+    ConnectorError,
+    Cursor,
+    FetchStats,
+    Page,
+    RawRecord,
+    Rejection,
+)
+from connectors.jira_retry import Retrier, RetryPolicy
+from handoff.config import JiraSource
+
+FIELDS = [
+    "summary", "description", "status", "assignee", "duedate", "created", "updated",
+    "resolutiondate", "issuetype", "priority", "project", "parent", "fixVersions", "labels",
+    "components", "issuelinks",
+]  # fmt: skip
+CENSUS_FIELDS = ["updated"]
+CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
+BULK_ISSUES = 1000  # changelog/bulkfetch takes up to 1000 issues per request
+CUSTOM_ID = re.compile(r"^customfield_\d+$")
+ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
+
+
+def parse_jira_time(value: str) -> datetime:
+    """`2025-01-10T09:15:00.000+0000` -> an aware datetime."""
+    return datetime.fromisoformat(value)
+
+
+class JiraConnector:
+    """Pulls one Jira site through the `jira` client's raw JSON calls (no Resource objects)."""
+
+    def __init__(
+        self,
+        source: JiraSource,
+        *,
+        retry: RetryPolicy | None = None,
+        workers: int = 4,
+    ):
+        self.source = source
+        self.cloud = source.deployment == "cloud"
+        self.stats = FetchStats()
+        self.workers = workers
+        self._retrier = Retrier(source.name, self.stats, retry)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._field_ids: dict[str, str] = {}
+        if self.cloud and not source.email:
+            raise ConnectorError(
+                f"source {source.name!r}: Jira Cloud needs `email` with the API token"
+            )
+
+    # -- client ------------------------------------------------------------------------------
+    def _client(self) -> JIRA:
+        """One client per thread (sessions are not shared across threads)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._new_client()
+            self._local.client = client
+        return client
+
+    def _new_client(self) -> JIRA:
+        token = self.source.token.get_secret_value()
+        verify: str | bool = str(self.source.ca_bundle) if self.source.ca_bundle else True
+        options = {"rest_api_version": "3" if self.cloud else "2", "verify": verify}
+        kwargs: dict[str, Any] = {
+            "options": options,
+            "max_retries": 0,
+            "get_server_info": False,
+            "timeout": 120,
+            "logging": False,
+        }
+        if self.cloud:
+            client = JIRA(self.source.url, basic_auth=(self.source.email or "", token), **kwargs)
+        else:
+            client = JIRA(self.source.url, token_auth=token, **kwargs)
+        # Known without asking: saves the serverInfo call and enables the enhanced search.
+        client.deploymentType = "Cloud" if self.cloud else "Server"
+        # A filled cache stops the client from fetching /field on every search.
+        client._fields_cache_value = {v: v for v in self._field_ids.values()} or {"summary": "summary"}
+        client._session.hooks["response"].append(self._count)
+        return client
+
+    def _count(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.stats.requests += 1
+
+    def _get(self, what: str, path: str, *, missing_ok: bool = False, **kw: Any) -> Any:
+        client = self._client()
+        return self._retrier.call(
+            what, lambda: client._get_json(path, **kw), missing_ok=missing_ok
+        )
+
+    # -- contract ----------------------------------------------------------------------------
+    def check(self) -> str:
+        """One request (`myself`): proves the URL, the TLS trust and the credentials."""
+        me = self._get("checking the credentials", "myself")
+        who = me.get("emailAddress") or me.get("displayName") or me.get("name") or "?"
+        kind = "Jira Cloud" if self.cloud else "Jira Data Center"
+        return f"{kind} at {self.source.url} as {who}"
+
+    def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
+        """Yield issues changed since `cursor` (all when `full`), their histories and links."""
+        scope = self._scope()
+        previous = (cursor or {}).get("updated") if (cursor or {}).get("scope") == scope else None
+        full = full or previous is None
+        tz = self._timezone()
+        yield from self._reference_data()
+        fields = FIELDS + sorted(set(self._field_ids.values()))
+        window_start: datetime | None = None
+        jql = scope
+        if not full and previous:
+            window_start = parse_jira_time(previous) - timedelta(minutes=self.source.overlap_minutes)
+            jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
+        seen: dict[str, datetime] = {}
+        pending: dict[str, str] = {}  # issue id -> key, awaiting their full changelog
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for issues in self._search(f"{jql} ORDER BY updated ASC, key ASC", fields, "changelog"):
+                yield from self._page(issues, seen, pending, pool)
+                if len(pending) >= BULK_ISSUES:
+                    yield from self._full_changelogs(pending)
+            census = self._census(scope)
+            missed = [
+                key
+                for key, updated in census.items()
+                if (window_start is None or updated >= window_start)
+                and (key not in seen or seen[key] < updated)
+            ]
+            for start in range(0, len(missed), 100):
+                keys = ", ".join(f'"{k}"' for k in missed[start : start + 100])
+                for issues in self._search(f"key in ({keys}) ORDER BY key ASC", fields, "changelog"):
+                    yield from self._page(issues, seen, pending, pool)
+        yield from self._full_changelogs(pending)
+        yield Census("issue", set(census))
+        latest = max([*census.values(), *seen.values()], default=None)
+        new_cursor = {"updated": (latest or parse_jira_time(previous or _epoch())).isoformat(),
+                      "scope": scope}  # fmt: skip
+        yield Page([], cursor=new_cursor)
+
+    # -- pieces ------------------------------------------------------------------------------
+    def _scope(self) -> str:
+        if self.source.jql:
+            return f"({ORDER_BY.sub('', self.source.jql)})"
+        if self.source.projects:
+            return "project in (" + ", ".join(f'"{p}"' for p in self.source.projects) + ")"
+        return 'created >= "1970-01-01"'  # Cloud refuses unbounded queries
+
+    def _timezone(self) -> ZoneInfo:
+        """JQL dates are read in the user's time zone, so windows are written in it."""
+        me = self._get("reading the sync user", "myself")
+        try:
+            return ZoneInfo(me.get("timeZone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def _reference_data(self) -> Iterator[Batch]:
+        """Statuses (for the categories of past statuses) and resolved custom field ids."""
+        records: list[RawRecord] = []
+        if self.cloud:
+            start = 0
+            while True:
+                page = self._get("reading statuses", "statuses/search",
+                                 params={"startAt": start, "maxResults": 200})  # fmt: skip
+                values = page.get("values") or []
+                records += [RawRecord("status", str(v["id"]), v) for v in values if "id" in v]
+                start += len(values)
+                if page.get("isLast", True) or not values:
+                    break
+        else:
+            values = self._get("reading statuses", "status")
+            records += [RawRecord("status", str(v["id"]), v) for v in values if "id" in v]
+        wanted = self.source.custom_fields
+        resolved: dict[str, str] = {}
+        if wanted:
+            if all(CUSTOM_ID.match(v) for v in wanted.values()):
+                resolved = dict(wanted)
+            else:
+                by_name = {}
+                for field in self._get("reading field names", "field"):
+                    by_name[str(field.get("name", "")).lower()] = field["id"]
+                    by_name[str(field["id"]).lower()] = field["id"]
+                for model_name, ref in wanted.items():
+                    field_id = by_name.get(ref.lower())
+                    if field_id is None:
+                        yield Rejection(
+                            f"source {self.source.name!r} custom_fields.{model_name}",
+                            f"Jira has no field named or with id {ref!r}; it is not synced",
+                        )
+                    else:
+                        resolved[model_name] = field_id
+        self._field_ids = resolved
+        self._local.__dict__.clear()  # clients pick up the resolved field cache
+        records.append(RawRecord("meta", "custom_fields", resolved))
+        yield Page(records)
+
+    def _search(self, jql: str, fields: list[str], expand: str | None) -> Iterator[list[Any]]:
+        """Pages of raw issues: nextPageToken on Cloud, startAt/total on Data Center."""
+        size = self.source.page_size
+        client = self._client()
+        if self.cloud:
+            token: str | None = None
+            while True:
+                result = self._retrier.call(
+                    "searching issues",
+                    lambda t=token: client.enhanced_search_issues(  # type: ignore[misc]
+                        jql, nextPageToken=t, maxResults=size, fields=list(fields),
+                        expand=expand, json_result=True, use_post=True,
+                    ),
+                )  # fmt: skip
+                yield result.get("issues") or []
+                token = result.get("nextPageToken")
+                if not token or result.get("isLast"):
+                    return
+        start = 0
+        while True:
+            result = self._retrier.call(
+                "searching issues",
+                lambda s=start: client.search_issues(  # type: ignore[misc]
+                    jql, startAt=s, maxResults=size, fields=list(fields), expand=expand,
+                    json_result=True, use_post=True,
+                ),
+            )  # fmt: skip
+            issues = result.get("issues") or []
+            yield issues
+            start += len(issues)
+            if not issues or start >= int(result.get("total") or 0):
+                return
+
+    def _page(
+        self,
+        issues: list[Any],
+        seen: dict[str, datetime],
+        pending: dict[str, str],
+        pool: ThreadPoolExecutor,
+    ) -> Iterator[Batch]:
+        records: list[RawRecord] = []
+        keys: list[str] = []
+        for issue in issues:
+            key = issue.get("key") if isinstance(issue, dict) else None
+            fields = issue.get("fields") if isinstance(issue, dict) else None
+            updated = fields.get("updated") if isinstance(fields, dict) else None
+            try:
+                updated_at = parse_jira_time(updated) if isinstance(updated, str) else None
+            except ValueError:
+                updated_at = None
+            if not key or updated_at is None:
+                where = f"issue {key or (issue.get('id') if isinstance(issue, dict) else '?')}"
+                yield Rejection(where, "issue without a key or a readable `updated` time", issue)
+                continue
+            changelog = issue.pop("changelog", None) or {}
+            histories = changelog.get("histories") or []
+            records.append(RawRecord("issue", key, issue))
+            keys.append(key)
+            seen[key] = updated_at
+            if int(changelog.get("total") or 0) > len(histories):
+                pending[str(issue["id"])] = key
+            else:
+                records.append(_changelog_record(str(issue.get("id")), key, histories))
+        if self.source.remote_links and keys:
+            for key, links in zip(keys, pool.map(self._remote_links, keys), strict=True):
+                if links is not None:
+                    records.append(RawRecord("remotelink", key, {"issueKey": key, "links": links}))
+        yield Page(records)
+
+    def _remote_links(self, key: str) -> list[Any] | None:
+        links = self._get(f"reading remote links of {key}", f"issue/{key}/remotelink",
+                          missing_ok=True)  # fmt: skip
+        return links if isinstance(links, list) else None
+
+    def _full_changelogs(self, pending: dict[str, str]) -> Iterator[Batch]:
+        """Complete histories of issues whose expanded changelog was truncated."""
+        if not pending:
+            return
+        if not self.cloud:
+            records = []
+            for issue_id, key in pending.items():
+                issue = self._get(f"reading the history of {key}", f"issue/{key}",
+                                  params={"fields": "status", "expand": "changelog"},
+                                  missing_ok=True)  # fmt: skip
+                histories = ((issue or {}).get("changelog") or {}).get("histories") or []
+                records.append(_changelog_record(issue_id, key, histories))
+            pending.clear()
+            yield Page(records)
+            return
+        ids = list(pending)
+        for start in range(0, len(ids), BULK_ISSUES):
+            batch = ids[start : start + BULK_ISSUES]
+            collected: dict[str, list[Any]] = {i: [] for i in batch}
+            token: str | None = None
+            while True:
+                body: dict[str, Any] = {
+                    "issueIdsOrKeys": batch,
+                    "fieldIds": ["status"],
+                    "maxResults": 10000,
+                }
+                if token:
+                    body["nextPageToken"] = token
+                result = self._get("reading full changelogs", "changelog/bulkfetch",
+                                   params=body, use_post=True)  # fmt: skip
+                for entry in result.get("issueChangeLogs") or []:
+                    collected.setdefault(str(entry.get("issueId")), []).extend(
+                        entry.get("changeHistories") or []
+                    )
+                token = result.get("nextPageToken")
+                if not token:
+                    break
+            yield Page(
+                [_changelog_record(i, pending[i], h) for i, h in collected.items() if i in pending]
+            )
+        pending.clear()
+
+    def _census(self, scope: str) -> dict[str, datetime]:
+        """Every live key with its `updated` time; repeated once if Jira's total disagrees."""
+        for _ in range(2):
+            census: dict[str, datetime] = {}
+            total: int | None = None
+            client = self._client()
+            if self.cloud:
+                token: str | None = None
+                while True:
+                    result = self._retrier.call(
+                        "taking the key census",
+                        lambda t=token: client.enhanced_search_issues(  # type: ignore[misc]
+                            f"{scope} ORDER BY key ASC", nextPageToken=t, maxResults=CENSUS_PAGE,
+                            fields=list(CENSUS_FIELDS), json_result=True, use_post=True,
+                        ),
+                    )  # fmt: skip
+                    _collect(census, result.get("issues") or [])
+                    token = result.get("nextPageToken")
+                    if not token or result.get("isLast"):
+                        return census
+            start = 0
+            while True:
+                result = self._retrier.call(
+                    "taking the key census",
+                    lambda s=start: client.search_issues(  # type: ignore[misc]
+                        f"{scope} ORDER BY key ASC", startAt=s, maxResults=CENSUS_PAGE,
+                        fields=list(CENSUS_FIELDS), json_result=True, use_post=True,
+                    ),
+                )  # fmt: skip
+                issues = result.get("issues") or []
+                _collect(census, issues)
+                start += len(issues)
+                total = int(result.get("total") or 0)
+                if not issues or start >= total:
+                    break
+            if total == len(census):
+                return census
+        return census
+
+
+def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
+    for issue in issues:
+        key = issue.get("key")
+        updated = (issue.get("fields") or {}).get("updated")
+        if key and isinstance(updated, str):
+            try:
+                census[key] = parse_jira_time(updated)
+            except ValueError:
+                census[key] = datetime.max.replace(tzinfo=UTC)  # unreadable: fetch it again
+
+
+def _changelog_record(issue_id: str, key: str, histories: list[Any]) -> RawRecord:
+    """Only status changes are kept: the model needs no other history."""
+    kept = []
+    for history in histories:
+        items = [i for i in history.get("items") or [] if (i.get("fieldId") or i.get("field")) == "status"]
+        if items:
+            kept.append({"id": history.get("id"), "created": history.get("created"), "items": items})
+    return RawRecord("changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept})
+
+
+def _jql_time(value: datetime, tz: ZoneInfo) -> str:
+    """JQL takes minutes in the user's zone; round down so the window never shrinks."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _epoch() -> str:
+    return "1970-01-01T00:00:00+00:00"
