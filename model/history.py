@@ -63,17 +63,26 @@ def record_versions(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
            OR h.due_date IS DISTINCT FROM w.due_date
            OR h.owner_id IS DISTINCT FROM w.owner_id
            OR h.department IS DISTINCT FROM w.department
-           OR h.is_deleted IS DISTINCT FROM w.is_deleted;
+           OR h.is_deleted IS DISTINCT FROM w.is_deleted
+        """
+    )
+    con.execute(
+        """
         UPDATE work_item_history SET valid_to = $now
-        WHERE valid_to IS NULL AND item_id IN (SELECT item_id FROM changed_items);
-        INSERT INTO work_item_history
-        SELECT w.item_id, $now, NULL, w.status, w.status_category, w.due_date, w.owner_id,
-               w.department, w.is_deleted
-        FROM work_items w JOIN changed_items USING (item_id);
-        DROP TABLE changed_items;
+        WHERE valid_to IS NULL AND item_id IN (SELECT item_id FROM changed_items)
         """,
         {"now": now},
     )
+    con.execute(
+        """
+        INSERT INTO work_item_history
+        SELECT w.item_id, $now, NULL, w.status, w.status_category, w.due_date, w.owner_id,
+               w.department, w.is_deleted
+        FROM work_items w JOIN changed_items USING (item_id)
+        """,
+        {"now": now},
+    )
+    con.execute("DROP TABLE changed_items")
 
 
 def fill_status_changed_at(con: duckdb.DuckDBPyConnection) -> None:

@@ -68,10 +68,7 @@ def check(config: ConfigOption = Path("handoff.yaml")) -> None:
     from pipelines.evaluate_only import evaluate_published
 
     result = evaluate_published(config)
-    console.print(
-        f"open findings: {result.open_total} ({', '.join(f'{k} {v}' for k, v in result.open_by_severity.items())}); "
-        f"new {result.new}, resolved {result.resolved}, waived {result.waived}"
-    )
+    console.print(f"findings: {result.summary()}")
     for problem in result.problems:
         console.print(f"[yellow]rule skipped:[/] {problem}")
 

@@ -6,14 +6,16 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
 from rich.table import Table
 
 from handoff.config import load_config
-from pipelines.runner import SyncReport
+
+if TYPE_CHECKING:
+    from pipelines.runner import SyncReport
 
 
 def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit: int) -> None:

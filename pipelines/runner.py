@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -29,6 +30,13 @@ class SyncReport:
     published: bool = False
 
 
+def _root_message(error: Any) -> str:
+    """The innermost error's first line: what actually went wrong, not Dagster's wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return str(error.message).strip().splitlines()[0]
+
+
 def _instance() -> dg.DagsterInstance:
     """The persistent instance when DAGSTER_HOME is set (run history), else an ephemeral one."""
     if os.environ.get("DAGSTER_HOME"):
@@ -43,6 +51,7 @@ def run_sync(
     sources: list[str] | None = None,
     now: datetime | None = None,
     wait_seconds: float = 0,
+    log_level: str = "CRITICAL",
 ) -> SyncReport:
     """Run `nightly_sync` (optionally for some sources only) under the sync lock."""
     config = load_config(config_file)
@@ -60,7 +69,11 @@ def run_sync(
     published_before = config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
     with sync_lock(config.path(config.data_dir), wait_seconds=wait_seconds):
         result = job.execute_in_process(
-            instance=_instance(), tags=tags, raise_on_error=False, asset_selection=selection
+            instance=_instance(),
+            tags=tags,
+            raise_on_error=False,
+            asset_selection=selection,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
     report = SyncReport(run_id=result.run_id, success=result.success)
     report.outcomes = load_outcomes(config, result.run_id)
@@ -69,9 +82,9 @@ def run_sync(
             report.failed_steps.append(event.step_key)
             data = event.step_failure_data
             if data and data.error:
-                report.errors.append(f"{event.step_key}: {data.error.message.strip().splitlines()[0]}")
+                report.errors.append(f"{event.step_key}: {_root_message(data.error)}")
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            check = event.event_specific_data.asset_check_evaluation  # type: ignore[union-attr]
+            check: Any = event.event_specific_data
             if not check.passed:
                 report.errors.append(f"check {check.check_name} failed: {check.description}")
     after = config.database_path.stat().st_mtime_ns if config.database_path.exists() else None

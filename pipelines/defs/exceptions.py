@@ -1,6 +1,5 @@
 """Rule evaluation on the built model, then the atomic publish of the analysts' database."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -37,7 +36,8 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.open_total,
-                "open_by_severity": result.open_by_severity,
+                "open_by_severity": {"fail": result.open_fail, "warn": result.open_warn, "info": result.open_info},
+                "reopened": result.reopened,
                 "new": result.new,
                 "resolved": result.resolved,
                 "waived": result.waived,

@@ -1,6 +1,5 @@
 """The governance model asset and the blocking checks that guard its publication."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -58,18 +57,18 @@ def build_model_assets(
 
     @dg.asset_check(asset=MODEL_KEY, blocking=True, description="item_id is unique in work_items.")
     def unique_item_ids(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
-        return _as_result(checks.unique_item_ids(staging_path(handoff.load(), context.run_id)))
+        return _as_result(checks.unique_item_ids(staging_path(handoff.load(), context.run.run_id)))
 
     @dg.asset_check(asset=MODEL_KEY, blocking=True,
                     description="Every resolved dependency points at items that exist.")
     def dependencies_point_at_items(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
-        return _as_result(checks.resolved_dependencies_exist(staging_path(handoff.load(), context.run_id)))
+        return _as_result(checks.resolved_dependencies_exist(staging_path(handoff.load(), context.run.run_id)))
 
     @dg.asset_check(asset=MODEL_KEY, blocking=True,
                     description="No source lost more than its max_drop_share of live items since the last run.")
     def no_source_collapsed(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
         cfg = handoff.load()
         limits = {s.name: s.max_drop_share for s in cfg.sources}
-        return _as_result(checks.no_source_collapsed(staging_path(cfg, context.run_id), cfg.database_path, limits))
+        return _as_result(checks.no_source_collapsed(staging_path(cfg, context.run.run_id), cfg.database_path, limits))
 
     return [governance_model], [unique_item_ids, dependencies_point_at_items, no_source_collapsed]

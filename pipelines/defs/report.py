@@ -1,6 +1,5 @@
 """The leaders' report, the webhook, and the run's verdict on failed sources."""
 
-from __future__ import annotations
 
 
 import dagster as dg

@@ -1,6 +1,6 @@
 """The nightly job, its schedule from the config, and a run-failure sensor."""
-
 from __future__ import annotations
+
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """One asset per configured source: its raw store, fetched in parallel threads in one step."""
 
-from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 

@@ -1,0 +1,208 @@
+"""Asana raw records -> staging: items, dependency/text references, status changes from stories.
+
+Status is the section of the task's first project, mapped to a category by `section_status`
+(then the shared defaults: "In progress"/"Doing" -> in_progress, "Done" -> done, else todo);
+a completed task is "Completed"/done whatever its section, a subtask without a section "Open".
+Custom fields are picked by name through `custom_fields` (model name -> field name; defaults
+department -> "Department" and jira_key -> "Jira key").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from handoff.config import DEFAULT_STATUS_MAP
+
+DEFAULT_FIELDS = {"department": "Department", "jira_key": "Jira key"}
+
+
+def _ts(expr: str) -> str:
+    """An Asana timestamp (ISO 8601 with Z) as a UTC TIMESTAMP."""
+    return f"(try_cast({expr} AS TIMESTAMPTZ) AT TIME ZONE 'UTC')"
+
+
+def _category(section: str) -> str:
+    return f"coalesce(map_extract($status_map, lower({section}))[1], 'todo')"
+
+
+def normalise(
+    con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime
+) -> None:
+    """Fill stg_items, stg_references and stg_status_changes from the attached raw store."""
+    status_map = {**DEFAULT_STATUS_MAP, **{k.lower(): v for k, v in source.section_status.items()}}
+    fields = {**DEFAULT_FIELDS, **source.custom_fields}
+    params = {
+        "src": source.name,
+        "status_map": status_map,
+        "synced_at": synced_at,
+    }
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _asana_fields AS
+        SELECT unnest($models) AS model, lower(unnest($names)) AS field
+        """,
+        {"models": list(fields), "names": list(fields.values())},
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asana_tasks AS
+        SELECT record_key AS gid, is_deleted, payload AS p,
+               payload->'memberships'->0->'section'->>'name' AS section,
+               coalesce(payload->>'completed' = 'true', false) AS completed
+        FROM {raw}.raw_records WHERE record_type IN ('task', 'subtask')
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _asana_custom AS
+        SELECT t.gid, json_group_object(f.model, cf->>'display_value') AS custom,
+               max(CASE WHEN f.model = 'jira_key' THEN cf->>'display_value' END) AS jira_key,
+               max(CASE WHEN f.model = 'jira_key' THEN cf->>'name' END) AS jira_field
+        FROM _asana_tasks t,
+             unnest(CAST(coalesce(t.p->'custom_fields', '[]') AS JSON[])) AS u(cf)
+        JOIN _asana_fields f ON lower(cf->>'name') = f.field
+        GROUP BY t.gid
+        """
+    )
+    _status_changes(con, raw, params)
+    con.execute(
+        f"""
+        INSERT INTO stg_items BY NAME
+        SELECT $src || ':' || t.gid AS item_id, $src AS source, 'asana' AS tool,
+               t.gid AS source_key, t.p->>'permalink_url' AS url, t.p->>'name' AS title,
+               CASE WHEN t.p->>'resource_subtype' IN ('milestone', 'approval')
+                    THEN t.p->>'resource_subtype'
+                    WHEN t.p->'parent'->>'gid' IS NOT NULL THEN 'subtask' ELSE 'task' END
+                 AS item_type,
+               coalesce(t.p->>'resource_subtype' = 'milestone', false) AS is_milestone,
+               CASE WHEN t.completed THEN 'Completed' ELSE coalesce(t.section, 'Open') END
+                 AS status,
+               CASE WHEN t.completed THEN 'done' ELSE {_category("coalesce(t.section, 'Open')")}
+                 END AS status_category,
+               coalesce(c.custom->>'department', $department) AS department,
+               t.p->'assignee'->>'email' AS owner_email,
+               t.p->'assignee'->>'name' AS owner_name,
+               t.p->'assignee'->>'gid' AS owner_account,
+               try_cast(t.p->>'due_on' AS DATE) AS due_date,
+               try_cast(t.p->>'start_on' AS DATE) AS start_date,
+               {_ts("t.p->>'created_at'")} AS created_at,
+               {_ts("t.p->>'modified_at'")} AS updated_at,
+               {_ts("t.p->>'completed_at'")} AS completed_at,
+               sc.last_change AS status_changed_at,
+               CASE WHEN t.p->'parent'->>'gid' IS NOT NULL
+                    THEN $src || ':' || (t.p->'parent'->>'gid') END AS parent_key,
+               t.p->'memberships'->0->'project'->>'name' AS project,
+               CAST(json_extract_string(t.p, '$.tags[*].name') AS VARCHAR[]) AS labels,
+               c.custom AS custom, t.is_deleted AS is_deleted, $synced_at AS synced_at
+        FROM _asana_tasks t
+        LEFT JOIN _asana_custom c USING (gid)
+        LEFT JOIN (SELECT gid, max(changed_at) AS last_change FROM _asana_changes GROUP BY gid)
+             sc USING (gid)
+        """,
+        {**params, "department": source.department},
+    )
+    _references(con, params)
+    for table in ("_asana_fields", "_asana_tasks", "_asana_custom", "_asana_changes"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _references(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
+    """Native dependencies (resolved when both ends are in this source) and raw text refs."""
+    con.execute(
+        """
+        INSERT INTO stg_references BY NAME
+        WITH live AS (SELECT gid, p FROM _asana_tasks WHERE NOT is_deleted),
+        links AS (
+            SELECT l.gid, 'upstream' AS direction, 'dependency' AS link_type,
+                   u.d->>'gid' AS other
+            FROM live l, unnest(CAST(coalesce(l.p->'dependencies', '[]') AS JSON[])) AS u(d)
+            UNION ALL
+            SELECT l.gid, 'downstream', 'dependent', u.d->>'gid'
+            FROM live l, unnest(CAST(coalesce(l.p->'dependents', '[]') AS JSON[])) AS u(d)
+        )
+        SELECT $src || ':' || k.gid AS item_id,
+               CASE WHEN o.gid IS NOT NULL THEN $src || ':' || k.other ELSE k.other END AS ref,
+               CASE WHEN o.gid IS NOT NULL THEN 'item_id' ELSE 'asana_gid' END AS ref_kind,
+               k.direction, 'blocks' AS kind, 'asana_dependency' AS origin, k.link_type
+        FROM links k LEFT JOIN live o ON o.gid = k.other
+        -- a dependent inside this source already states the edge from its own side
+        WHERE k.direction = 'upstream' OR o.gid IS NULL
+        UNION ALL
+        SELECT $src || ':' || c.gid, trim(c.jira_key), 'text', 'upstream', 'depends_on',
+               'custom_field', c.jira_field
+        FROM _asana_custom c JOIN live USING (gid)
+        WHERE nullif(trim(c.jira_key), '') IS NOT NULL
+        UNION ALL
+        SELECT $src || ':' || gid, p->>'notes', 'text', 'upstream', 'depends_on',
+               'text_reference', 'notes'
+        FROM live WHERE nullif(trim(p->>'notes'), '') IS NOT NULL
+        """,
+        {"src": params["src"]},
+    )
+
+
+def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, Any]) -> None:
+    """Section moves and (in)completion from stories; the section in force at a completion is
+    the one the last earlier move went to (or the first later move came from)."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asana_stories AS
+        SELECT r.record_key AS gid, s->>'resource_subtype' AS kind,
+               {_ts("s->>'created_at'")} AS at,
+               s->'old_section'->>'name' AS old_section, s->'new_section'->>'name' AS new_section
+        FROM {raw}.raw_records r
+        JOIN _asana_tasks t ON t.gid = r.record_key,
+             unnest(CAST(coalesce(r.payload->'data', '[]') AS JSON[])) AS u(s)
+        WHERE r.record_type = 'stories' AND NOT r.is_deleted
+          AND s->>'resource_subtype' IN ('section_changed', 'marked_complete',
+                                         'marked_incomplete')
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asana_changes AS
+        WITH moves AS (SELECT gid, at, old_section, new_section FROM _asana_stories
+                       WHERE kind = 'section_changed' AND at IS NOT NULL),
+        first_move AS (SELECT gid, arg_min(old_section, at) AS first_section FROM moves
+                       GROUP BY gid),
+        completions AS (SELECT * FROM _asana_stories
+                        WHERE kind IN ('marked_complete', 'marked_incomplete')
+                          AND at IS NOT NULL),
+        placed AS (
+            SELECT c.gid, c.at, c.kind,
+                   coalesce(m.new_section, f.first_section, t.section, 'Open') AS section
+            FROM completions c
+            ASOF LEFT JOIN moves m ON c.gid = m.gid AND c.at >= m.at
+            LEFT JOIN first_move f ON f.gid = c.gid
+            JOIN _asana_tasks t ON t.gid = c.gid
+        )
+        SELECT gid, at AS changed_at, old_section AS from_status, new_section AS to_status,
+               {_category("old_section")} AS from_category,
+               {_category("new_section")} AS to_category
+        FROM moves
+        UNION ALL
+        SELECT gid, at,
+               CASE WHEN kind = 'marked_complete' THEN section ELSE 'Completed' END,
+               CASE WHEN kind = 'marked_complete' THEN 'Completed' ELSE section END,
+               CASE WHEN kind = 'marked_complete' THEN {_category("section")} ELSE 'done' END,
+               CASE WHEN kind = 'marked_complete' THEN 'done' ELSE {_category("section")} END
+        FROM placed
+        """,
+        {"status_map": params["status_map"]},
+    )
+    con.execute(
+        """
+        INSERT INTO stg_status_changes BY NAME
+        SELECT $src || ':' || gid AS item_id, changed_at, from_status, to_status,
+               from_category, to_category, 'asana_story' AS source
+        FROM _asana_changes
+        """,
+        {"src": params["src"]},
+    )
+    con.execute("DROP TABLE IF EXISTS _asana_stories")
+
+
+__all__ = ["normalise"]

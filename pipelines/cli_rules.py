@@ -1,0 +1,70 @@
+"""`handoff rules list|show|test`: the rule pack as users see it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from handoff.config import HandoffConfig, load_config
+from handoff.errors import HandoffError
+
+app = typer.Typer(help="Inspect and test the rules.", no_args_is_help=True)
+console = Console()
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="HANDOFF_CONFIG")]
+
+
+def _config(path: Path) -> HandoffConfig:
+    """The config when there is one; the built-in pack alone otherwise."""
+    return load_config(path) if path.exists() else HandoffConfig(base_dir=Path.cwd())
+
+
+@app.command("list")
+def list_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
+    """List the rules that will run, and the rule files that were rejected."""
+    from rules.loading import load_rules
+
+    rules, problems = load_rules(_config(config))
+    table = Table("id", "severity", "title", "source")
+    for rule in rules:
+        table.add_row(rule.id, rule.spec.severity, rule.spec.title, "built-in" if rule.builtin else str(rule.path))
+    console.print(table)
+    for problem in problems:
+        console.print(f"[red]rejected:[/] {problem}", highlight=False)
+
+
+@app.command()
+def show(rule_id: str, config: ConfigOption = Path("handoff.yaml")) -> None:
+    """Show a rule: what it means, what to do, its parameters and its query."""
+    from rules.loading import load_rules
+
+    rules, _ = load_rules(_config(config))
+    rule = next((r for r in rules if r.id == rule_id), None)
+    if rule is None:
+        raise HandoffError(f"no rule {rule_id!r}; see `handoff rules list`")
+    console.print(f"[bold]{rule.id}[/] — {rule.spec.title} ({rule.spec.severity})")
+    console.print(rule.spec.description.strip())
+    for name, value in rule.params.items():
+        console.print(f"  param {name} = {value!r}")
+    console.print(rule.query)
+
+
+@app.command("test")
+def test_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
+    """Run every rule's inline test cases."""
+    from rules.loading import load_rules
+    from rules.harness import run_rule_tests
+
+    rules, problems = load_rules(_config(config))
+    outcomes = run_rule_tests(rules)
+    for outcome in outcomes:
+        console.print(str(outcome), highlight=False)
+    failed = [o for o in outcomes if not o.passed]
+    console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, {len(problems)} rule files rejected")
+    for problem in problems:
+        console.print(f"[red]rejected:[/] {problem}", highlight=False)
+    if failed or problems:
+        raise typer.Exit(1)
