@@ -25,18 +25,25 @@ def _ts(expr: str) -> str:
 
 
 def _category(section: str) -> str:
-    return f"coalesce(map_extract($status_map, lower({section}))[1], 'todo')"
+    """Configured or default map first; then keywords common in Asana section names."""
+    return (
+        f"coalesce(map_extract(MAP($status_keys::VARCHAR[], $status_values::VARCHAR[]), "
+        f"lower({section}))[1], CASE "
+        f"WHEN regexp_matches(lower({section}), 'progress|doing|review|block|wait|started') "
+        f"THEN 'in_progress' "
+        f"WHEN regexp_matches(lower({section}), 'done|complete|closed|shipped|launched') "
+        f"THEN 'done' ELSE 'todo' END)"
+    )
 
 
-def normalise(
-    con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime
-) -> None:
+def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime) -> None:
     """Fill stg_items, stg_references and stg_status_changes from the attached raw store."""
     status_map = {**DEFAULT_STATUS_MAP, **{k.lower(): v for k, v in source.section_status.items()}}
     fields = {**DEFAULT_FIELDS, **source.custom_fields}
     params = {
         "src": source.name,
-        "status_map": status_map,
+        "status_keys": list(status_map),
+        "status_values": list(status_map.values()),
         "synced_at": synced_at,
     }
     con.execute(
@@ -82,7 +89,8 @@ def normalise(
                  AS status,
                CASE WHEN t.completed THEN 'done' ELSE {_category("coalesce(t.section, 'Open')")}
                  END AS status_category,
-               coalesce(c.custom->>'department', $department) AS department,
+               coalesce(c.custom->>'department', pc.custom->>'department', $department)
+                 AS department,
                t.p->'assignee'->>'email' AS owner_email,
                t.p->'assignee'->>'name' AS owner_name,
                t.p->'assignee'->>'gid' AS owner_account,
@@ -99,6 +107,7 @@ def normalise(
                c.custom AS custom, t.is_deleted AS is_deleted, $synced_at AS synced_at
         FROM _asana_tasks t
         LEFT JOIN _asana_custom c USING (gid)
+        LEFT JOIN _asana_custom pc ON pc.gid = t.p->'parent'->>'gid'
         LEFT JOIN (SELECT gid, max(changed_at) AS last_change FROM _asana_changes GROUP BY gid)
              sc USING (gid)
         """,
@@ -151,7 +160,7 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
         f"""
         CREATE OR REPLACE TEMP TABLE _asana_stories AS
         SELECT r.record_key AS gid, s->>'resource_subtype' AS kind,
-               {_ts("s->>'created_at'")} AS at,
+               {_ts("s->>'created_at'")} AS story_at,
                s->'old_section'->>'name' AS old_section, s->'new_section'->>'name' AS new_section
         FROM {raw}.raw_records r
         JOIN _asana_tasks t ON t.gid = r.record_key,
@@ -164,34 +173,34 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _asana_changes AS
-        WITH moves AS (SELECT gid, at, old_section, new_section FROM _asana_stories
-                       WHERE kind = 'section_changed' AND at IS NOT NULL),
-        first_move AS (SELECT gid, arg_min(old_section, at) AS first_section FROM moves
+        WITH moves AS (SELECT gid, story_at, old_section, new_section FROM _asana_stories
+                       WHERE kind = 'section_changed' AND story_at IS NOT NULL),
+        first_move AS (SELECT gid, arg_min(old_section, story_at) AS first_section FROM moves
                        GROUP BY gid),
         completions AS (SELECT * FROM _asana_stories
                         WHERE kind IN ('marked_complete', 'marked_incomplete')
-                          AND at IS NOT NULL),
+                          AND story_at IS NOT NULL),
         placed AS (
-            SELECT c.gid, c.at, c.kind,
+            SELECT c.gid, c.story_at, c.kind,
                    coalesce(m.new_section, f.first_section, t.section, 'Open') AS section
             FROM completions c
-            ASOF LEFT JOIN moves m ON c.gid = m.gid AND c.at >= m.at
+            ASOF LEFT JOIN moves m ON c.gid = m.gid AND c.story_at >= m.story_at
             LEFT JOIN first_move f ON f.gid = c.gid
             JOIN _asana_tasks t ON t.gid = c.gid
         )
-        SELECT gid, at AS changed_at, old_section AS from_status, new_section AS to_status,
+        SELECT gid, story_at AS changed_at, old_section AS from_status, new_section AS to_status,
                {_category("old_section")} AS from_category,
                {_category("new_section")} AS to_category
         FROM moves
         UNION ALL
-        SELECT gid, at,
+        SELECT gid, story_at,
                CASE WHEN kind = 'marked_complete' THEN section ELSE 'Completed' END,
                CASE WHEN kind = 'marked_complete' THEN 'Completed' ELSE section END,
                CASE WHEN kind = 'marked_complete' THEN {_category("section")} ELSE 'done' END,
                CASE WHEN kind = 'marked_complete' THEN 'done' ELSE {_category("section")} END
         FROM placed
         """,
-        {"status_map": params["status_map"]},
+        {"status_keys": params["status_keys"], "status_values": params["status_values"]},
     )
     con.execute(
         """
