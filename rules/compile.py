@@ -115,7 +115,9 @@ def finding_sql(spec: RuleSpec, query: str, columns: tuple[str, ...]) -> str:
         )
     evidence_cols = [c for c in columns if c not in RESERVED]
     evidence = (
-        "to_json(struct_pack(" + ", ".join(f"{_quote(c)} := q.{_quote(c)}" for c in evidence_cols) + "))::VARCHAR"
+        "to_json(struct_pack("
+        + ", ".join(f"{_quote(c)} := q.{_quote(c)}" for c in evidence_cols)
+        + "))::VARCHAR"
         if evidence_cols
         else "NULL::VARCHAR"
     )
@@ -124,7 +126,8 @@ def finding_sql(spec: RuleSpec, query: str, columns: tuple[str, ...]) -> str:
     contract = "CAST(q.contract_id AS VARCHAR)" if "contract_id" in columns else "NULL::VARCHAR"
     return f"""
         SELECT '{spec.id}' AS rule_id,
-               substr(sha1('{spec.id}' || chr(31) || array_to_string(list_sort(q.subject_ids), chr(31))), 1, 16)
+               substr(sha1('{spec.id}' || chr(31)
+                           || array_to_string(list_sort(q.subject_ids), chr(31))), 1, 16)
                    AS exception_id,
                {severity} AS severity,
                q.subject_ids AS subject_ids,
@@ -140,9 +143,7 @@ def finding_sql(spec: RuleSpec, query: str, columns: tuple[str, ...]) -> str:
     """
 
 
-def run_params(
-    spec: RuleSpec, query: str, params: dict[str, Any], now: datetime
-) -> dict[str, Any]:
+def run_params(spec: RuleSpec, query: str, params: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Values for `finding_sql`: the rule's own parameters plus the tier thresholds."""
     con = _shared_empty_model().cursor()
     try:

@@ -75,7 +75,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> pa.Ta
     """One rule's findings in the engine's shape (fingerprint, severity, owner, evidence)."""
     sql = finding_sql(rule.spec, rule.query, rule.columns)
     values = run_params(rule.spec, rule.query, rule.params, now)
-    table = con.execute(sql, values).to_arrow_table()
+    table = con.sql(sql, params=values).to_arrow_table()
     return table.cast(FINDING_SCHEMA)
 
 
@@ -95,7 +95,9 @@ def collect_findings(
                 table = run_rule(con, rule, now)
             except (duckdb.Error, pa.ArrowException) as err:
                 first = str(err).splitlines()[0]
-                problems.append(RuleProblem(rule.path, "query", f"failed at run time: {first}", rule.id))
+                problems.append(
+                    RuleProblem(rule.path, "query", f"failed at run time: {first}", rule.id)
+                )
                 continue
             tables.append(table)
             evaluated.append(rule.id)
@@ -106,7 +108,9 @@ def collect_findings(
     return findings, evaluated, timings, problems
 
 
-def evaluate(db_path: Path, config: HandoffConfig, *, now: datetime, run_id: str) -> EvaluationResult:
+def evaluate(
+    db_path: Path, config: HandoffConfig, *, now: datetime, run_id: str
+) -> EvaluationResult:
     """Evaluate every rule against the model at `db_path` and update its exceptions.
 
     `now` is the run time (naive UTC) bound as `$now`/`$today`; it is also first/last seen.

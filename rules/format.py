@@ -1,4 +1,4 @@
-"""The rule file format (version 1): one YAML file per rule, validated with errors naming file and field."""
+"""The rule file format (version 1): one YAML file per rule; errors name the file and field."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Expectation(_Strict):
 
 
 class RuleCase(_Strict):
-    """A test case: rows given to an empty model, and the findings expected (none = must not fire)."""
+    """A test case: rows given to an empty model and the findings expected (none: must not fire)."""
 
     name: str
     now: datetime | None = None
@@ -105,7 +105,11 @@ class RuleSpec(_Strict):
                 value = getattr(self.tiers, label)
                 if isinstance(value, str):
                     spec = self.params.get(value.removeprefix("$"))
-                    if not value.startswith("$") or spec is None or spec.type not in {"int", "float"}:
+                    if (
+                        not value.startswith("$")
+                        or spec is None
+                        or spec.type not in {"int", "float"}
+                    ):
                         raise ValueError(f"tiers.{label}: {value!r} names no int/float parameter")
         return self
 
@@ -152,7 +156,9 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
             if pair is None:
                 break
             line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -191,5 +197,7 @@ def parse_rule_file(path: Path) -> RuleSpec | list[RuleProblem]:
             problems.append(RuleProblem(path, where, msg, rule_id))
         return problems
     if spec.id != path.stem:
-        return [RuleProblem(path, "id", f"{spec.id!r} must equal the file name {path.stem!r}", rule_id)]
+        return [
+            RuleProblem(path, "id", f"{spec.id!r} must equal the file name {path.stem!r}", rule_id)
+        ]
     return spec

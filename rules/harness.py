@@ -1,4 +1,4 @@
-"""One generic harness for every rule's test cases: given rows in an empty model, expected findings."""
+"""One generic harness for every rule's cases: rows given to an empty model, findings expected."""
 
 from __future__ import annotations
 
@@ -65,7 +65,9 @@ DEFAULTS = {
 }
 
 
-def load_given(con: duckdb.DuckDBPyConnection, given: dict[str, list[dict[str, Any]]], now: datetime) -> None:
+def load_given(
+    con: duckdb.DuckDBPyConnection, given: dict[str, list[dict[str, Any]]], now: datetime
+) -> None:
     """Insert a case's rows, filling required columns a case need not spell out.
 
     `dependencies.is_cross_department` defaults to whether both ends have different departments.

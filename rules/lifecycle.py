@@ -139,8 +139,16 @@ def apply_lifecycle(
         con.execute(f"INSERT INTO exceptions ({COLUMNS}) SELECT {COLUMNS} FROM next_exceptions")
         con.execute(
             "INSERT INTO exception_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, now, counts.open_fail, counts.open_warn, counts.open_info, counts.new,
-             counts.resolved, counts.waived],
+            [
+                run_id,
+                now,
+                counts.open_fail,
+                counts.open_warn,
+                counts.open_info,
+                counts.new,
+                counts.resolved,
+                counts.waived,
+            ],
         )
         con.execute("DROP TABLE current_findings")
         con.execute("DROP TABLE next_exceptions")

@@ -29,7 +29,9 @@ def resolve_params(
         where = f"{origin}.{name}"
         if name not in spec.params:
             known = ", ".join(sorted(spec.params)) or "none"
-            problems.append(RuleProblem(path, where, f"unknown parameter (known: {known})", spec.id))
+            problems.append(
+                RuleProblem(path, where, f"unknown parameter (known: {known})", spec.id)
+            )
             continue
         try:
             values[name] = coerce_param(spec.params[name].type, value)
@@ -73,7 +75,12 @@ def load_rules(config: HandoffConfig) -> tuple[list[Rule], list[RuleProblem]]:
                 continue
             if parsed.id in seen:
                 problems.append(
-                    RuleProblem(path, "id", f"{parsed.id!r} is already defined in {seen[parsed.id]}", parsed.id)
+                    RuleProblem(
+                        path,
+                        "id",
+                        f"{parsed.id!r} is already defined in {seen[parsed.id]}",
+                        parsed.id,
+                    )
                 )
                 continue
             seen[parsed.id] = path
@@ -88,5 +95,7 @@ def load_rules(config: HandoffConfig) -> tuple[list[Rule], list[RuleProblem]]:
                 rules.append(compiled)
     unknown = set(config.rules.params) - set(seen)
     for rule_id in sorted(unknown):
-        problems.append(RuleProblem(Path("handoff.yaml"), f"rules.params.{rule_id}", "no rule has this id"))
+        problems.append(
+            RuleProblem(Path("handoff.yaml"), f"rules.params.{rule_id}", "no rule has this id")
+        )
     return rules, problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -41,10 +42,8 @@ def _parse_entry(entry: Any, index: int, path: Path) -> Waiver | RuleProblem:
     if not isinstance(reason, str) or not reason.strip():
         return RuleProblem(path, f"{where}.reason", "a waiver needs a reason")
     if isinstance(until, str):
-        try:
+        with contextlib.suppress(ValueError):
             until = date.fromisoformat(until)
-        except ValueError:
-            pass
     if not isinstance(until, date):
         return RuleProblem(path, f"{where}.until", f"expected a date (YYYY-MM-DD), got {until!r}")
     return Waiver(exception_id, reason.strip(), until)
