@@ -356,7 +356,14 @@ def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
     return out
 
 
-def parse_config(text: str, *, origin: str, base_dir: Path, env: dict[str, str] | None = None) -> HandoffConfig:
+def parse_config(
+    text: str,
+    *,
+    origin: str,
+    base_dir: Path,
+    env: dict[str, str] | None = None,
+    require_env: bool = True,
+) -> HandoffConfig:
     """Validate config text; raise ConfigError naming file, key path and line."""
     try:
         data = yaml.safe_load(text) or {}
@@ -366,10 +373,11 @@ def parse_config(text: str, *, origin: str, base_dir: Path, env: dict[str, str] 
         raise ConfigError(f"{origin}: the top level must be a mapping of keys")
     missing: list[str] = []
     data = _substitute(data, "", dict(os.environ if env is None else env), missing)
-    if missing:
+    if missing and require_env:
         raise ConfigError("\n".join(f"{origin}: {m}" for m in missing))
     try:
-        return HandoffConfig.model_validate({**data, "base_dir": base_dir})
+        config = HandoffConfig.model_validate({**data, "base_dir": base_dir})
+        return config.model_copy(update={"sources": [_anchor_paths(s, base_dir) for s in config.sources]})
     except ValidationError as err:
         lines = []
         for problem in err.errors():
@@ -384,8 +392,22 @@ def parse_config(text: str, *, origin: str, base_dir: Path, env: dict[str, str] 
         raise ConfigError("\n".join(lines)) from None
 
 
-def load_config(path: Path | str) -> HandoffConfig:
+def _anchor_paths(source: Any, base_dir: Path) -> Any:
+    """Relative file paths in a source are relative to the config file, wherever we run from."""
+    update = {}
+    for name in ("path", "credentials_file", "ca_bundle"):
+        value = getattr(source, name, None)
+        if isinstance(value, Path) and not value.is_absolute():
+            update[name] = base_dir / value
+    return source.model_copy(update=update) if update else source
+
+
+def load_config(path: Path | str, *, require_env: bool = True) -> HandoffConfig:
+    """Load and validate the config. With `require_env=False`, unset `${VAR}`s become empty:
+    for commands that read the published model and never contact a source."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found (create one with `handoff init`)")
-    return parse_config(path.read_text(), origin=str(path), base_dir=path.parent.resolve())
+    return parse_config(
+        path.read_text(), origin=str(path), base_dir=path.parent.resolve(), require_env=require_env
+    )

@@ -32,7 +32,7 @@ def fetch_source(config: HandoffConfig, source: Any, *, full: bool = False) -> S
                       full=full or cursor is None, stats=connector.stats)
     except Exception as err:  # contained: one source never costs another its data
         message = str(err) if isinstance(err, ConnectorError) else f"{type(err).__name__}: {err}"
-        if not message.startswith(f"source {source.name}"):
+        if source.name not in message:
             message = f"source {source.name}: {message}"
         log.error("%s", message)
         stats = getattr(connector, "stats", None)

@@ -83,7 +83,7 @@ def report(
     from handoff.config import load_config
     from rules.report.render import write_report
 
-    cfg = load_config(config)
+    cfg = load_config(config, require_env=False)
     default = {"html": cfg.report.html, "md": cfg.report.markdown, "json": cfg.report.json_path}[format]
     path = write_report(cfg.database_path, out or cfg.path(default), format)
     console.print(f"wrote {path}")
@@ -101,7 +101,7 @@ def sql(
 
     from handoff.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, require_env=False)
     if not cfg.database_path.exists():
         raise HandoffError(f"{cfg.database_path}: no published database yet; run `handoff sync` first")
     con = duckdb.connect(str(cfg.database_path), read_only=True)
@@ -131,7 +131,7 @@ def waive(
         expiry = date.fromisoformat(until)
     except ValueError:
         raise HandoffError(f"--until: {until!r} is not a date like 2026-12-31") from None
-    cfg = load_config(config)
+    cfg = load_config(config, require_env=False)
     add_waiver(cfg, exception_id, expiry, reason)
     console.print(f"waived {exception_id} until {expiry}; run `handoff check` to apply it now")
 
@@ -164,7 +164,7 @@ def main() -> None:
     try:
         app()
     except HandoffError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

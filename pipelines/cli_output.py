@@ -54,7 +54,7 @@ def headline(database: Path) -> dict[str, Any]:
 
 
 def print_sync_summary(console: Console, config_file: Path, report: SyncReport) -> None:
-    config = load_config(config_file)
+    config = load_config(config_file, require_env=False)
     for name, outcome in sorted(report.outcomes.items()):
         if outcome.status == "success":
             console.print(

@@ -19,7 +19,7 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="HANDOFF_CO
 
 def _config(path: Path) -> HandoffConfig:
     """The config when there is one; the built-in pack alone otherwise."""
-    return load_config(path) if path.exists() else HandoffConfig(base_dir=Path.cwd())
+    return load_config(path, require_env=False) if path.exists() else HandoffConfig(base_dir=Path.cwd())
 
 
 @app.command("list")

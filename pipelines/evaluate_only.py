@@ -17,7 +17,7 @@ from rules.engine import evaluate
 
 
 def evaluate_published(config_file: Path) -> Any:
-    config = load_config(config_file)
+    config = load_config(config_file, require_env=False)
     if not config.database_path.exists():
         raise HandoffError(f"{config.database_path}: no published database yet; run `handoff sync` first")
     run_id = f"check-{uuid.uuid4().hex[:12]}"

@@ -54,7 +54,7 @@ def run_sync(
     log_level: str = "CRITICAL",
 ) -> SyncReport:
     """Run `nightly_sync` (optionally for some sources only) under the sync lock."""
-    config = load_config(config_file)
+    config = load_config(config_file)  # fails early, naming any unset secret
     for name in sources or []:
         config.source(name)  # raises a ConfigError naming the unknown source
     defs = build_definitions(config, str(config_file.resolve()))
