@@ -77,7 +77,7 @@ class AsanaSandbox:
         self.org = org
         self.token = token or "asana-sandbox-" + secrets.token_hex(8)
         self.expire_offset_every = 0
-        self.sync_floor = 0  # sync tokens for events at or below this seq are expired
+        self.sync_generation = 0  # bumped by expire_sync_tokens: older tokens answer 412
         self._offsets_seen = 0
         self._lock = threading.Lock()
         self._cache_version = -1
@@ -137,7 +137,7 @@ class AsanaSandbox:
 
     def expire_sync_tokens(self) -> None:
         """Every sync token handed out so far is now too old (the next events call gets 412)."""
-        self.sync_floor = len(self.org.events)
+        self.sync_generation += 1
 
     # -- helpers -----------------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
@@ -387,6 +387,9 @@ class AsanaSandbox:
         def events(request: Request) -> Any:
             return self._events(request)
 
+    def _sync_token(self, seq: int) -> str:
+        return f"{seq}-{self.sync_generation}-{secrets.token_hex(6)}"
+
     def _events(self, request: Request) -> Any:
         resource = request.arg("resource")
         if not resource:
@@ -395,9 +398,9 @@ class AsanaSandbox:
             raise asana_error(404, f"resource: Unknown object: {resource}")
         sync = request.arg("sync")
         current = len(self.org.events)
-        fresh = f"{current}-{secrets.token_hex(8)}"
+        fresh = self._sync_token(current)
         seq = _sync_seq(sync)
-        if seq is None or seq < self.sync_floor or seq > current:
+        if seq is None or (sync or "").split("-")[1:2] != [str(self.sync_generation)] or seq > current:
             message = (
                 "Sync token invalid or too old. If you are attempting to keep resources "
                 "in sync, you must fetch the full dataset for this query now and use the "
@@ -426,7 +429,7 @@ class AsanaSandbox:
         )
         return {
             "data": [event_json(self.org, e) for e in matched],
-            "sync": f"{last if has_more else current}-{secrets.token_hex(8)}",
+            "sync": self._sync_token(last if has_more else current),
             "has_more": has_more,
         }
 
