@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,7 +109,9 @@ class JiraConnector:
         # Known without asking: saves the serverInfo call and enables the enhanced search.
         client.deploymentType = "Cloud" if self.cloud else "Server"
         # A filled cache stops the client from fetching /field on every search.
-        client._fields_cache_value = {v: v for v in self._field_ids.values()} or {"summary": "summary"}
+        client._fields_cache_value = {v: v for v in self._field_ids.values()} or {
+            "summary": "summary"
+        }
         client._session.hooks["response"].append(self._count)
         return client
 
@@ -118,9 +121,7 @@ class JiraConnector:
 
     def _get(self, what: str, path: str, *, missing_ok: bool = False, **kw: Any) -> Any:
         client = self._client()
-        return self._retrier.call(
-            what, lambda: client._get_json(path, **kw), missing_ok=missing_ok
-        )
+        return self._retrier.call(what, lambda: client._get_json(path, **kw), missing_ok=missing_ok)
 
     # -- contract ----------------------------------------------------------------------------
     def check(self) -> str:
@@ -141,12 +142,15 @@ class JiraConnector:
         window_start: datetime | None = None
         jql = scope
         if not full and previous:
-            window_start = parse_jira_time(previous) - timedelta(minutes=self.source.overlap_minutes)
+            window_start = parse_jira_time(previous) - timedelta(
+                minutes=self.source.overlap_minutes
+            )
             jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
         seen: dict[str, datetime] = {}
         pending: dict[str, str] = {}  # issue id -> key, awaiting their full changelog
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for issues in self._search(f"{jql} ORDER BY updated ASC, key ASC", fields, "changelog"):
+            ordered = f"{jql} ORDER BY updated ASC, key ASC"
+            for issues, _ in self._search(ordered, fields, "changelog"):
                 yield from self._page(issues, seen, pending, pool)
                 if len(pending) >= BULK_ISSUES:
                     yield from self._full_changelogs(pending)
@@ -159,7 +163,8 @@ class JiraConnector:
             ]
             for start in range(0, len(missed), 100):
                 keys = ", ".join(f'"{k}"' for k in missed[start : start + 100])
-                for issues in self._search(f"key in ({keys}) ORDER BY key ASC", fields, "changelog"):
+                again = f"key in ({keys}) ORDER BY key ASC"
+                for issues, _ in self._search(again, fields, "changelog"):
                     yield from self._page(issues, seen, pending, pool)
         yield from self._full_changelogs(pending)
         yield Census("issue", set(census))
@@ -224,38 +229,41 @@ class JiraConnector:
         records.append(RawRecord("meta", "custom_fields", resolved))
         yield Page(records)
 
-    def _search(self, jql: str, fields: list[str], expand: str | None) -> Iterator[list[Any]]:
-        """Pages of raw issues: nextPageToken on Cloud, startAt/total on Data Center."""
-        size = self.source.page_size
+    def _search(
+        self,
+        jql: str,
+        fields: list[str],
+        expand: str | None,
+        size: int | None = None,
+        what: str = "searching issues",
+    ) -> Iterator[tuple[list[Any], int | None]]:
+        """Pages of raw issues (with Jira's total on Data Center): nextPageToken on Cloud,
+        startAt/total on Data Center."""
+        size = size or self.source.page_size
         client = self._client()
-        if self.cloud:
-            token: str | None = None
-            while True:
-                result = self._retrier.call(
-                    "searching issues",
-                    lambda t=token: client.enhanced_search_issues(  # type: ignore[misc]
-                        jql, nextPageToken=t, maxResults=size, fields=list(fields),
-                        expand=expand, json_result=True, use_post=True,
-                    ),
-                )  # fmt: skip
-                yield result.get("issues") or []
+        token: str | None = None
+        start = 0
+        while True:
+            if self.cloud:
+                call = partial(client.enhanced_search_issues, jql, nextPageToken=token)
+            else:
+                call = partial(client.search_issues, jql, startAt=start)
+            result = self._retrier.call(
+                what,
+                partial(call, maxResults=size, fields=list(fields), expand=expand,
+                        json_result=True, use_post=True),
+            )  # fmt: skip
+            issues = result.get("issues") or []
+            total = None if self.cloud else int(result.get("total") or 0)
+            yield issues, total
+            if self.cloud:
                 token = result.get("nextPageToken")
                 if not token or result.get("isLast"):
                     return
-        start = 0
-        while True:
-            result = self._retrier.call(
-                "searching issues",
-                lambda s=start: client.search_issues(  # type: ignore[misc]
-                    jql, startAt=s, maxResults=size, fields=list(fields), expand=expand,
-                    json_result=True, use_post=True,
-                ),
-            )  # fmt: skip
-            issues = result.get("issues") or []
-            yield issues
-            start += len(issues)
-            if not issues or start >= int(result.get("total") or 0):
-                return
+            else:
+                start += len(issues)
+                if not issues or start >= (total or 0):
+                    return
 
     def _page(
         self,
@@ -341,42 +349,19 @@ class JiraConnector:
         pending.clear()
 
     def _census(self, scope: str) -> dict[str, datetime]:
-        """Every live key with its `updated` time; repeated once if Jira's total disagrees."""
+        """Every live key with its `updated` time; repeated once if Jira's total disagrees
+        (an issue deleted while Data Center pages by offset would hide a live one)."""
+        census: dict[str, datetime] = {}
         for _ in range(2):
-            census: dict[str, datetime] = {}
+            census = {}
             total: int | None = None
-            client = self._client()
-            if self.cloud:
-                token: str | None = None
-                while True:
-                    result = self._retrier.call(
-                        "taking the key census",
-                        lambda t=token: client.enhanced_search_issues(  # type: ignore[misc]
-                            f"{scope} ORDER BY key ASC", nextPageToken=t, maxResults=CENSUS_PAGE,
-                            fields=list(CENSUS_FIELDS), json_result=True, use_post=True,
-                        ),
-                    )  # fmt: skip
-                    _collect(census, result.get("issues") or [])
-                    token = result.get("nextPageToken")
-                    if not token or result.get("isLast"):
-                        return census
-            start = 0
-            while True:
-                result = self._retrier.call(
-                    "taking the key census",
-                    lambda s=start: client.search_issues(  # type: ignore[misc]
-                        f"{scope} ORDER BY key ASC", startAt=s, maxResults=CENSUS_PAGE,
-                        fields=list(CENSUS_FIELDS), json_result=True, use_post=True,
-                    ),
-                )  # fmt: skip
-                issues = result.get("issues") or []
+            pages = self._search(f"{scope} ORDER BY key ASC", CENSUS_FIELDS, None, CENSUS_PAGE,
+                                 "taking the key census")  # fmt: skip
+            for issues, page_total in pages:
                 _collect(census, issues)
-                start += len(issues)
-                total = int(result.get("total") or 0)
-                if not issues or start >= total:
-                    break
-            if total == len(census):
-                return census
+                total = page_total
+            if total is None or total == len(census):
+                break
         return census
 
 
@@ -395,9 +380,15 @@ def _changelog_record(issue_id: str, key: str, histories: list[Any]) -> RawRecor
     """Only status changes are kept: the model needs no other history."""
     kept = []
     for history in histories:
-        items = [i for i in history.get("items") or [] if (i.get("fieldId") or i.get("field")) == "status"]
+        items = [
+            i
+            for i in history.get("items") or []
+            if (i.get("fieldId") or i.get("field")) == "status"
+        ]
         if items:
-            kept.append({"id": history.get("id"), "created": history.get("created"), "items": items})
+            kept.append(
+                {"id": history.get("id"), "created": history.get("created"), "items": items}
+            )
     return RawRecord("changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept})
 
 
