@@ -60,7 +60,9 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
     previous_run_at = runs[1]["evaluated_at"] if len(runs) > 1 else None
 
     people = dict(con.execute("SELECT person_id, display_name FROM people").fetchall())
-    departments = [r[0] for r in con.execute("SELECT name FROM departments ORDER BY name").fetchall()]
+    departments = [
+        r[0] for r in con.execute("SELECT name FROM departments ORDER BY name").fetchall()
+    ]
     raw = _rows(
         con,
         f"SELECT {FINDING_COLUMNS} FROM exceptions WHERE status IN ('open', 'waived') "
@@ -166,7 +168,9 @@ def handoff_pair(departments: list[str | None]) -> tuple[str, str]:
 
 def handoff_anchor(upstream: str, downstream: str) -> str:
     """A stable HTML id for a department pair (slug for readers, hash for uniqueness)."""
-    slug = "--".join(re.sub(r"[^a-z0-9]+", "-", d.lower()).strip("-") for d in (upstream, downstream))
+    slug = "--".join(
+        re.sub(r"[^a-z0-9]+", "-", d.lower()).strip("-") for d in (upstream, downstream)
+    )
     digest = hashlib.sha1(f"{upstream}\x00{downstream}".encode()).hexdigest()[:6]
     return f"handoff-{slug}-{digest}"
 
@@ -214,9 +218,7 @@ def _sources(
     rejected = dict(
         con.execute("SELECT source, count(*) FROM rejected_records GROUP BY source").fetchall()
     )
-    stale_named = {
-        s.item_id for f in open_ if f.rule_id == STALE_SOURCE_RULE for s in f.subjects
-    }
+    stale_named = {s.item_id for f in open_ if f.rule_id == STALE_SOURCE_RULE for s in f.subjects}
     out = []
     for name in sorted({r["source"] for r in latest} | set(rejected)):
         r = next((x for x in latest if x["source"] == name), None)

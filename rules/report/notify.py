@@ -6,6 +6,7 @@ never put in an exception message, and redacted from httpx's own request log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Literal
@@ -66,10 +67,8 @@ def post_webhook(
         log.error("webhook payload could not be built (%s): %s", fmt, type(exc).__name__)
         return False
     _redactor.secrets.add(url)
-    try:
+    with contextlib.suppress(Exception):
         _redactor.secrets.add(str(httpx.URL(url)))  # the form httpx logs
-    except Exception:
-        pass
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             return _post_with_retries(client, url, fmt, payload, max(1, attempts))
@@ -99,7 +98,11 @@ def _post_with_retries(
         if attempt < attempts:
             log.warning(
                 "webhook (%s) attempt %d/%d failed: %s; retrying in %.1f s",
-                fmt, attempt, attempts, problem, wait,
+                fmt,
+                attempt,
+                attempts,
+                problem,
+                wait,
             )
             time.sleep(wait)
         else:

@@ -35,7 +35,9 @@ def top_findings(data: ReportData) -> list[Finding]:
     seen: set[str] = set()
     out: list[Finding] = []
     ranked = [f for g in data.handoffs for f in g.findings]
-    ranked.sort(key=lambda f: ({"fail": 0, "warn": 1, "info": 2}.get(f.severity, 9), -f.blast_radius))
+    ranked.sort(
+        key=lambda f: ({"fail": 0, "warn": 1, "info": 2}.get(f.severity, 9), -f.blast_radius)
+    )
     for f in [*data.next_week, *ranked]:
         if f.exception_id not in seen:
             seen.add(f.exception_id)
@@ -91,8 +93,10 @@ def slack_payload(data: ReportData, report_path: str | None = None) -> dict[str,
             text = _slack_finding(f)[:SLACK_SECTION_CHARS]
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if report_path:
-        link = _slack_link(report_path, "Open the full report") if safe_url(report_path) else (
-            f"Full report: `{slack_escape(report_path)}`"
+        link = (
+            _slack_link(report_path, "Open the full report")
+            if safe_url(report_path)
+            else (f"Full report: `{slack_escape(report_path)}`")
         )
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": link}]})
     return {"text": f"{data.title}: {summary_line(data)}", "blocks": blocks}
@@ -103,7 +107,9 @@ def _teams_finding(f: Finding) -> list[dict[str, Any]]:
     for s in f.subjects:
         label = md_escape(s.source_key or s.item_id)
         href = safe_url(s.url)
-        links.append(f"[{label}]({href.replace('(', '%28').replace(')', '%29')})" if href else label)
+        links.append(
+            f"[{label}]({href.replace('(', '%28').replace(')', '%29')})" if href else label
+        )
     return [
         {
             "type": "TextBlock",
@@ -136,8 +142,13 @@ def teams_payload(data: ReportData, report_path: str | None = None) -> dict[str,
     if h.stale_sources:
         facts.append({"title": "Stale sources", "value": md_escape(", ".join(h.stale_sources))})
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": md_escape(data.title), "weight": "Bolder", "size": "Medium",
-         "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": md_escape(data.title),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+        },
         {"type": "FactSet", "facts": facts},
     ]
     for f in top_findings(data):
@@ -154,8 +165,12 @@ def teams_payload(data: ReportData, report_path: str | None = None) -> dict[str,
         ]
     elif report_path:
         body.append(
-            {"type": "TextBlock", "text": f"Full report: {md_escape(report_path)}", "wrap": True,
-             "isSubtle": True}
+            {
+                "type": "TextBlock",
+                "text": f"Full report: {md_escape(report_path)}",
+                "wrap": True,
+                "isSubtle": True,
+            }
         )
     return {
         "type": "message",

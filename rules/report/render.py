@@ -1,4 +1,4 @@
-"""Renders the report as one self-contained HTML page, Markdown (e-mail, chat) or JSON (automation)."""
+"""Renders the report as one self-contained HTML page, Markdown (e-mail, chat) or JSON."""
 
 from __future__ import annotations
 
@@ -54,18 +54,22 @@ def _markdown_env() -> jinja2.Environment:
 
 def render_html(data: ReportData) -> str:
     """The report as one HTML page: inline CSS and SVG, no scripts, no external requests."""
-    return _html_env().get_template("report.html.j2").render(
-        data=data,
-        heat=svg.heatmap(data.matrix),
-        trend=svg.trend(data.trend),
-        max_per_group=MAX_PER_GROUP,
+    return (
+        _html_env()
+        .get_template("report.html.j2")
+        .render(
+            data=data,
+            heat=svg.heatmap(data.matrix),
+            trend=svg.trend(data.trend),
+            max_per_group=MAX_PER_GROUP,
+        )
     )
 
 
 def render_markdown(data: ReportData) -> str:
     """The same content as Markdown, for e-mail and chat."""
-    text = _markdown_env().get_template("report.md.j2").render(
-        data=data, max_per_group=MAX_PER_GROUP
+    text = (
+        _markdown_env().get_template("report.md.j2").render(data=data, max_per_group=MAX_PER_GROUP)
     )
     return text.rstrip() + "\n"
 
@@ -79,9 +83,7 @@ def render_json(data: ReportData) -> str:
 RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json}
 
 
-def write_report(
-    db_path: Path, out: Path, fmt: Format, *, now: datetime | None = None
-) -> Path:
+def write_report(db_path: Path, out: Path, fmt: Format, *, now: datetime | None = None) -> Path:
     """Gather the report from the model at `db_path` and write it to `out` atomically
     (a reader never sees half a page), creating the folder if needed."""
     if fmt not in RENDERERS:

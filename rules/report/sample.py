@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -51,7 +52,8 @@ def build_sample_model(path: Path, *, now: datetime | None = None, hostile: bool
         jira = "https://retail.atlassian.net/browse/"
         asana = "https://app.asana.com/0/1200/"
         sheet = "https://docs.google.com/spreadsheets/d/budget/edit#gid=0&range=A"
-        items = [
+        # fmt: off
+        items: list[list[Any]] = [
             ["it-jira:OPS-42", "it-jira", "jira", "OPS-42", jira + "OPS-42",
              "Scale checkout API capacity for the loyalty launch", "Story", False, "In Progress",
              "in_progress", "IT Operations", "ravi@retail.example", "Ravi Patel", None,
@@ -79,6 +81,7 @@ def build_sample_model(path: Path, *, now: datetime | None = None, hostile: bool
                  HOSTILE_IMG, "task", False, "Doing", "in_progress", HOSTILE_DEPARTMENT,
                  None, "<b>Guest</b>", None, now + 3 * day, now - 1 * day],
             ]
+        # fmt: on
         con.executemany(
             f"INSERT INTO work_items ({ITEM_COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DATE), ?, false, ?)",
@@ -91,11 +94,14 @@ def build_sample_model(path: Path, *, now: datetime | None = None, hostile: bool
     return path
 
 
-def _exceptions(con: duckdb.DuckDBPyConnection, now: datetime, last_run: datetime, hostile: bool) -> None:
+def _exceptions(
+    con: duckdb.DuckDBPyConnection, now: datetime, last_run: datetime, hostile: bool
+) -> None:
     day = timedelta(days=1)
     it_mkt = ["IT Operations", "Marketing"]
     up_down = ["it-jira:OPS-42", "mkt-asana:1201"]
-    rows = [
+    # fmt: off
+    rows: list[list[Any]] = [
         # id, rule, severity, subjects, departments, owner, message, evidence, class, status,
         # first_seen, resolved_at, blast, waiver_reason, waived_until
         ["ex-stall", "stalled_dependency", "fail", up_down, it_mkt, "ravi@retail.example",
@@ -123,8 +129,9 @@ def _exceptions(con: duckdb.DuckDBPyConnection, now: datetime, last_run: datetim
          "Budget approval was requested 3 days before the launch; the contract asks for 10",
          {"contract": "finance-approves-campaigns", "notice_days": 10, "given_days": 3},
          "planned", "open", now - 5 * day, None, 2, None, None],
-        ["ex-uncontracted", "uncontracted_handoff", "info", ["fin-sheet:FIN-17", "store-plan:ST-3"],
-         ["Finance", "Store Ops"], "Finance", "Store training waits on budget approval",
+        ["ex-uncontracted", "uncontracted_handoff", "info",
+         ["fin-sheet:FIN-17", "store-plan:ST-3"], ["Finance", "Store Ops"], "Finance",
+         "Store training waits on budget approval",
          {}, "surprise", "open", now - 5 * day, None, 1, None, None],
         ["ex-stale", "stale_source", "warn", ["store-plan"], [], None,
          "store-plan has not synced successfully for 72 hours", {"age_hours": 72},
@@ -146,13 +153,10 @@ def _exceptions(con: duckdb.DuckDBPyConnection, now: datetime, last_run: datetim
              {"note": "</script><script>window.pwned=1</script>", "html": HOSTILE_IMG},
              "surprise", "open", now - 4 * day, None, 4, None, None]
         )
+    # fmt: on
     con.executemany(
         "INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
-        [
-            [r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.dumps(r[7]), r[8], r[9], r[10],
-             last_run, r[11], r[12], r[13], r[14]]
-            for r in rows
-        ],
+        [[*r[:7], json.dumps(r[7]), *r[8:11], last_run, *r[11:]] for r in rows],
     )
 
 
@@ -176,8 +180,12 @@ def _runs(con: duckdb.DuckDBPyConnection, now: datetime, last_run: datetime) -> 
     con.execute(
         "INSERT INTO sync_runs (run_id, source, started_at, finished_at, status, items, error, "
         "last_success_at) VALUES ('run-5', 'store-plan', ?, ?, 'failed', 1, ?, ?)",
-        [last_run - timedelta(minutes=5), last_run, "store-plan.xlsx could not be read",
-         now - 3 * day],
+        [
+            last_run - timedelta(minutes=5),
+            last_run,
+            "store-plan.xlsx could not be read",
+            now - 3 * day,
+        ],
     )
     con.executemany(
         "INSERT INTO rejected_records VALUES ('run-5', ?, ?, ?, ?, '{}')",

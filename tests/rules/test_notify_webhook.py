@@ -198,7 +198,9 @@ def test_teams_payload_is_a_valid_adaptive_card_message(hook: Hook, data: Report
     [body] = hook.bodies
     jsonschema.validate(body, TEAMS_SCHEMA)
     card = body["attachments"][0]["content"]
-    facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
+    facts = {
+        f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]
+    }
     assert facts["Will stall next week"] == str(data.headline.will_stall_next_week)
     assert card["actions"][0]["url"] == report
     assert "javascript:" not in json.dumps(body)

@@ -99,8 +99,9 @@ def test_markdown_and_json_carry_the_same_findings_as_html(data: ReportData) -> 
             assert md_escape(f.message) in md
             assert f'id="finding-{f.exception_id}"' in html
             for s in f.subjects:
-                if safe_url(s.url):
-                    assert f"]({s.url})" in md and f'href="{escape(s.url)}"' in html
+                url = safe_url(s.url)
+                if url:
+                    assert f"]({url})" in md and f'href="{escape(url)}"' in html
     for f in data.waived:
         assert md_escape(f.waiver_reason) in md
     assert doc["headline"]["open_total"] == data.headline.open_total
