@@ -100,7 +100,7 @@ class _FileConnector:
     def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
         """Every fetch reads the whole file; `cursor` only records which version was read."""
         self._require_file()
-        self.stats = SheetFetchStats()
+        self.stats.reset()
         mapper = RowMapper(self.source, self.path.name, self.stats)
         yield from paged(self._rows(mapper), mapper, self._cursor())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -55,6 +55,11 @@ class SheetFetchStats(FetchStats):
     empty: int = 0
     sheets_read: int = 0
     sheets_skipped: int = 0
+
+    def reset(self) -> None:
+        """Zero every count in place (the landing step may already hold this object)."""
+        for item in fields(self):
+            setattr(self, item.name, type(getattr(self, item.name))())
 
 
 @dataclass

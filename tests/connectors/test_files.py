@@ -256,7 +256,7 @@ def test_broken_corpus_of_ten_thousand_rows_never_stops_the_run(tmp_path: Path) 
     ws.append(["Row ID", "Task", "Status", "Due", "Blocked by"])
     expected = {"loaded": 0, "rejected": 0, "empty": 0}
     for i in range(10_000):
-        kind = i % 10
+        kind = i % 100  # one row in 100 of each broken kind
         if kind == 1:
             row: list[Any] = [f"R-{i}", "bad date", "todo", "32.01.2026", ""]
             expected["rejected"] += 1
