@@ -88,7 +88,8 @@ class Renderer:
     def url(self, path: str) -> str:
         return f"{self.base}/rest/api/{self.api}/{path}"
 
-    def user(self, account_id: str | None) -> dict[str, Any] | None:
+    def user(self, account_id: str | None, *, null_email: bool = True) -> dict[str, Any] | None:
+        """A user; a hidden e-mail is null in issue fields and left out elsewhere."""
         if account_id is None or account_id not in self.org.users:
             return None
         user = self.org.users[account_id]
@@ -97,8 +98,9 @@ class Renderer:
             "displayName": user.display_name,
             "active": True,
             "timeZone": "UTC",
-            "emailAddress": user.email,
         }
+        if user.email is not None or null_email:
+            out["emailAddress"] = user.email
         if self.cloud:
             out.update(accountId=user.account_id, accountType="atlassian")
         else:
@@ -287,7 +289,7 @@ class Renderer:
             if field_ids is None or f in field_ids
         ]
         out: dict[str, Any] = {"id": history.id, "created": jira_time(history.at), "items": items}
-        author = self.user(history.author)
+        author = self.user(history.author, null_email=False)
         if author:
             out["author"] = author
         return out
