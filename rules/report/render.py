@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
@@ -16,11 +15,12 @@ import jinja2
 from rules.report import svg
 from rules.report.data import gather
 from rules.report.escape import MdSafe, evidence_value, md_escape, safe_url
-from rules.report.types import ReportData, Subject
+from rules.report.types import ReportData, Subject, to_plain
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FORMAT_VERSION = 1
 MAX_PER_GROUP = 50  # the page stays readable; the JSON keeps every finding
+PRETTY_JSON_FINDINGS = 2000
 
 Format = Literal["html", "md", "json"]
 
@@ -76,8 +76,10 @@ def render_markdown(data: ReportData) -> str:
 
 def render_json(data: ReportData) -> str:
     """The same content as JSON (every finding, no truncation), for automation."""
-    doc = {"format_version": FORMAT_VERSION, **dataclasses.asdict(data)}
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    doc = {"format_version": FORMAT_VERSION, **to_plain(data)}
+    # Indented JSON goes through the pure-Python encoder; big reports stay compact and fast.
+    indent = 2 if data.headline.open_total <= PRETTY_JSON_FINDINGS else None
+    return json.dumps(doc, indent=indent, ensure_ascii=False, default=str) + "\n"
 
 
 RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json}

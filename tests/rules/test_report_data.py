@@ -12,7 +12,7 @@ import pytest
 
 from rules.report.data import gather, handoff_anchor
 from rules.report.sample import HOSTILE_DEPARTMENT, build_sample_model
-from rules.report.types import NO_DEPARTMENT
+from rules.report.types import NO_DEPARTMENT, to_plain
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 SCHEMA = Path(__file__).resolve().parents[2] / "model" / "schema.sql"
@@ -101,8 +101,10 @@ def test_trend_is_oldest_first(sample: Path) -> None:
 
 
 def test_report_data_is_json_serialisable(sample: Path) -> None:
-    doc = json.loads(json.dumps(dataclasses.asdict(gather(sample, now=NOW))))
+    data = gather(sample, now=NOW)
+    doc = json.loads(json.dumps(dataclasses.asdict(data)))
     assert doc["headline"]["open"]["total"] == 8
+    assert to_plain(data) == doc
 
 
 def test_gather_opens_read_only_and_leaves_the_model_unchanged(sample: Path) -> None:

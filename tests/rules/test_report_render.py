@@ -155,3 +155,16 @@ def test_empty_model_renders_every_format(tmp_path: Path) -> None:
     assert "Nothing is expected to stall next week." in html and 'id="trend"' in html
     assert "No open findings." in render_markdown(data)
     assert json.loads(render_json(data))["handoffs"] == []
+
+
+def test_long_lists_are_cut_on_the_page_but_complete_in_json(
+    data: ReportData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rules.report import render
+
+    monkeypatch.setattr(render, "MAX_PER_GROUP", 1)
+    html, md = render_html(data), render_markdown(data)
+    assert "2 more in the JSON report" in html and "2 more in the JSON report" in md
+    assert html.count('class="card finding') < len(_all_findings(data)) + len(data.next_week)
+    doc = json.loads(render_json(data))
+    assert len(doc["handoffs"][0]["findings"]) == 3
