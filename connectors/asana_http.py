@@ -67,6 +67,7 @@ class AsanaHttp:
         self.stats = stats or FetchStats()
         self.max_retries = max_retries
         self.max_wait_seconds = max_wait_seconds
+        self.backoff_seconds = 0.2  # first wait when the server gives no Retry-After
         self._lock = threading.Lock()
 
     def call(
@@ -111,7 +112,7 @@ class AsanaHttp:
                     return result
                 wait, reason = None, "an unreadable (truncated) response"
             attempt += 1
-            delay = wait if wait is not None else min(30.0, 0.2 * 2 ** (attempt - 1))
+            delay = wait if wait is not None else min(30.0, self.backoff_seconds * 2 ** (attempt - 1))
             with self._lock:
                 over = attempt > self.max_retries or (
                     self.stats.waited_seconds + delay > self.max_wait_seconds

@@ -26,6 +26,7 @@ def _source(sb: AsanaSandbox) -> AsanaSource:
 
 def _sync(sb: AsanaSandbox, raw: Path, *, full: bool = False) -> AsanaConnector:
     connector = AsanaConnector(_source(sb))
+    connector.http.backoff_seconds = 0.01
     cursor = None if full else read_cursor(raw)
     land(raw, connector.fetch(cursor, full=full), full=full, stats=connector.stats)
     return connector
@@ -83,7 +84,7 @@ def test_full_sync_loads_everything_the_sandbox_serves(tmp_path: Path) -> None:
 
 
 def test_incremental_fetches_only_changes_and_matches_a_full_sync(tmp_path: Path) -> None:
-    org = generate_org(900, 12)
+    org = generate_org(600, 12)
     with AsanaSandbox(org) as sb:
         raw = tmp_path / "incremental.duckdb"
         _sync(sb, raw, full=True)
