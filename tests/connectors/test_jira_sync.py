@@ -1,0 +1,140 @@
+"""Sync against the Jira sandbox: complete, incremental, and equal to a full sync."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from connectors.jira import JiraConnector
+from handoff.config import JiraSource
+from model.landing import LandingResult, land, read_cursor
+from model.normalise.jira import normalise
+from sandbox.jira import JiraOrg, JiraSandbox, generate_org
+
+NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+STAGING = Path(__file__).resolve().parents[2] / "model" / "staging.sql"
+
+
+def source_for(sandbox: JiraSandbox, **overrides: Any) -> JiraSource:
+    entry, env = sandbox.source_entry("it-jira", "IT_JIRA_TOKEN")
+    return JiraSource.model_validate({**entry, "token": env["IT_JIRA_TOKEN"], **overrides})
+
+
+def sync(source: JiraSource, raw: Path, *, full: bool = False) -> tuple[LandingResult, Any]:
+    connector = JiraConnector(source)
+    result = land(
+        raw, connector.fetch(read_cursor(raw), full=full), full=full, stats=connector.stats
+    )
+    return result, connector.stats
+
+
+def staging(source: JiraSource, raw: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(STAGING.read_text())
+    con.execute(f"ATTACH '{raw}' AS raw_jira (READ_ONLY)")
+    normalise(con, source, "raw_jira", NOW.replace(tzinfo=None))
+    return con
+
+
+def requests_matching(sandbox: JiraSandbox, fragment: str) -> int:
+    return sum(n for path, n in sandbox.server.requests.items() if fragment in path)
+
+
+def status_histories(org: JiraOrg) -> int:
+    return sum(1 for i in org.issues.values() for h in i.histories if h.items[0][0] == "status")
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "data_center"])
+def test_full_sync_loads_everything_served(tmp_path: Path, deployment: str) -> None:
+    org = generate_org(700, seed=3, now=NOW)
+    with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
+        source = source_for(sandbox, milestones="both")
+        result, stats = sync(source, tmp_path / "raw.duckdb")
+    assert stats.requests == sandbox.server.total_requests
+    assert result.record_counts["issue"] == len(org.issues)
+    con = staging(source, tmp_path / "raw.duckdb")
+    items = con.execute(
+        "SELECT source_key, title, status FROM stg_items WHERE NOT source_key LIKE 'version/%'"
+    ).fetchall()
+    assert sorted(items) == sorted(
+        (i.key, i.summary, org.statuses[i.status].name) for i in org.issues.values()
+    )
+    links = con.execute("SELECT count(*) FROM stg_references WHERE origin = 'jira_link'")
+    assert links.fetchone()[0] == 2 * len(org.links)  # type: ignore[index]
+    urls = con.execute("SELECT ref FROM stg_references WHERE origin = 'jira_remote_link'")
+    served = [r.url for links in org.remote_links.values() for r in links]
+    assert sorted(r[0] for r in urls.fetchall()) == sorted(served)
+    changes = con.execute("SELECT count(*), count(to_category) FROM stg_status_changes")
+    assert changes.fetchone() == (status_histories(org), status_histories(org))
+    long = max(org.issues.values(), key=lambda i: len(i.histories))
+    assert len(long.histories) > 100  # needed the bulk changelog / per-issue history
+    got = con.execute(
+        "SELECT count(*) FROM stg_status_changes WHERE item_id = ?", [f"it-jira:{long.key}"]
+    ).fetchone()
+    assert got == (sum(1 for h in long.histories if h.items[0][0] == "status"),)
+    versions = con.execute("SELECT count(*) FROM stg_items WHERE source_key LIKE 'version/%'")
+    assert versions.fetchone()[0] > 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "data_center"])
+def test_incremental_sync_fetches_only_changes(tmp_path: Path, deployment: str) -> None:
+    org = generate_org(1000, seed=4, now=NOW)
+    with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
+        source = source_for(sandbox)
+        sync(source, tmp_path / "raw.duckdb", full=True)
+        latest = max(i.updated for i in org.issues.values())
+        overlap = {k for k, i in org.issues.items() if i.updated >= latest - timedelta(minutes=10)}
+        changed = org.mutate_share(0.01, seed=9)
+        deleted = [k for k in list(org.issues)[5:8] if k not in changed and k not in overlap]
+        org.delete(deleted)
+        sandbox.server.reset_counts()
+        result, _ = sync(source, tmp_path / "raw.duckdb")
+        refetched = set(changed) | overlap  # the overlap window re-reads the latest minutes
+        assert result.record_counts["issue"] == len(refetched) < len(changed) + 5
+        assert result.deleted == len(deleted)
+        assert requests_matching(sandbox, "/remotelink") == len(refetched)
+        searches = requests_matching(sandbox, "/search")
+        assert searches <= 3  # one changed page, one census page (+ DC total check)
+        assert sandbox.server.total_requests <= len(refetched) + 10
+        full_raw = tmp_path / "full.duckdb"
+        sync(source, full_raw, full=True)
+    incremental, fresh = staging(source, tmp_path / "raw.duckdb"), staging(source, full_raw)
+    for table in ("stg_items", "stg_references", "stg_status_changes"):
+        query = f"SELECT * EXCLUDE (synced_at) FROM {table} WHERE NOT coalesce(is_deleted, false)"
+        if table != "stg_items":
+            query = f"SELECT * FROM {table}"
+        assert sorted(map(repr, incremental.execute(query).fetchall())) == sorted(
+            map(repr, fresh.execute(query).fetchall())
+        ), table
+    tombstones = incremental.execute(
+        "SELECT source_key FROM stg_items WHERE is_deleted ORDER BY source_key"
+    ).fetchall()
+    assert [t[0] for t in tombstones] == sorted(deleted)
+
+
+def test_remote_links_can_be_switched_off(tmp_path: Path) -> None:
+    org = generate_org(200, seed=6, now=NOW)
+    with JiraSandbox(org) as sandbox:
+        result, _ = sync(source_for(sandbox, remote_links=False), tmp_path / "raw.duckdb")
+        assert requests_matching(sandbox, "/remotelink") == 0
+    assert "remotelink" not in result.record_counts
+
+
+def test_nothing_changed_costs_a_handful_of_requests(tmp_path: Path) -> None:
+    org = generate_org(300, seed=8, now=NOW)
+    with JiraSandbox(org) as sandbox:
+        source = source_for(sandbox)
+        sync(source, tmp_path / "raw.duckdb")
+        sandbox.server.reset_counts()
+        result, stats = sync(source, tmp_path / "raw.duckdb")
+    assert result.record_counts.get("issue", 0) <= 2  # only the overlap window's issues
+    assert result.changed == 0
+    assert stats.requests == sandbox.server.total_requests <= 8
+    cursor = read_cursor(tmp_path / "raw.duckdb")
+    assert cursor and cursor["updated"].startswith(
+        max(i.updated for i in org.issues.values()).strftime("%Y-%m-%dT%H:%M")
+    )
