@@ -60,6 +60,7 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
     previous_run_at = runs[1]["evaluated_at"] if len(runs) > 1 else None
 
     people = dict(con.execute("SELECT person_id, display_name FROM people").fetchall())
+    source_names = {r[0] for r in con.execute("SELECT DISTINCT source FROM sync_runs").fetchall()}
     departments = [
         r[0] for r in con.execute("SELECT name FROM departments ORDER BY name").fetchall()
     ]
@@ -72,7 +73,8 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
     subjects = _subjects(con, raw, people)
     titles = rule_titles()
     findings = [
-        _finding(r, subjects, people, set(departments), titles, now, previous_run_at) for r in raw
+        _finding(r, subjects, people, set(departments), source_names, titles, now, previous_run_at)
+        for r in raw
     ]
     findings.sort(key=_rank)
 
@@ -111,12 +113,19 @@ def _finding(
     subjects: dict[str, Subject],
     people: dict[str, str],
     departments: set[str],
+    sources: set[str],
     titles: dict[str, str],
     now: datetime,
     previous_run_at: datetime | None,
 ) -> Finding:
     depts: list[str | None] = list(r["departments"] or [])
-    upstream, downstream = handoff_pair(depts)
+    found = [subjects.get(s) or Subject(item_id=s, known=False) for s in r["subject_ids"]]
+    if len(found) >= 2 and any(s.known for s in found):
+        # Rules list subjects upstream first; their own departments also place an edge whose
+        # one side has none (an unmapped reference), where `departments` drops the gap.
+        upstream, downstream = handoff_pair([found[0].department, found[1].department])
+    else:
+        upstream, downstream = handoff_pair(depts)
     owner = r["owner"]
     owner_kind = None
     owner_name = None
@@ -125,6 +134,8 @@ def _finding(
             owner_kind, owner_name = "person", people[owner] or owner
         elif owner in departments:
             owner_kind, owner_name = "department", owner
+        elif owner in sources:
+            owner_kind, owner_name = "source", f"owner of source {owner}"
         else:
             owner_kind, owner_name = "person", owner.removeprefix("name:")
     age = max((now - r["first_seen"]).total_seconds(), 0.0) / 86400
@@ -151,7 +162,7 @@ def _finding(
         blast_radius=r["blast_radius"],
         is_new=previous_run_at is None or r["first_seen"] > previous_run_at,
         evidence=_evidence(r["evidence"]),
-        subjects=[subjects.get(s) or Subject(item_id=s, known=False) for s in r["subject_ids"]],
+        subjects=found,
         resolved_at=_iso(r["resolved_at"]),
         waiver_reason=r["waiver_reason"],
         waived_until=_iso(r["waived_until"]),

@@ -83,7 +83,19 @@ def test_unknown_subjects_are_kept_without_links(sample: Path) -> None:
     unmapped = next(f for g in groups for f in g.findings if f.rule_id == "unmapped_dependency")
     assert unmapped.subjects[0].item_id == "unresolved:OPS-999"
     assert not unmapped.subjects[0].known and unmapped.subjects[0].url is None
-    assert unmapped.departments == [None, "Marketing"]
+    # The rule drops the missing department; the subjects still place the unknown upstream side.
+    assert unmapped.departments == ["Marketing"]
+    assert (unmapped.upstream_department, unmapped.downstream_department) == (
+        NO_DEPARTMENT,
+        "Marketing",
+    )
+
+
+def test_stale_source_is_routed_to_its_source(sample: Path) -> None:
+    groups = gather(sample, now=NOW).handoffs
+    stale = next(f for g in groups for f in g.findings if f.rule_id == "stale_source")
+    assert stale.owner_kind == "source" and "store-plan" in (stale.owner_name or "")
+    assert stale.upstream_department == stale.downstream_department == NO_DEPARTMENT
 
 
 def test_waived_and_resolved_are_apart_from_open(sample: Path) -> None:
