@@ -104,6 +104,8 @@ def tier_values(spec: RuleSpec, params: dict[str, Any]) -> dict[str, float | Non
 def finding_sql(spec: RuleSpec, query: str, columns: tuple[str, ...]) -> str:
     """SQL turning the rule's rows into findings: fingerprint, severity, owner, evidence JSON.
 
+    Rows with the same subjects share a fingerprint; the lifecycle keeps the most severe one.
+
     Thresholds are bound as `$__warn_at` / `$__fail_at`; the rule id is checked snake_case.
     """
     severity = f"'{spec.severity}'"
@@ -138,8 +140,6 @@ def finding_sql(spec: RuleSpec, query: str, columns: tuple[str, ...]) -> str:
                {contract} AS contract_id
         FROM ({query}) AS q
         WHERE q.subject_ids IS NOT NULL AND len(q.subject_ids) > 0
-        QUALIFY row_number() OVER (PARTITION BY exception_id ORDER BY
-            CASE severity WHEN 'fail' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END) = 1
     """
 
 

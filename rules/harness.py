@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import duckdb
 
 from rules.compile import empty_model, finding_sql, run_params
-from rules.format import Rule, RuleCase, coerce_param
+from rules.format import SEVERITY_RANK, Rule, RuleCase, coerce_param
 
 DEFAULT_NOW = datetime(2025, 3, 3, 9, 0, 0)  # a Monday morning; cases state dates around it
 
@@ -91,6 +92,11 @@ def load_given(
                 )
 
 
+@cache
+def _case_model() -> duckdb.DuckDBPyConnection:
+    return empty_model()
+
+
 def run_case(rule: Rule, case: RuleCase) -> TestOutcome:
     """Run one case in a fresh in-memory model and compare the findings with `expect`."""
     now = case.now.replace(tzinfo=None) if case.now else DEFAULT_NOW
@@ -100,16 +106,22 @@ def run_case(rule: Rule, case: RuleCase) -> TestOutcome:
             if name not in rule.spec.params:
                 raise ValueError(f"params.{name}: unknown parameter")
             params[name] = coerce_param(rule.spec.params[name].type, value)
-        con = empty_model()
+        con = _case_model().cursor()
+        con.execute("BEGIN TRANSACTION")
         try:
             load_given(con, case.given, now)
             sql = finding_sql(rule.spec, rule.query, rule.columns)
             rows = con.execute(sql, run_params(rule.spec, rule.query, params, now)).fetchall()
         finally:
+            con.execute("ROLLBACK")  # the next case starts from the empty model again
             con.close()
     except (duckdb.Error, ValueError) as err:
         return TestOutcome(rule.id, case.name, False, f"error: {str(err).splitlines()[0]}")
-    found = {tuple(r[3]): r[2] for r in rows}
+    found: dict[tuple[str, ...], str] = {}
+    for row in rows:  # rows sharing subjects are one finding, at its highest severity
+        subjects, severity = tuple(row[3]), row[2]
+        if SEVERITY_RANK[severity] >= SEVERITY_RANK.get(found.get(subjects, "info"), 0):
+            found[subjects] = severity
     wanted = {tuple(e.subject_ids): e.severity for e in case.expect}
     problems = []
     for subjects, severity in wanted.items():

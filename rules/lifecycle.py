@@ -33,7 +33,10 @@ SELECT f.*,
        CASE WHEN f.contract_id IS NOT NULL OR d.contract_id IS NOT NULL THEN 'planned'
             ELSE 'surprise' END AS classification,
        coalesce(r.blast_radius, 0)::INTEGER AS blast_radius
-FROM rule_findings f
+FROM (
+    SELECT DISTINCT ON (exception_id) * FROM rule_findings
+    ORDER BY exception_id, CASE severity WHEN 'fail' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END
+) AS f
 LEFT JOIN dependencies d
        ON d.upstream_id = f.subject_ids[1] AND d.downstream_id = f.subject_ids[2]
 LEFT JOIN radius r ON r.start = f.subject_ids[1]

@@ -1,0 +1,233 @@
+"""Benchmark: the whole rule pack on a synthetic model of N work items and M dependencies.
+
+`python -m bench.bench_rules --items 1000000 --deps 2000000` builds the model with set-based SQL
+in a temporary DuckDB file, evaluates every rule twice (a first run, then a nightly re-run that
+merges with the previous exceptions) in a child process, and reports total time, time per rule
+and the child's peak memory. Results go to bench/results/rules-<items>.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2025, 3, 3, 2, 0)
+SOURCES = ["it-jira", "mkt-asana", "fin-sheet", "ops-sheet", "hr-jira"]
+TOOLS = ["jira", "asana", "gsheets", "xlsx", "jira"]
+DEPARTMENTS = ["IT", "Marketing", "Finance", "Store Ops", "HR"]
+CLUSTER = 20  # items per project: most dependencies stay inside one project
+
+BUILD_SQL = """
+CREATE MACRO rnd(i, s) AS (hash(i, s) % 1000000)::DOUBLE / 1e6;
+CREATE MACRO item_id(i) AS {sources}[((i // {cluster}) % 5)::INTEGER + 1] || ':K-' || i::VARCHAR;
+CREATE MACRO dept(i) AS {departments}[((i // {cluster}) % 5)::INTEGER + 1];
+
+INSERT INTO work_items
+SELECT item_id(i), $sources[((i // $cluster) % 5)::INTEGER + 1], $tools[((i // $cluster) % 5)::INTEGER + 1],
+       'K-' || i::VARCHAR, NULL, 'Work item ' || i::VARCHAR,
+       CASE WHEN rnd(i, 1) < 0.01 THEN 'Milestone' ELSE 'Task' END, rnd(i, 1) < 0.01,
+       -- work early in a project is more often done than the work that waits on it
+       CASE WHEN rnd(i, 2) < 0.8 - (i % {cluster}) * 0.04 THEN 'Done'
+            WHEN rnd(i, 2) < 0.9 - (i % {cluster}) * 0.02 THEN 'In Progress' ELSE 'To Do' END,
+       CASE WHEN rnd(i, 2) < 0.8 - (i % {cluster}) * 0.04 THEN 'done'
+            WHEN rnd(i, 2) < 0.9 - (i % {cluster}) * 0.02 THEN 'in_progress' ELSE 'todo' END,
+       dept(i),
+       CASE WHEN rnd(i, 3) < 0.05 THEN NULL ELSE 'p' || (i % 5000)::VARCHAR || '@example.com' END,
+       NULL,
+       CASE WHEN rnd(i, 1) < 0.01 AND rnd(i, 4) < 0.5 THEN 'lead@example.com' END,
+       CASE WHEN rnd(i, 5) < 0.8 THEN $today + to_days((floor(rnd(i, 6) * 120) - 30)::INTEGER) END,
+       CASE WHEN rnd(i, 7) < 0.3 THEN $today + to_days((floor(rnd(i, 8) * 60) - 20)::INTEGER) END,
+       $now - to_days((60 + floor(rnd(i, 9) * 200))::INTEGER),
+       $now - to_days(floor(rnd(i, 10) * 30)::INTEGER),
+       NULL,
+       $now - to_days(floor(pow(rnd(i, 11), 2) * 40)::INTEGER),
+       NULL, NULL, 'P' || (i // $cluster)::VARCHAR, [], [],
+       rnd(i, 12) < 0.01, $now
+FROM range($items) AS t(i);
+
+INSERT INTO dependencies
+WITH cand AS (
+    SELECT e, e % $items AS d,
+           (e % $items) // $cluster * $cluster AS base,
+           floor(rnd(e, 20) * $cluster)::BIGINT AS q,
+           rnd(e, 21) AS pick
+    FROM range(($deps * 1.15)::BIGINT) AS t(e)
+),
+ends AS (
+    SELECT e,
+           CASE WHEN pick < 0.02 THEN floor(rnd(e, 22) * $items)::BIGINT
+                WHEN pick < 0.0201 THEN greatest(d, base + q)  -- a few back edges: cycles
+                ELSE least(d, base + q) END AS up,
+           CASE WHEN pick < 0.02 THEN d
+                WHEN pick < 0.0201 THEN least(d, base + q)
+                ELSE greatest(d, base + q) END AS down,
+           rnd(e, 23) < 0.01 AS unresolved,
+           rnd(e, 24) AS k
+    FROM cand
+    WHERE d <> base + q OR pick < 0.02
+),
+edges AS (
+    SELECT CASE WHEN unresolved THEN 'unresolved:X-' || e::VARCHAR ELSE item_id(up) END AS upstream_id,
+           item_id(down) AS downstream_id, up, down, unresolved, k, e
+    FROM ends WHERE up <> down
+    QUALIFY row_number() OVER (PARTITION BY upstream_id, downstream_id ORDER BY e) = 1
+    LIMIT $deps
+)
+SELECT upstream_id, downstream_id,
+       CASE WHEN k < 0.9 THEN 'blocks' WHEN k < 0.95 THEN 'depends_on' ELSE 'relates' END,
+       'jira_link', ['jira_link'], ['Blocks'],
+       CASE WHEN unresolved THEN upstream_id[12:] END,
+       NOT unresolved AND (up // $cluster) % 5 <> (down // $cluster) % 5
+           AND $tools[((up // $cluster) % 5)::INTEGER + 1] <> $tools[((down // $cluster) % 5)::INTEGER + 1],
+       NOT unresolved AND dept(up) <> dept(down),
+       NOT unresolved,
+       CASE WHEN NOT unresolved AND dept(up) = 'IT' AND dept(down) = 'Store Ops' THEN 'it-to-ops' END,
+       CASE WHEN NOT unresolved AND dept(up) = 'IT' AND dept(down) = 'Marketing'
+            THEN 'Marketing.acquisition vs IT.cost' END,
+       $now - to_days(floor(rnd(e, 25) * 90)::INTEGER)
+FROM edges;
+
+INSERT INTO contracts VALUES ('it-to-ops', 'IT', 'Store Ops', 10, 'Store systems', NULL, NULL, NULL);
+INSERT INTO kpi_tensions VALUES ('Marketing', 'acquisition', 'IT', 'cost', 'campaign capacity');
+INSERT INTO sync_runs (run_id, source, started_at, status, last_success_at)
+SELECT 'run-0', s, $now, CASE WHEN s = 'ops-sheet' THEN 'failed' ELSE 'success' END,
+       CASE WHEN s = 'ops-sheet' THEN $now - INTERVAL 3 DAY ELSE $now END
+FROM unnest($sources) AS t(s);
+"""
+
+
+def build(db_path: Path, items: int, deps: int) -> float:
+    """Create the public model and fill it with the synthetic organisation; returns seconds."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(db_path))
+    con.execute((ROOT / "model" / "schema.sql").read_text())
+    values = {
+        "items": items,
+        "deps": deps,
+        "cluster": CLUSTER,
+        "sources": SOURCES,
+        "tools": TOOLS,
+        "departments": DEPARTMENTS,
+        "now": NOW,
+        "today": NOW.date(),
+    }
+    constants = {  # fixed names of the synthetic organisation, not input
+        "sources": str(SOURCES),
+        "departments": str(DEPARTMENTS),
+        "cluster": CLUSTER,
+    }
+    for statement in con.extract_statements(BUILD_SQL.replace("{", "{{").replace("}", "}}")
+                                            .replace("{{sources}}", "{sources}")
+                                            .replace("{{departments}}", "{departments}")
+                                            .replace("{{cluster}}", "{cluster}")
+                                            .format(**constants)):
+        named = statement.named_parameters
+        con.execute(statement.query, {k: v for k, v in values.items() if k in named})
+    con.close()
+    return time.perf_counter() - started
+
+
+def evaluate_child(db_path: Path) -> dict[str, object]:
+    """Evaluate the pack twice on the model (first run, then the next night's run)."""
+    from handoff.config import HandoffConfig
+    from rules.engine import evaluate
+
+    config = HandoffConfig.model_validate({"base_dir": db_path.parent})
+    runs = []
+    for night, run_id in enumerate(["bench-1", "bench-2"]):
+        started = time.perf_counter()
+        result = evaluate(db_path, config, now=NOW + timedelta(days=night), run_id=run_id)
+        runs.append(
+            {
+                "run_id": run_id,
+                "seconds": round(time.perf_counter() - started, 3),
+                "lifecycle_seconds": round(result.lifecycle_seconds, 3),
+                "summary": result.summary(),
+                "problems": [str(p) for p in result.problems],
+                "rules": [
+                    {"rule_id": t.rule_id, "seconds": round(t.seconds, 3), "findings": t.findings}
+                    for t in result.timings
+                ],
+            }
+        )
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"runs": runs, "peak_rss_mb": round(peak_kib / 1024, 1)}
+
+
+def _markdown(report: dict[str, object]) -> str:
+    runs = report["runs"]
+    assert isinstance(runs, list)
+    lines = [
+        f"# Rule pack benchmark — {report['items']:,} items, {report['dependencies']:,} dependencies",
+        "",
+        f"Machine: {report['machine']}. Model build: {report['build_seconds']} s.",
+        f"Peak memory of the evaluating process: **{report['peak_rss_mb']} MB**.",
+        "",
+        "| run | total s | lifecycle s | result |",
+        "|---|---:|---:|---|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['run_id']} | **{run['seconds']}** | {run['lifecycle_seconds']} | {run['summary']} |"
+        )
+    lines += ["", "Time per rule (first run, then second run):", "", "| rule | s | s | findings |"]
+    lines.append("|---|---:|---:|---:|")
+    for first, second in zip(runs[0]["rules"], runs[1]["rules"], strict=True):
+        lines.append(
+            f"| {first['rule_id']} | {first['seconds']} | {second['seconds']} | {first['findings']:,} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--deps", type=int, default=2_000_000)
+    parser.add_argument("--evaluate-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if args.evaluate_only:
+        print(json.dumps(evaluate_child(args.evaluate_only)))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
+        db_path = Path(tmp) / "handoff.duckdb"
+        print(f"building {args.items:,} items and {args.deps:,} dependencies ...", flush=True)
+        build_seconds = build(db_path, args.items, args.deps)
+        print(f"built in {build_seconds:.1f} s; evaluating the rule pack ...", flush=True)
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.bench_rules", "--evaluate-only", str(db_path)],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )
+        if child.returncode != 0:
+            sys.exit(child.stderr)
+        measured = json.loads(child.stdout.strip().splitlines()[-1])
+    report = {
+        "items": args.items,
+        "dependencies": args.deps,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"DuckDB {duckdb.__version__}",
+        "build_seconds": round(build_seconds, 1),
+        **measured,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"rules-{args.items}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = _markdown(report)
+    stem.with_suffix(".md").write_text(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
