@@ -141,7 +141,8 @@ def main() -> None:
         xlsx, csv_path = write_files(book.worksheet("Plan").rows, folder)
         for label, faults in (("gsheets", None), ("gsheets+429", Faults.parse(args.faults))):
             with SheetsSandbox({"plan": book}, faults=faults) as sandbox:
-                entry, _ = sandbox.source_entry("plan-sheets", "plan", folder / "sa.json")
+                credentials = sandbox.write_credentials(folder / "sa.json")
+                entry, _ = sandbox.source_entry("plan-sheets", "plan", credentials)
                 result = run_child(entry, folder / f"{label}.duckdb")
                 result["sandbox_requests"] = sandbox.server.total_requests
                 results.append({"scenario": label, **result})

@@ -144,13 +144,17 @@ class SheetsSandbox:
     def source_entry(
         self, name: str, spreadsheet_id: str, credentials_file: Path | str
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        """A handoff.yaml source mapping (the credentials file is written) and env vars (none)."""
-        path = self.write_credentials(credentials_file)
+        """A handoff.yaml source mapping and the env vars it needs (none: the key is a file).
+
+        The caller writes the key to `credentials_file` (see `write_credentials`); the banner
+        then names that file.
+        """
+        self.credentials_file = Path(credentials_file)
         entry = {
             "name": name,
             "kind": "gsheets",
             "spreadsheet_id": spreadsheet_id,
-            "credentials_file": str(path),
+            "credentials_file": str(credentials_file),
             "api_url": self.url,
             "token_uri": self.token_uri,
         }

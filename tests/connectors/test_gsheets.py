@@ -64,7 +64,8 @@ def sandbox() -> Iterator[SheetsSandbox]:
 def source_for(
     sandbox: SheetsSandbox, tmp_path: Path, spreadsheet_id: str = "plan", **extra: Any
 ) -> GoogleSheetsSource:
-    entry, _ = sandbox.source_entry("store-plan", spreadsheet_id, tmp_path / "sa.json")
+    credentials = sandbox.write_credentials(tmp_path / "sa.json")
+    entry, _ = sandbox.source_entry("store-plan", spreadsheet_id, credentials)
     return GoogleSheetsSource.model_validate({**entry, "date_order": "dmy", **extra})
 
 

@@ -274,6 +274,8 @@ def test_generated_books_are_deterministic_and_editable(tmp_path: Any) -> None:
     plan.append(["PL-51", "New"])
     assert [r[0] for r in plan.rows[3:5]] == ["PL-2", "PL-4"] and plan.rows[4][2] == "Done"
     with SheetsSandbox({"gen": first}) as sandbox:
+        assert sandbox.banner().startswith(f"sheets {sandbox.url} credentials=")
+        sandbox.write_credentials(tmp_path / "sa.json")
         entry, env = sandbox.source_entry("plan", "gen", tmp_path / "sa.json")
         assert entry["kind"] == "gsheets" and entry["api_url"] == sandbox.url and env == {}
         assert json.loads((tmp_path / "sa.json").read_text())["token_uri"] == sandbox.token_uri
