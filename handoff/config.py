@@ -383,6 +383,8 @@ def parse_config(
         for problem in err.errors():
             loc = tuple(p for p in problem["loc"] if p not in {"csv", "xlsx", "gsheets", "jira", "asana"})
             where = _format_loc(problem["loc"], data) or "(top level)"
+            if problem["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+                loc, where = (*loc, "kind"), f"{where}.kind"
             line = _line_of(text, loc)
             at = f" (line {line})" if line else ""
             msg = problem["msg"]

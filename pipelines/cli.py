@@ -53,6 +53,9 @@ def sync(
     wait: float = typer.Option(0, help="Seconds to wait for another running sync before giving up."),
 ) -> None:
     """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report."""
+    from handoff.config import load_config
+
+    load_config(config)  # config errors surface before the orchestrator loads
     from pipelines.runner import run_sync
 
     with console.status("syncing: fetching sources, building the model, evaluating rules…"):

@@ -27,8 +27,8 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     )
     def exceptions(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
         cfg = handoff.load()
-        built = staging_path(cfg, context.run_id)
-        result = evaluate(built, cfg, now=run_time(context), run_id=context.run_id)
+        built = staging_path(cfg, context.run.run_id)
+        result = evaluate(built, cfg, now=run_time(context), run_id=context.run.run_id)
         for problem in result.problems:
             context.log.warning(f"rule skipped: {problem}")
         publish(built, cfg.database_path)

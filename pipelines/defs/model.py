@@ -33,7 +33,7 @@ def build_model_assets(
     def governance_model(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
         cfg = handoff.load()
         result = build_model(
-            cfg, run_id=context.run_id, now=run_time(context), outcomes=load_outcomes(cfg, context.run_id)
+            cfg, run_id=context.run.run_id, now=run_time(context), outcomes=load_outcomes(cfg, context.run.run_id)
         )
         for source, error in result.normalise_errors.items():
             context.log.error(f"source {source}: normalisation failed, its items are missing: {error}")

@@ -33,7 +33,7 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             posted = post_webhook(cfg.webhook.url.get_secret_value(), cfg.webhook.format,
                                   gather(cfg.database_path, now=now), report_path=paths["html"])
             context.log.info("webhook posted" if posted else "webhook failed (the run goes on)")
-        failed = [o for o in load_outcomes(cfg, context.run_id).values() if o.status == "failed"]
+        failed = [o for o in load_outcomes(cfg, context.run.run_id).values() if o.status == "failed"]
         if failed:
             # The model and report were published with the failed sources' last good data; the
             # run still ends failed so that nobody mistakes it for a green night.

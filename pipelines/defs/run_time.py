@@ -12,6 +12,6 @@ def run_time(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) 
     pinned = context.run.tags.get(NOW_TAG)
     if pinned:
         return datetime.fromisoformat(pinned)
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     created = record.create_timestamp if record else datetime.now(UTC)
     return created.astimezone(UTC).replace(tzinfo=None)

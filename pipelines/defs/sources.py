@@ -69,14 +69,14 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             s for s in cfg.sources
             if s.enabled and source_key(s.name) in context.selected_asset_keys
         ]
-        outcomes = load_outcomes(cfg, context.run_id)  # kept from an earlier attempt
+        outcomes = load_outcomes(cfg, context.run.run_id)  # kept from an earlier attempt
         todo = [s for s in wanted if outcomes.get(s.name, None) is None or outcomes[s.name].status != "success"]
         with ThreadPoolExecutor(max_workers=max(1, cfg.sync.parallel_sources)) as pool:
             for outcome in pool.map(lambda s: fetch_source(cfg, s, full=full), todo):
                 outcomes[outcome.source] = outcome
                 context.log.info(f"source {outcome.source}: {outcome.status}"
                                  + (f" ({outcome.error})" if outcome.error else ""))
-        save_outcomes(cfg, context.run_id, outcomes)
+        save_outcomes(cfg, context.run.run_id, outcomes)
         failed = [o for o in outcomes.values() if o.status == "failed"]
         if failed and context.retry_number < cfg.sync.retries:
             raise dg.Failure(
