@@ -84,7 +84,9 @@ def _sync(source: AsanaSource, raw: Path, full: bool) -> tuple[float, Any, Asana
 def bench(size: int) -> dict[str, Any]:
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(size)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
     try:
@@ -106,12 +108,21 @@ def bench(size: int) -> dict[str, Any]:
         server.wait(timeout=60)
     return {
         "tasks": info["tasks"],
-        "full": {"seconds": round(full_s, 2), "tasks_per_s": round(info["tasks"] / full_s),
-                 "requests": full_requests, "retries": full_conn.stats.retries,
-                 "records": full_result.records},
-        "incremental": {"seconds": round(inc_s, 2), "changed": changes,
-                        "requests": inc_requests, "retries": inc_conn.stats.retries,
-                        "records": inc_result.records, "deleted": inc_result.deleted},
+        "full": {
+            "seconds": round(full_s, 2),
+            "tasks_per_s": round(info["tasks"] / full_s),
+            "requests": full_requests,
+            "retries": full_conn.stats.retries,
+            "records": full_result.records,
+        },
+        "incremental": {
+            "seconds": round(inc_s, 2),
+            "changed": changes,
+            "requests": inc_requests,
+            "retries": inc_conn.stats.retries,
+            "records": inc_result.records,
+            "deleted": inc_result.deleted,
+        },
         "normalise": {"seconds": round(norm_s, 2), "items": items},
         "peak_rss_mb": round(_peak_mb()),
     }
@@ -126,15 +137,20 @@ def main() -> None:
         print(f"asana: {size} tasks ...", flush=True)
         runs.append(bench(size))
         print(json.dumps(runs[-1]), flush=True)
-    meta = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "machine": platform.machine(),
-            "cpus": __import__("os").cpu_count()}
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": __import__("os").cpu_count(),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "asana.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2))
     lines = [
-        "# Asana ingestion benchmark", "",
+        "# Asana ingestion benchmark",
+        "",
         f"{meta['when']}, Python {meta['python']}, {meta['cpus']} CPUs; sandbox in its own "
-        "process; client peak RSS includes DuckDB landing.", "",
+        "process; client peak RSS includes DuckDB landing.",
+        "",
         "| tasks | full s | tasks/s | full requests | incr. s | incr. requests | incr. records "
         "| normalise s | peak MB |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -333,8 +333,8 @@ class AsanaConnector:
                         run.subtasks[sub["gid"]] = []
             todo = nested
         # parents not re-listed keep the subtasks known from the last run
-        for parent, subs in known.items():
-            run.subtasks.setdefault(parent, list(subs))
+        for parent, kept in known.items():
+            run.subtasks.setdefault(parent, list(kept))
 
     def _list_subtasks(self, parent: str) -> tuple[str, list[dict[str, Any]] | None]:
         try:

@@ -112,7 +112,9 @@ class AsanaHttp:
                     return result
                 wait, reason = None, "an unreadable (truncated) response"
             attempt += 1
-            delay = wait if wait is not None else min(30.0, self.backoff_seconds * 2 ** (attempt - 1))
+            delay = (
+                wait if wait is not None else min(30.0, self.backoff_seconds * 2 ** (attempt - 1))
+            )
             with self._lock:
                 over = attempt > self.max_retries or (
                     self.stats.waited_seconds + delay > self.max_wait_seconds

@@ -235,7 +235,7 @@ class AsanaOrg:
         return gid
 
     def add_dependency(self, task: str, depends_on: str) -> None:
-        """`task` is blocked by `depends_on` (Asana: a dependency of task, a dependent of the other)."""
+        """`task` is blocked by `depends_on`: a dependency of one, a dependent of the other."""
         if depends_on not in self.tasks[task].dependencies:
             self.tasks[task].dependencies.append(depends_on)
             self.tasks[depends_on].dependents.append(task)

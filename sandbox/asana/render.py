@@ -126,6 +126,7 @@ def custom_field_values(org: AsanaOrg, task: Task) -> list[dict[str, Any]]:
 def task_json(org: AsanaOrg, task: Task) -> dict[str, Any]:
     """The full task; list endpoints select from it with opt_fields."""
     parent = org.tasks.get(task.parent) if task.parent else None
+    home = task.memberships[0][0] if task.memberships else "0"
     memberships = []
     for project_gid, section_gid in task.memberships:
         project = org.projects[project_gid]
@@ -169,7 +170,7 @@ def task_json(org: AsanaOrg, task: Task) -> dict[str, Any]:
         "custom_fields": custom_field_values(org, task) if task.memberships else [],
         "tags": [],
         "workspace": workspace_json(org),
-        "permalink_url": f"{APP_URL}/0/{task.memberships[0][0] if task.memberships else 0}/{task.gid}",
+        "permalink_url": f"{APP_URL}/0/{home}/{task.gid}",
     }
     if task.approval_status:
         data["approval_status"] = task.approval_status

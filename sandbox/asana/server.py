@@ -334,7 +334,7 @@ class AsanaSandbox:
                 section = org.sections.get(gid)
                 if section is None:
                     raise asana_error(404, f"section: Unknown object: {gid}")
-                key = ("section", gid, request.arg("modified_since"))
+                key: tuple[Any, ...] = ("section", gid, request.arg("modified_since"))
                 return self._task_page(
                     request,
                     key,
@@ -400,7 +400,11 @@ class AsanaSandbox:
         current = len(self.org.events)
         fresh = self._sync_token(current)
         seq = _sync_seq(sync)
-        if seq is None or (sync or "").split("-")[1:2] != [str(self.sync_generation)] or seq > current:
+        if (
+            seq is None
+            or (sync or "").split("-")[1:2] != [str(self.sync_generation)]
+            or seq > current
+        ):
             message = (
                 "Sync token invalid or too old. If you are attempting to keep resources "
                 "in sync, you must fetch the full dataset for this query now and use the "

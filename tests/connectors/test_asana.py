@@ -50,8 +50,9 @@ def _staging(raw: Path, source: AsanaSource) -> dict[str, list[tuple[object, ...
     con.execute(f"ATTACH '{raw}' AS raw_src (READ_ONLY)")
     normalise(con, source, "raw_src", datetime(2025, 6, 3))
     out = {
-        "items": con.execute("SELECT * EXCLUDE (synced_at) FROM stg_items WHERE NOT is_deleted "
-                             "ORDER BY item_id").fetchall(),
+        "items": con.execute(
+            "SELECT * EXCLUDE (synced_at) FROM stg_items WHERE NOT is_deleted ORDER BY item_id"
+        ).fetchall(),
         "refs": con.execute("SELECT * FROM stg_references ORDER BY ALL").fetchall(),
         "changes": con.execute("SELECT * FROM stg_status_changes ORDER BY ALL").fetchall(),
     }
@@ -73,13 +74,18 @@ def test_full_sync_loads_everything_the_sandbox_serves(tmp_path: Path) -> None:
     items = {row[0]: row for row in staged["items"]}
     assert len(items) == len(org.tasks)
     milestones = {k for k, row in items.items() if row[7]}
-    assert milestones == {f"mkt-asana:{g}" for g, t in org.tasks.items()
-                          if t.resource_subtype == "milestone"}
+    assert milestones == {
+        f"mkt-asana:{g}" for g, t in org.tasks.items() if t.resource_subtype == "milestone"
+    }
     deps = {(r[0], r[1]) for r in staged["refs"] if r[5] == "asana_dependency"}
-    assert deps == {(f"mkt-asana:{g}", f"mkt-asana:{d}")
-                    for g, t in org.tasks.items() for d in t.dependencies}
-    moves = [s for s in org.stories.values()
-             if s.resource_subtype in ("section_changed", "marked_complete", "marked_incomplete")]
+    assert deps == {
+        (f"mkt-asana:{g}", f"mkt-asana:{d}") for g, t in org.tasks.items() for d in t.dependencies
+    }
+    moves = [
+        s
+        for s in org.stories.values()
+        if s.resource_subtype in ("section_changed", "marked_complete", "marked_incomplete")
+    ]
     assert len(staged["changes"]) == len(moves)
 
 

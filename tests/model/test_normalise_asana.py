@@ -22,21 +22,37 @@ def _story_org() -> tuple[AsanaOrg, dict[str, str]]:
     ana = org.add_user("Ana Lopez", "ana@acme.example")
     launch = org.add_project("Spring launch", ["Backlog", "Doing", "Waiting on IT", "Done"])
     other = org.add_project("Store rollout")
-    pos = org.add_task("POS update live", project=launch, section="Waiting on IT", assignee=ana,
-                       due_on=date(2025, 6, 20), notes="blocked by OPS-42",
-                       custom_fields={"Jira key": "OPS-42", "Department": "Marketing"})
+    pos = org.add_task(
+        "POS update live",
+        project=launch,
+        section="Waiting on IT",
+        assignee=ana,
+        due_on=date(2025, 6, 20),
+        notes="blocked by OPS-42",
+        custom_fields={"Jira key": "OPS-42", "Department": "Marketing"},
+    )
     day = org.add_task("Launch day", project=launch, section="Backlog", milestone=True)
-    shelf = org.add_task("Shelf labels", project=other, completed=True,
-                         custom_fields={"Department": "Store Ops"})
+    shelf = org.add_task(
+        "Shelf labels", project=other, completed=True, custom_fields={"Department": "Store Ops"}
+    )
     banner = org.add_task("Print banners", parent=pos)
     org.add_dependency(day, pos)
     org.add_dependency(pos, shelf)
     t0 = NOW - timedelta(days=5)
-    org.add_story(pos, "section_changed", at=t0, old_section=org.section_named(launch, "Backlog"),
-                  new_section=org.section_named(launch, "Doing"))
-    org.add_story(pos, "section_changed", at=t0 + timedelta(days=1),
-                  old_section=org.section_named(launch, "Doing"),
-                  new_section=org.section_named(launch, "Waiting on IT"))
+    org.add_story(
+        pos,
+        "section_changed",
+        at=t0,
+        old_section=org.section_named(launch, "Backlog"),
+        new_section=org.section_named(launch, "Doing"),
+    )
+    org.add_story(
+        pos,
+        "section_changed",
+        at=t0 + timedelta(days=1),
+        old_section=org.section_named(launch, "Doing"),
+        new_section=org.section_named(launch, "Waiting on IT"),
+    )
     org.add_story(shelf, "marked_complete", at=t0 + timedelta(days=2))
     org.tasks[shelf].completed_at = t0 + timedelta(days=2)
     return org, {"pos": pos, "day": day, "shelf": shelf, "banner": banner, "launch": launch}
@@ -45,9 +61,14 @@ def _story_org() -> tuple[AsanaOrg, dict[str, str]]:
 def test_story_org_normalises_as_a_reader_expects(tmp_path: Path) -> None:
     org, g = _story_org()
     with AsanaSandbox(org) as sb:
-        source = AsanaSource(name="mkt-asana", kind="asana", url=sb.url, token=sb.token,
-                             section_status={"Waiting on IT": "in_progress"},
-                             department="Marketing")
+        source = AsanaSource(
+            name="mkt-asana",
+            kind="asana",
+            url=sb.url,
+            token=sb.token,
+            section_status={"Waiting on IT": "in_progress"},
+            department="Marketing",
+        )
         raw = tmp_path / "mkt-asana.duckdb"
         connector = AsanaConnector(source)
         land(raw, connector.fetch(None), full=True, stats=connector.stats)
@@ -73,8 +94,11 @@ def test_story_org_normalises_as_a_reader_expects(tmp_path: Path) -> None:
     assert banner["parent_key"] == f"mkt-asana:{g['pos']}" and banner["item_type"] == "subtask"
     assert banner["department"] == "Marketing"  # inherited from its parent
 
-    refs = set(con.execute(
-        "SELECT item_id, ref, ref_kind, direction, kind, origin FROM stg_references").fetchall())
+    refs = set(
+        con.execute(
+            "SELECT item_id, ref, ref_kind, direction, kind, origin FROM stg_references"
+        ).fetchall()
+    )
     p, d, s = (f"mkt-asana:{g[k]}" for k in ("pos", "day", "shelf"))
     assert (d, p, "item_id", "upstream", "blocks", "asana_dependency") in refs
     assert (p, s, "item_id", "upstream", "blocks", "asana_dependency") in refs
@@ -84,7 +108,8 @@ def test_story_org_normalises_as_a_reader_expects(tmp_path: Path) -> None:
 
     changes = con.execute(
         "SELECT item_id, from_status, to_status, from_category, to_category, source "
-        "FROM stg_status_changes ORDER BY changed_at").fetchall()
+        "FROM stg_status_changes ORDER BY changed_at"
+    ).fetchall()
     assert changes == [
         (p, "Backlog", "Doing", "todo", "in_progress", "asana_story"),
         (p, "Doing", "Waiting on IT", "in_progress", "in_progress", "asana_story"),

@@ -25,7 +25,9 @@ def _nullable_all_of(node: Any) -> Any:
         return node
     node = {k: _nullable_all_of(v) for k, v in node.items()}
     members = node.get("allOf")
-    if isinstance(members, list) and any(isinstance(m, dict) and m.get("nullable") for m in members):
+    if isinstance(members, list) and any(
+        isinstance(m, dict) and m.get("nullable") for m in members
+    ):
         rest = {k: v for k, v in node.items() if k != "allOf"}
         return {**rest, "anyOf": [{"allOf": members}, {"nullable": True, "enum": [None]}]}
     return node
@@ -54,7 +56,9 @@ def session(sandbox: AsanaSandbox) -> requests.Session:
 
 def _get(session: requests.Session, api: OpenAPI, url: str, **params: Any) -> requests.Response:
     response = session.get(url, params=params)
-    api.validate_response(RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response))
+    api.validate_response(
+        RequestsOpenAPIRequest(response.request), RequestsOpenAPIResponse(response)
+    )
     return response
 
 
@@ -65,8 +69,10 @@ def test_every_endpoint_answers_in_the_contract(
     project = next(iter(org.projects))
     parent = next(t for t in org.project_tasks(project) if t.subtasks)
     linked = next(t for t in org.tasks.values() if t.dependencies)
-    fields = ("name,resource_subtype,completed,modified_at,assignee.email,memberships.section.name,"
-              "dependencies.gid,dependents.gid,custom_fields.display_value,parent.gid,num_subtasks")
+    fields = (
+        "name,resource_subtype,completed,modified_at,assignee.email,memberships.section.name,"
+        "dependencies.gid,dependents.gid,custom_fields.display_value,parent.gid,num_subtasks"
+    )
     base = sandbox.url
     checks = [
         (f"{base}/workspaces", {}),
@@ -106,13 +112,17 @@ def test_paging_filters_and_nested_fields(sandbox: AsanaSandbox, session: reques
         params["offset"] = page["next_page"]["offset"]
     assert seen == expected
     assigned = next(t for t in org.project_tasks(project) if t.assignee)
-    one = session.get(f"{sandbox.url}/tasks/{assigned.gid}",
-                      params={"opt_fields": "assignee.email"}).json()["data"]
-    assert one == {"gid": assigned.gid,
-                   "assignee": {"gid": assigned.assignee, "email": org.users[assigned.assignee].email}}
+    one = session.get(
+        f"{sandbox.url}/tasks/{assigned.gid}", params={"opt_fields": "assignee.email"}
+    ).json()["data"]
+    assert one == {
+        "gid": assigned.gid,
+        "assignee": {"gid": assigned.assignee, "email": org.users[assigned.assignee].email},
+    }
     cutoff = sorted(t.modified_at for t in org.project_tasks(project))[-3]
-    since = session.get(url, params={"project": project,
-                                     "modified_since": cutoff.isoformat()}).json()["data"]
+    since = session.get(
+        url, params={"project": project, "modified_since": cutoff.isoformat()}
+    ).json()["data"]
     assert len(since) == 3
     for bad in ("0", "101"):
         answer = session.get(url, params={"project": project, "limit": bad})
@@ -131,15 +141,21 @@ def test_auth_events_and_expired_offsets() -> None:
         assert first.status_code == 412 and first.json()["sync"]
         task = org.project_tasks(project)[0]
         org.touch([task.gid], org.now + timedelta(hours=1))
-        later = s.get(f"{sb.url}/events", params={"resource": project, "sync": first.json()["sync"]})
+        later = s.get(
+            f"{sb.url}/events", params={"resource": project, "sync": first.json()["sync"]}
+        )
         assert [e["resource"]["gid"] for e in later.json()["data"]] == [task.gid]
         sb.expire_sync_tokens()
-        expired = s.get(f"{sb.url}/events", params={"resource": project, "sync": later.json()["sync"]})
+        expired = s.get(
+            f"{sb.url}/events", params={"resource": project, "sync": later.json()["sync"]}
+        )
         assert expired.status_code == 412
         sb.expire_offset_every = 1
         page = s.get(f"{sb.url}/tasks", params={"project": project, "limit": 5}).json()
-        gone = s.get(f"{sb.url}/tasks", params={"project": project, "limit": 5,
-                                                "offset": page["next_page"]["offset"]})
+        gone = s.get(
+            f"{sb.url}/tasks",
+            params={"project": project, "limit": 5, "offset": page["next_page"]["offset"]},
+        )
         assert gone.status_code == 400 and "offset" in gone.json()["errors"][0]["message"]
         assert sb.banner().startswith(f"asana {sb.url} token=")
         entry, env = sb.source_entry("mkt-asana", "ASANA_TOKEN")
@@ -150,14 +166,23 @@ def test_org_can_be_built_by_hand_for_a_story() -> None:
     org = AsanaOrg.empty()
     ana = org.add_user("Ana Lopez", "ana@acme.example")
     launch = org.add_project("Spring launch")
-    pos = org.add_task("POS update live", project=launch, section="In progress", assignee=ana,
-                       custom_fields={"Jira key": "OPS-42", "Department": "Marketing"},
-                       notes="blocked by OPS-42")
+    pos = org.add_task(
+        "POS update live",
+        project=launch,
+        section="In progress",
+        assignee=ana,
+        custom_fields={"Jira key": "OPS-42", "Department": "Marketing"},
+        notes="blocked by OPS-42",
+    )
     milestone = org.add_task("Launch day", project=launch, milestone=True)
     org.add_dependency(milestone, pos)
     sub = org.add_task("Print banners", parent=pos)
-    org.add_story(pos, "section_changed", old_section=org.section_named(launch, "To do"),
-                  new_section=org.section_named(launch, "In progress"))
+    org.add_story(
+        pos,
+        "section_changed",
+        old_section=org.section_named(launch, "To do"),
+        new_section=org.section_named(launch, "In progress"),
+    )
     assert org.tasks[milestone].dependencies == [pos] and org.tasks[pos].dependents == [milestone]
     assert org.tasks[pos].subtasks == [sub] and org.root_of(sub).gid == pos
     assert generate_org(300, 9).tasks.keys() == generate_org(300, 9).tasks.keys()
