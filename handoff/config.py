@@ -230,6 +230,8 @@ class RulesConfig(Strict):
 
 
 class ReportConfig(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     html: Path = Path("reports/handoff.html")
     markdown: Path = Path("reports/handoff.md")
     json_path: Path = Field(Path("reports/handoff.json"), alias="json")
@@ -254,7 +256,7 @@ class HandoffConfig(Strict):
     organisation: str = "Handoff"
     database: Path = Path("data/handoff.duckdb")
     data_dir: Path = Path("data")
-    report: ReportConfig = ReportConfig()
+    report: ReportConfig = ReportConfig.model_validate({})
     schedule: Schedule = Schedule()
     sync: SyncConfig = SyncConfig()
     departments: list[Department] = []
@@ -300,7 +302,10 @@ class HandoffConfig(Strict):
 def _substitute(node: Any, path: str, env: dict[str, str], missing: list[str]) -> Any:
     """Replace `${VAR}` in every string; collect the key paths of variables that are unset."""
     if isinstance(node, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else str(k), env, missing) for k, v in node.items()}
+        return {
+            k: _substitute(v, f"{path}.{k}" if path else str(k), env, missing)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_substitute(v, f"{path}[{i}]", env, missing) for i, v in enumerate(node)]
     if isinstance(node, str):
@@ -330,7 +335,9 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
                 break
             key_node = next(k for k, v in node.value if k.value == part)
             line, node = key_node.start_mark.line + 1, match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -343,7 +350,11 @@ def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
     node = data
     for part in loc:
         if isinstance(part, int):
-            name = node[part].get("name") if isinstance(node, list) and isinstance(node[part], dict) else None
+            name = (
+                node[part].get("name")
+                if isinstance(node, list) and isinstance(node[part], dict)
+                else None
+            )
             out += f"[{part}]" + (f"({name})" if name else "")
         elif part in {"csv", "xlsx", "gsheets", "jira", "asana"} and isinstance(node, dict):
             continue  # the discriminator tag pydantic adds to the location
@@ -377,11 +388,15 @@ def parse_config(
         raise ConfigError("\n".join(f"{origin}: {m}" for m in missing))
     try:
         config = HandoffConfig.model_validate({**data, "base_dir": base_dir})
-        return config.model_copy(update={"sources": [_anchor_paths(s, base_dir) for s in config.sources]})
+        return config.model_copy(
+            update={"sources": [_anchor_paths(s, base_dir) for s in config.sources]}
+        )
     except ValidationError as err:
         lines = []
         for problem in err.errors():
-            loc = tuple(p for p in problem["loc"] if p not in {"csv", "xlsx", "gsheets", "jira", "asana"})
+            loc = tuple(
+                p for p in problem["loc"] if p not in {"csv", "xlsx", "gsheets", "jira", "asana"}
+            )
             where = _format_loc(problem["loc"], data) or "(top level)"
             if problem["type"] in {"union_tag_invalid", "union_tag_not_found"}:
                 loc, where = (*loc, "kind"), f"{where}.kind"
@@ -389,7 +404,11 @@ def parse_config(
             at = f" (line {line})" if line else ""
             msg = problem["msg"]
             if problem["type"] == "union_tag_invalid":
-                msg = f"unknown source kind {problem['input'].get('kind')!r}; expected one of csv, xlsx, gsheets, jira, asana" if isinstance(problem.get("input"), dict) else msg
+                msg = (
+                    f"unknown source kind {problem['input'].get('kind')!r}; expected one of csv, xlsx, gsheets, jira, asana"
+                    if isinstance(problem.get("input"), dict)
+                    else msg
+                )
             lines.append(f"{origin}: {where}{at}: {msg}")
         raise ConfigError("\n".join(lines)) from None
 

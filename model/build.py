@@ -108,10 +108,10 @@ def build_model(
             history.fill_status_changed_at(con)
             history.carry_dependency_dates(con, now, has_prev)
             _record_runs(con, config, run_id, outcomes, result)
+            con.execute("INSERT INTO schema_info VALUES (?, ?, ?)", [SCHEMA_VERSION, now, run_id])
             con.execute(
-                "INSERT INTO schema_info VALUES (?, ?, ?)", [SCHEMA_VERSION, now, run_id]
+                "DROP TABLE stg_items; DROP TABLE stg_references; DROP TABLE stg_status_changes"
             )
-            con.execute("DROP TABLE stg_items; DROP TABLE stg_references; DROP TABLE stg_status_changes")
             if has_prev:
                 con.execute("DETACH prev")
             _summarise(con, result)
@@ -216,16 +216,34 @@ def _record_runs(
             "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND status = 'success'",
             [source.name],
         ).fetchone()
-        last_ok = outcome.finished_at if status == "success" else (last_success[0] if last_success else None)
+        last_ok = (
+            outcome.finished_at
+            if status == "success"
+            else (last_success[0] if last_success else None)
+        )
         con.execute(
             """
             INSERT INTO sync_runs VALUES (?, ?, ?, ?, ?, ?,
                 (SELECT count(*) FROM work_items WHERE source = ? AND NOT is_deleted),
                 ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            [run_id, source.name, outcome.started_at, outcome.finished_at, status,
-             outcome.full_sync, source.name, outcome.changed, outcome.deleted, outcome.rejected,
-             outcome.requests, outcome.retries, outcome.seconds, error, last_ok],
+            [
+                run_id,
+                source.name,
+                outcome.started_at,
+                outcome.finished_at,
+                status,
+                outcome.full_sync,
+                source.name,
+                outcome.changed,
+                outcome.deleted,
+                outcome.rejected,
+                outcome.requests,
+                outcome.retries,
+                outcome.seconds,
+                error,
+                last_ok,
+            ],
         )
 
 

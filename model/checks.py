@@ -25,9 +25,15 @@ def _query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[
 
 
 def unique_item_ids(path: Path) -> CheckOutcome:
-    rows = _query(path, "SELECT item_id, count(*) FROM work_items GROUP BY item_id HAVING count(*) > 1 LIMIT 20")
-    return CheckOutcome(not rows, "every item_id is unique" if not rows else
-                        f"{len(rows)} item_ids occur more than once", {"duplicates": [r[0] for r in rows]})
+    rows = _query(
+        path,
+        "SELECT item_id, count(*) FROM work_items GROUP BY item_id HAVING count(*) > 1 LIMIT 20",
+    )
+    return CheckOutcome(
+        not rows,
+        "every item_id is unique" if not rows else f"{len(rows)} item_ids occur more than once",
+        {"duplicates": [r[0] for r in rows]},
+    )
 
 
 def resolved_dependencies_exist(path: Path) -> CheckOutcome:
@@ -41,16 +47,22 @@ def resolved_dependencies_exist(path: Path) -> CheckOutcome:
         LIMIT 20
         """,
     )
-    return CheckOutcome(not rows, "every resolved dependency points at existing items" if not rows
-                        else f"{len(rows)} dependencies point at missing items",
-                        {"dangling": [f"{a} -> {b}" for a, b in rows]})
+    return CheckOutcome(
+        not rows,
+        "every resolved dependency points at existing items"
+        if not rows
+        else f"{len(rows)} dependencies point at missing items",
+        {"dangling": [f"{a} -> {b}" for a, b in rows]},
+    )
 
 
 def item_counts(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
     try:
-        rows = _query(path, "SELECT source, count(*) FROM work_items WHERE NOT is_deleted GROUP BY source")
+        rows = _query(
+            path, "SELECT source, count(*) FROM work_items WHERE NOT is_deleted GROUP BY source"
+        )
     except duckdb.Error:
         return {}
     return {str(s): int(n) for s, n in rows}
@@ -63,10 +75,18 @@ def no_source_collapsed(built: Path, published: Path, max_drop: dict[str, float]
     collapsed = {
         source: f"{count} -> {after.get(source, 0)}"
         for source, count in before.items()
-        if source in max_drop and count > 0 and (count - after.get(source, 0)) / count > max_drop[source]
+        if source in max_drop
+        and count > 0
+        and (count - after.get(source, 0)) / count > max_drop[source]
     }
     if collapsed:
         text = ", ".join(f"{s} ({c} live items)" for s, c in collapsed.items())
-        return CheckOutcome(False, f"item count dropped too far: {text}; the published model is "
-                            "kept. If the drop is real, raise the source's max_drop_share for one run.", {"collapsed": collapsed})
-    return CheckOutcome(True, "no source lost more items than allowed", {"before": before, "after": after})
+        return CheckOutcome(
+            False,
+            f"item count dropped too far: {text}; the published model is "
+            "kept. If the drop is real, raise the source's max_drop_share for one run.",
+            {"collapsed": collapsed},
+        )
+    return CheckOutcome(
+        True, "no source lost more items than allowed", {"before": before, "after": after}
+    )

@@ -16,13 +16,27 @@ def fill(con: duckdb.DuckDBPyConnection, config: HandoffConfig) -> None:
         (dept_a, _, kpi_a), (dept_b, _, kpi_b) = (side.rpartition(".") for side in tension.between)
         con.execute(
             "INSERT INTO kpi_tensions VALUES (?, ?, ?, ?, ?)",
-            [dept_a or kpi_a, kpi_a if dept_a else "", dept_b or kpi_b, kpi_b if dept_b else "", tension.note],
+            [
+                dept_a or kpi_a,
+                kpi_a if dept_a else "",
+                dept_b or kpi_b,
+                kpi_b if dept_b else "",
+                tension.note,
+            ],
         )
     for c in config.contracts:
         con.execute(
             "INSERT INTO contracts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [c.id, c.provider, c.consumer, c.notice_days, c.description,
-             c.filters.labels, c.filters.item_types, c.filters.projects],
+            [
+                c.id,
+                c.provider,
+                c.consumer,
+                c.notice_days,
+                c.description,
+                c.filters.labels,
+                c.filters.item_types,
+                c.filters.projects,
+            ],
         )
 
 

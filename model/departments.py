@@ -31,8 +31,19 @@ def build_department_map(
                 "value": [r.value for r in rules],
             },
             schema=pa.schema(
-                [("rank", pa.int64())] + [(n, pa.string()) for n in
-                 ("department", "source", "project", "component", "label", "custom_field", "value")]
+                [("rank", pa.int64())]
+                + [
+                    (n, pa.string())
+                    for n in (
+                        "department",
+                        "source",
+                        "project",
+                        "component",
+                        "label",
+                        "custom_field",
+                        "value",
+                    )
+                ]
             ),
         ),
     )

@@ -22,16 +22,25 @@ def render() -> str:
         "`model/schema.sql` by `python -m model.dictionary`; do not edit by hand.",
         "",
     ]
-    comments = dict(con.execute(
-        "SELECT table_name, comment FROM duckdb_tables() UNION ALL SELECT view_name, comment FROM duckdb_views()"
-    ).fetchall())
+    comments = dict(
+        con.execute(
+            "SELECT table_name, comment FROM duckdb_tables() UNION ALL SELECT view_name, comment FROM duckdb_views()"
+        ).fetchall()
+    )
     for name in (*PUBLIC_TABLES, *PUBLIC_VIEWS):
         kind = "view" if name in PUBLIC_VIEWS else "table"
-        lines += [f"## `{name}` ({kind})", "", str(comments.get(name) or ""), "",
-                  "| column | type | meaning |", "|---|---|---|"]
+        lines += [
+            f"## `{name}` ({kind})",
+            "",
+            str(comments.get(name) or ""),
+            "",
+            "| column | type | meaning |",
+            "|---|---|---|",
+        ]
         for column, data_type, comment in con.execute(
             "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
-            "ORDER BY column_index", [name]
+            "ORDER BY column_index",
+            [name],
         ).fetchall():
             lines.append(f"| `{column}` | {data_type} | {str(comment or '').replace('|', '/')} |")
         lines.append("")

@@ -28,8 +28,12 @@ def fetch_source(config: HandoffConfig, source: Any, *, full: bool = False) -> S
     try:
         connector = build_connector(source)
         cursor = None if full else read_cursor(raw_path)
-        result = land(raw_path, connector.fetch(cursor, full=full or cursor is None),
-                      full=full or cursor is None, stats=connector.stats)
+        result = land(
+            raw_path,
+            connector.fetch(cursor, full=full or cursor is None),
+            full=full or cursor is None,
+            stats=connector.stats,
+        )
     except Exception as err:  # contained: one source never costs another its data
         message = str(err) if isinstance(err, ConnectorError) else f"{type(err).__name__}: {err}"
         if source.name not in message:
@@ -37,13 +41,25 @@ def fetch_source(config: HandoffConfig, source: Any, *, full: bool = False) -> S
         log.error("%s", message)
         stats = getattr(connector, "stats", None)
         return SourceOutcome(
-            source=source.name, status="failed", started_at=started, finished_at=utcnow(),
-            full_sync=full, requests=int(getattr(stats, "requests", 0)),
-            retries=int(getattr(stats, "retries", 0)), error=message,
+            source=source.name,
+            status="failed",
+            started_at=started,
+            finished_at=utcnow(),
+            full_sync=full,
+            requests=int(getattr(stats, "requests", 0)),
+            retries=int(getattr(stats, "retries", 0)),
+            error=message,
         )
     return SourceOutcome(
-        source=source.name, status="success", started_at=started, finished_at=utcnow(),
-        full_sync=full or cursor is None, changed=result.changed, deleted=result.deleted,
-        rejected=result.rejected, requests=result.requests, retries=result.retries,
+        source=source.name,
+        status="success",
+        started_at=started,
+        finished_at=utcnow(),
+        full_sync=full or cursor is None,
+        changed=result.changed,
+        deleted=result.deleted,
+        rejected=result.rejected,
+        requests=result.requests,
+        retries=result.retries,
         seconds=result.seconds,
     )

@@ -19,7 +19,9 @@ def carry_previous(con: duckdb.DuckDBPyConnection, has_prev: bool) -> None:
         return
     for table in CARRY_TABLES:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table}")
-    con.execute("INSERT INTO status_changes SELECT * FROM prev.status_changes WHERE source = 'observed'")
+    con.execute(
+        "INSERT INTO status_changes SELECT * FROM prev.status_changes WHERE source = 'observed'"
+    )
 
 
 def record_status_changes(con: duckdb.DuckDBPyConnection, now: datetime, has_prev: bool) -> None:

@@ -174,7 +174,9 @@ def land(
                 result.records += len(batch.records)
                 result.changed += _upsert(con, batch, now)
                 for record in batch.records:
-                    result.record_counts[record.record_type] = result.record_counts.get(record.record_type, 0) + 1
+                    result.record_counts[record.record_type] = (
+                        result.record_counts.get(record.record_type, 0) + 1
+                    )
                 if batch.cursor is not None:
                     cursor = batch.cursor
             elif isinstance(batch, Census):
@@ -183,8 +185,13 @@ def land(
                 result.rejected += 1
                 con.execute(
                     "INSERT INTO rejections VALUES (?, ?, ?, ?, ?)",
-                    [result.fetch_id, batch.location, batch.column, batch.reason,
-                     json.dumps(batch.raw, default=str) if batch.raw is not None else None],
+                    [
+                        result.fetch_id,
+                        batch.location,
+                        batch.column,
+                        batch.reason,
+                        json.dumps(batch.raw, default=str) if batch.raw is not None else None,
+                    ],
                 )
         if cursor is not None:
             con.execute(
@@ -195,7 +202,9 @@ def land(
         con.execute("COMMIT")
     except BaseException as err:
         con.execute("ROLLBACK")
-        _record_run(con, result, now, "failed", full, stats, f"{type(err).__name__}: {err}", started)
+        _record_run(
+            con, result, now, "failed", full, stats, f"{type(err).__name__}: {err}", started
+        )
         con.close()
         raise
     con.close()
@@ -217,6 +226,17 @@ def _record_run(
     result.retries = int(getattr(stats, "retries", 0))
     con.execute(
         "INSERT INTO fetch_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [result.fetch_id, started_at, datetime.now(UTC).replace(tzinfo=None), status, full,
-         result.records, result.deleted, result.rejected, result.requests, result.retries, error],
+        [
+            result.fetch_id,
+            started_at,
+            datetime.now(UTC).replace(tzinfo=None),
+            status,
+            full,
+            result.records,
+            result.deleted,
+            result.rejected,
+            result.requests,
+            result.retries,
+            error,
+        ],
     )

@@ -8,15 +8,15 @@ import pyarrow as pa
 from handoff.config import PersonAlias
 
 # lower-case, drop a +tag before the @: Ann.Lee+jira@x.com -> ann.lee@x.com
-NORMALISED_EMAIL = (
-    "nullif(regexp_replace(lower(trim({col})), '\\+[^@]*@', '@'), '')"
-)
+NORMALISED_EMAIL = "nullif(regexp_replace(lower(trim({col})), '\\+[^@]*@', '@'), '')"
 
 
 def build_people(con: duckdb.DuckDBPyConnection, aliases: list[PersonAlias]) -> None:
     """Fill `people` and the temp table `owner_map` (item_id -> person_id)."""
     rows = [
-        (NORMALISED_EMAIL_PY(a.email), name.strip().lower(), None) for a in aliases for name in a.names
+        (NORMALISED_EMAIL_PY(a.email), name.strip().lower(), None)
+        for a in aliases
+        for name in a.names
     ] + [(NORMALISED_EMAIL_PY(a.email), None, acct) for a in aliases for acct in a.account_ids]
     con.register(
         "alias_rows",
@@ -26,7 +26,9 @@ def build_people(con: duckdb.DuckDBPyConnection, aliases: list[PersonAlias]) -> 
                 "name": [r[1] for r in rows],
                 "account": [r[2] for r in rows],
             },
-            schema=pa.schema([("email", pa.string()), ("name", pa.string()), ("account", pa.string())]),
+            schema=pa.schema(
+                [("email", pa.string()), ("name", pa.string()), ("account", pa.string())]
+            ),
         ),
     )
     email = NORMALISED_EMAIL.format(col="i.owner_email")
@@ -58,7 +60,7 @@ def build_people(con: duckdb.DuckDBPyConnection, aliases: list[PersonAlias]) -> 
     con.unregister("alias_rows")
 
 
-def NORMALISED_EMAIL_PY(email: str) -> str:  # noqa: N802 - mirrors the SQL expression above
+def NORMALISED_EMAIL_PY(email: str) -> str:
     """The Python twin of NORMALISED_EMAIL, for config aliases."""
     local, _, domain = email.strip().lower().partition("@")
     return f"{local.split('+', 1)[0]}@{domain}" if domain else local

@@ -23,7 +23,6 @@ ASANA_NEW_URL = r"app\.asana\.com/1/[0-9]+/(?:project/[0-9]+/)?task/([0-9]+)"
 JIRA_BROWSE_URL = r"https?://([^/\s]+)(?:/[^\s]*)?/browse/([A-Z][A-Z0-9_]{1,9}-[0-9]+)"
 
 
-
 def _lit(text: str) -> str:
     """A SQL string literal (regexes here contain quotes)."""
     return "'" + text.replace("'", "''") + "'"
@@ -50,7 +49,7 @@ keys AS (
 ),
 downstream_keys AS (
     SELECT DISTINCT item_id, origin,
-           unnest(regexp_extract_all(bare, {_lit(DOWNSTREAM_PHRASE + '(' + JIRA_KEY + ')')}, 1)) AS token
+           unnest(regexp_extract_all(bare, {_lit(DOWNSTREAM_PHRASE + "(" + JIRA_KEY + ")")}, 1)) AS token
     FROM keys
 ),
 cells AS (
@@ -68,7 +67,7 @@ FROM (SELECT DISTINCT item_id, token, direction, kind, origin, link_type FROM ke
 LEFT JOIN (SELECT DISTINCT * FROM downstream_keys) d USING (item_id, origin, token)
 UNION ALL
 SELECT item_id, token, 'row_id', direction, kind, origin, link_type FROM cells
-WHERE token <> '' AND NOT regexp_matches(token, {_lit('^' + JIRA_KEY + '$')});
+WHERE token <> '' AND NOT regexp_matches(token, {_lit("^" + JIRA_KEY + "$")});
 """
 
 CANDIDATES_SQL = f"""
@@ -111,7 +110,7 @@ FROM direct d
 JOIN stg_items s ON s.item_id = d.item_id;
 """
 
-RESOLVE_SQL = f"""
+RESOLVE_SQL = """
 -- 3. match candidates to items: same source first, then any source of the wanted tool
 CREATE OR REPLACE TEMP TABLE ref_matches AS
 WITH keyed AS (
@@ -201,10 +200,15 @@ def extract_tokens(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[str,
     Runs the same SQL as the model build on a one-row staging table, so tests exercise the real
     parser.
     """
-    con.execute("CREATE OR REPLACE TEMP TABLE stg_references AS SELECT * FROM (VALUES "
-                "('x', ?, 'text', 'upstream', 'depends_on', 'text_reference', NULL::VARCHAR)) "
-                "t(item_id, ref, ref_kind, direction, kind, origin, link_type)", [text])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE stg_references AS SELECT * FROM (VALUES "
+        "('x', ?, 'text', 'upstream', 'depends_on', 'text_reference', NULL::VARCHAR)) "
+        "t(item_id, ref, ref_kind, direction, kind, origin, link_type)",
+        [text],
+    )
     con.execute(TOKENS_SQL)
-    rows = con.execute("SELECT token, token_kind, direction FROM ref_tokens ORDER BY ALL").fetchall()
+    rows = con.execute(
+        "SELECT token, token_kind, direction FROM ref_tokens ORDER BY ALL"
+    ).fetchall()
     con.execute("DROP TABLE ref_tokens; DROP TABLE stg_references")
     return [(str(a), str(b), str(c)) for a, b, c in rows]

@@ -15,9 +15,20 @@ SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()
 MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_VERSION = 1
 PUBLIC_TABLES = (
-    "work_items", "dependencies", "work_item_history", "status_changes", "people", "departments",
-    "kpis", "kpi_tensions", "contracts", "exceptions", "exception_runs", "sync_runs",
-    "rejected_records", "schema_info",
+    "work_items",
+    "dependencies",
+    "work_item_history",
+    "status_changes",
+    "people",
+    "departments",
+    "kpis",
+    "kpi_tensions",
+    "contracts",
+    "exceptions",
+    "exception_runs",
+    "sync_runs",
+    "rejected_records",
+    "schema_info",
 )
 PUBLIC_VIEWS = ("handoffs", "open_exceptions")
 

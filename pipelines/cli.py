@@ -48,9 +48,15 @@ def init(
 @app.command()
 def sync(
     config: ConfigOption = Path("handoff.yaml"),
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")] = None,
-    full: bool = typer.Option(False, "--full", help="Refetch everything instead of changes since the last sync."),
-    wait: float = typer.Option(0, help="Seconds to wait for another running sync before giving up."),
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
+    full: bool = typer.Option(
+        False, "--full", help="Refetch everything instead of changes since the last sync."
+    ),
+    wait: float = typer.Option(
+        0, help="Seconds to wait for another running sync before giving up."
+    ),
 ) -> None:
     """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report."""
     from handoff.config import load_config
@@ -80,14 +86,18 @@ def check(config: ConfigOption = Path("handoff.yaml")) -> None:
 def report(
     config: ConfigOption = Path("handoff.yaml"),
     format: Annotated[Literal["html", "md", "json"], typer.Option("--format", "-f")] = "html",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default from the config).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output file (default from the config).")
+    ] = None,
 ) -> None:
     """Write the exception report from the published model."""
     from handoff.config import load_config
     from rules.report.render import write_report
 
     cfg = load_config(config, require_env=False)
-    default = {"html": cfg.report.html, "md": cfg.report.markdown, "json": cfg.report.json_path}[format]
+    default = {"html": cfg.report.html, "md": cfg.report.markdown, "json": cfg.report.json_path}[
+        format
+    ]
     path = write_report(cfg.database_path, out or cfg.path(default), format)
     console.print(f"wrote {path}")
 
@@ -106,7 +116,9 @@ def sql(
 
     cfg = load_config(config, require_env=False)
     if not cfg.database_path.exists():
-        raise HandoffError(f"{cfg.database_path}: no published database yet; run `handoff sync` first")
+        raise HandoffError(
+            f"{cfg.database_path}: no published database yet; run `handoff sync` first"
+        )
     con = duckdb.connect(str(cfg.database_path), read_only=True)
     try:
         cursor = con.execute(query)
@@ -122,7 +134,9 @@ def sql(
 @app.command()
 def waive(
     exception_id: Annotated[str, typer.Argument(help="The finding's exception_id.")],
-    until: Annotated[str, typer.Option(help="Expiry date YYYY-MM-DD; the finding reopens after it.")],
+    until: Annotated[
+        str, typer.Option(help="Expiry date YYYY-MM-DD; the finding reopens after it.")
+    ],
     reason: Annotated[str, typer.Option(help="Why the finding is accepted for now.")],
     config: ConfigOption = Path("handoff.yaml"),
 ) -> None:
@@ -150,9 +164,13 @@ def doctor(config: ConfigOption = Path("handoff.yaml")) -> None:
 
 @app.command()
 def demo(
-    dir: Annotated[Path, typer.Option("--dir", help="Where the demo writes its config, data and report.")] = Path("."),
+    dir: Annotated[
+        Path, typer.Option("--dir", help="Where the demo writes its config, data and report.")
+    ] = Path("."),
     open_report: bool = typer.Option(False, "--open", help="Open the report in a browser."),
-    serve: bool = typer.Option(False, "--serve", help="Keep the sandbox servers running afterwards."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Keep the sandbox servers running afterwards."
+    ),
 ) -> None:
     """Run the whole pipeline on the demo organisation and write the database and the report."""
     from pipelines.demo import run_demo

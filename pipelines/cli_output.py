@@ -24,7 +24,9 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit:
         writer.writerow(columns)
         writer.writerows(rows)
     elif fmt == "json":
-        json.dump([dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1)
+        json.dump(
+            [dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1
+        )
         sys.stdout.write("\n")
     else:
         table = Table(*columns, show_lines=False)
@@ -42,12 +44,22 @@ def headline(database: Path) -> dict[str, Any]:
     try:
         q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
         return {
-            "items": dict(q("SELECT source, count(*) FROM work_items WHERE NOT is_deleted GROUP BY 1 ORDER BY 1")),
-            "dependencies": q("SELECT count(*), count(*) FILTER (WHERE is_cross_department), "
-                              "count(*) FILTER (WHERE NOT is_resolved) FROM dependencies")[0],
+            "items": dict(
+                q(
+                    "SELECT source, count(*) FROM work_items WHERE NOT is_deleted GROUP BY 1 ORDER BY 1"
+                )
+            ),
+            "dependencies": q(
+                "SELECT count(*), count(*) FILTER (WHERE is_cross_department), "
+                "count(*) FILTER (WHERE NOT is_resolved) FROM dependencies"
+            )[0],
             "open": dict(q("SELECT severity, count(*) FROM open_exceptions GROUP BY 1")),
-            "classification": dict(q("SELECT classification, count(*) FROM open_exceptions GROUP BY 1")),
-            "rejected": dict(q("SELECT source, count(*) FROM rejected_records GROUP BY 1 ORDER BY 1")),
+            "classification": dict(
+                q("SELECT classification, count(*) FROM open_exceptions GROUP BY 1")
+            ),
+            "rejected": dict(
+                q("SELECT source, count(*) FROM rejected_records GROUP BY 1 ORDER BY 1")
+            ),
         }
     finally:
         con.close()
@@ -87,7 +99,7 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
         per_source = ", ".join(f"{s}: {n}" for s, n in figures["rejected"].items())
         console.print(
             f"[yellow]warning:[/] {rejected} rows rejected ({per_source}); see "
-            "`handoff sql \"select * from rejected_records\"`"
+            '`handoff sql "select * from rejected_records"`'
         )
     state = "published" if report.published else "NOT published (previous database kept)"
     console.print(f"database {state}: {config.database_path}")

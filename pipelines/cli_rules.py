@@ -19,7 +19,11 @@ ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="HANDOFF_CO
 
 def _config(path: Path) -> HandoffConfig:
     """The config when there is one; the built-in pack alone otherwise."""
-    return load_config(path, require_env=False) if path.exists() else HandoffConfig(base_dir=Path.cwd())
+    return (
+        load_config(path, require_env=False)
+        if path.exists()
+        else HandoffConfig(base_dir=Path.cwd())
+    )
 
 
 @app.command("list")
@@ -30,7 +34,12 @@ def list_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
     rules, problems = load_rules(_config(config))
     table = Table("id", "severity", "title", "source")
     for rule in rules:
-        table.add_row(rule.id, rule.spec.severity, rule.spec.title, "built-in" if rule.builtin else str(rule.path))
+        table.add_row(
+            rule.id,
+            rule.spec.severity,
+            rule.spec.title,
+            "built-in" if rule.builtin else str(rule.path),
+        )
     console.print(table)
     for problem in problems:
         console.print(f"[red]rejected:[/] {problem}", highlight=False)
@@ -55,15 +64,17 @@ def show(rule_id: str, config: ConfigOption = Path("handoff.yaml")) -> None:
 @app.command("test")
 def test_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
     """Run every rule's inline test cases."""
-    from rules.loading import load_rules
     from rules.harness import run_rule_tests
+    from rules.loading import load_rules
 
     rules, problems = load_rules(_config(config))
     outcomes = run_rule_tests(rules)
     for outcome in outcomes:
         console.print(str(outcome), highlight=False)
     failed = [o for o in outcomes if not o.passed]
-    console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, {len(problems)} rule files rejected")
+    console.print(
+        f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, {len(problems)} rule files rejected"
+    )
     for problem in problems:
         console.print(f"[red]rejected:[/] {problem}", highlight=False)
     if failed or problems:

@@ -14,14 +14,23 @@ from rich.console import Console
 
 from handoff.errors import HandoffError
 
-app = typer.Typer(help="Run the sandbox servers that follow the vendors' API contracts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the sandbox servers that follow the vendors' API contracts.", no_args_is_help=True
+)
 console = Console()
 STATE_FILE = Path(".handoff-sandbox.json")
 
 
 def start_generated(
-    *, size: int, seed: int, faults: str | None, tls: bool, deployment: str,
-    jira_port: int = 0, asana_port: int = 0, sheets_port: int = 0,
+    *,
+    size: int,
+    seed: int,
+    faults: str | None,
+    tls: bool,
+    deployment: str,
+    jira_port: int = 0,
+    asana_port: int = 0,
+    sheets_port: int = 0,
 ) -> tuple[list[Any], list[dict[str, Any]], dict[str, str]]:
     """Start the three servers on a generated organisation; returns servers, sources and env."""
     from sandbox.asana import AsanaSandbox
@@ -31,14 +40,26 @@ def start_generated(
     from sandbox.server import Faults, test_ca_context
 
     fault_modes = Faults.parse(faults)
-    context, bundle = test_ca_context(tempfile.mkdtemp(prefix="handoff-ca-")) if tls else (None, None)
-    jira = JiraSandbox(generate_jira(size, seed), deployment=deployment,  # type: ignore[arg-type]
-                       faults=fault_modes, port=jira_port, tls=context, ca_bundle=bundle).start()
-    asana = AsanaSandbox(generate_asana(max(1, size // 2), seed), faults=fault_modes, port=asana_port,
-                         tls=context).start()
+    context, bundle = (
+        test_ca_context(tempfile.mkdtemp(prefix="handoff-ca-")) if tls else (None, None)
+    )
+    jira = JiraSandbox(
+        generate_jira(size, seed),
+        deployment=deployment,  # type: ignore[arg-type]
+        faults=fault_modes,
+        port=jira_port,
+        tls=context,
+        ca_bundle=bundle,
+    ).start()
+    asana = AsanaSandbox(
+        generate_asana(max(1, size // 2), seed), faults=fault_modes, port=asana_port, tls=context
+    ).start()
     servers: list[Any] = [jira, asana]
     sources, env = [], {}
-    for server, name, var in ((jira, "it-jira", "HANDOFF_JIRA_TOKEN"), (asana, "marketing-asana", "HANDOFF_ASANA_TOKEN")):
+    for server, name, var in (
+        (jira, "it-jira", "HANDOFF_JIRA_TOKEN"),
+        (asana, "marketing-asana", "HANDOFF_ASANA_TOKEN"),
+    ):
         entry, values = server.source_entry(name, var)
         if bundle:
             entry["ca_bundle"] = bundle
@@ -48,7 +69,9 @@ def start_generated(
         from sandbox.gsheets import SheetsSandbox, generate_book
 
         book_id, book = "finance-budget", generate_book(max(10, size // 10), seed)
-        sheets = SheetsSandbox({book_id: book}, faults=fault_modes, port=sheets_port, tls=context).start()
+        sheets = SheetsSandbox(
+            {book_id: book}, faults=fault_modes, port=sheets_port, tls=context
+        ).start()
         creds = Path(tempfile.mkdtemp(prefix="handoff-sheets-")) / "service-account.json"
         creds.write_text(json.dumps(sheets.service_account_info()))
         entry, values = sheets.source_entry("finance-sheets", book_id, str(creds))
@@ -62,9 +85,13 @@ def start_generated(
 
 @app.command()
 def serve(
-    size: int = typer.Option(500, help="Jira issues to generate (Asana gets half, Sheets a tenth)."),
+    size: int = typer.Option(
+        500, help="Jira issues to generate (Asana gets half, Sheets a tenth)."
+    ),
     seed: int = typer.Option(7, help="Seed of the generated organisation."),
-    faults: Annotated[str | None, typer.Option(help="e.g. rate_limit_every=5,retry_after=date,slow_ms=20")] = None,
+    faults: Annotated[
+        str | None, typer.Option(help="e.g. rate_limit_every=5,retry_after=date,slow_ms=20")
+    ] = None,
     tls: bool = typer.Option(False, help="Serve HTTPS with a locally generated test CA."),
     deployment: Annotated[Literal["cloud", "data_center"], typer.Option()] = "cloud",
     jira_port: int = 0,
@@ -74,16 +101,24 @@ def serve(
     """Start the sandbox servers on 127.0.0.1 and keep them running (Ctrl-C stops them)."""
     try:
         servers, sources, env = start_generated(
-            size=size, seed=seed, faults=faults, tls=tls, deployment=deployment,
-            jira_port=jira_port, asana_port=asana_port, sheets_port=sheets_port,
+            size=size,
+            seed=seed,
+            faults=faults,
+            tls=tls,
+            deployment=deployment,
+            jira_port=jira_port,
+            asana_port=asana_port,
+            sheets_port=sheets_port,
         )
     except ValueError as err:
         raise HandoffError(f"--faults: {err}") from None
     for server in servers:
         console.print(server.banner(), highlight=False)
     STATE_FILE.write_text(json.dumps({"sources": sources, "env": env}))
-    console.print(f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
-                  f"export {' '.join(f'{k}=…' for k in env)} first (values above)")
+    console.print(
+        f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
+        f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
+    )
     try:
         while True:
             time.sleep(3600)

@@ -33,7 +33,11 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
 
 def _load() -> dg.Definitions:
     path = config_path()
-    config = load_config(path, require_env=False) if path.exists() else HandoffConfig(base_dir=path.parent)
+    config = (
+        load_config(path, require_env=False)
+        if path.exists()
+        else HandoffConfig(base_dir=path.parent)
+    )
     return build_definitions(config, str(path))
 
 

@@ -21,27 +21,41 @@ from sandbox.demo.organisation import DemoOrganisation, build_demo
 from sandbox.jira import JiraSandbox
 
 
-def _finance_source(demo: DemoOrganisation, root: Path, servers: list[Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _finance_source(
+    demo: DemoOrganisation, root: Path, servers: list[Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Finance keeps its plan in Google Sheets (served by the Sheets sandbox)."""
-    from sandbox.gsheets import SheetsSandbox
     from sandbox.demo.sheets import finance_book
+    from sandbox.gsheets import SheetsSandbox
 
     book_id = "loyalty-finance-2026"
-    sheets = SheetsSandbox({book_id: finance_book([demo.sheet_item(i) for i in story.FINANCE], demo.today)}).start()
+    sheets = SheetsSandbox(
+        {book_id: finance_book([demo.sheet_item(i) for i in story.FINANCE], demo.today)}
+    ).start()
     servers.append(sheets)
     credentials = root / "secrets" / "finance-service-account.json"
     credentials.parent.mkdir(parents=True, exist_ok=True)
     credentials.write_text(json.dumps(sheets.service_account_info()))
     credentials.chmod(0o600)
-    entry, env = sheets.source_entry("finance-plan", book_id, "secrets/finance-service-account.json")
+    entry, env = sheets.source_entry(
+        "finance-plan", book_id, "secrets/finance-service-account.json"
+    )
     entry.update(department="Finance", status_map={"Approved": "done", "Pending": "todo"})
     return entry, env
 
 
 def _finance_csv(demo: DemoOrganisation, root: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    write_csv(root / "plans" / "finance.csv", [demo.sheet_item(i) for i in story.FINANCE], demo.today)
-    return {"name": "finance-plan", "kind": "csv", "path": "plans/finance.csv", "department": "Finance",
-            "date_order": "dmy", "status_map": {"Approved": "done", "Pending": "todo"}}, {}
+    write_csv(
+        root / "plans" / "finance.csv", [demo.sheet_item(i) for i in story.FINANCE], demo.today
+    )
+    return {
+        "name": "finance-plan",
+        "kind": "csv",
+        "path": "plans/finance.csv",
+        "department": "Finance",
+        "date_order": "dmy",
+        "status_map": {"Approved": "done", "Pending": "todo"},
+    }, {}
 
 
 def write_demo(root: Path, demo: DemoOrganisation, servers: list[Any]) -> dict[str, str]:
@@ -52,46 +66,79 @@ def write_demo(root: Path, demo: DemoOrganisation, servers: list[Any]) -> dict[s
     jira_entry, env = jira.source_entry("it-jira", "HANDOFF_DEMO_JIRA_TOKEN")
     jira_entry.update(department="IT Operations", projects=["OPS"])
     asana_entry, asana_env = asana.source_entry("marketing-asana", "HANDOFF_DEMO_ASANA_TOKEN")
-    asana_entry.update(department="Marketing", custom_fields={"department": "Department", "jira_key": "Jira key"})
+    asana_entry.update(
+        department="Marketing", custom_fields={"department": "Department", "jira_key": "Jira key"}
+    )
     env.update(asana_env)
     try:
         finance_entry, finance_env = _finance_source(demo, root, servers)
     except ImportError:
         finance_entry, finance_env = _finance_csv(demo, root)
     env.update(finance_env)
-    write_xlsx(root / "plans" / "store-ops.xlsx",
-               {"Training": [demo.sheet_item(i) for i in story.STORE_OPS]}, demo.today,
-               title="Store Ops — loyalty launch plan")
+    write_xlsx(
+        root / "plans" / "store-ops.xlsx",
+        {"Training": [demo.sheet_item(i) for i in story.STORE_OPS]},
+        demo.today,
+        title="Store Ops — loyalty launch plan",
+    )
     config = {
         "version": 1,
         "organisation": "Retail Co — loyalty programme launch",
         "database": "data/handoff.duckdb",
         "data_dir": "data",
-        "report": {"html": "reports/handoff.html", "markdown": "reports/handoff.md", "json": "reports/handoff.json"},
+        "report": {
+            "html": "reports/handoff.html",
+            "markdown": "reports/handoff.md",
+            "json": "reports/handoff.json",
+        },
         "schedule": {"cron": "0 2 * * *", "timezone": "Europe/London"},
         "sync": {"retries": 0, "retry_delay_seconds": 1},
         "departments": [
-            {"name": name, "kpis": [{"name": k} for k in kpis]} for name, kpis in story.DEPARTMENTS.items()
+            {"name": name, "kpis": [{"name": k} for k in kpis]}
+            for name, kpis in story.DEPARTMENTS.items()
         ],
-        "kpi_tensions": [{
-            "between": ["Marketing.user_acquisition", "IT Operations.server_cost"],
-            "note": "campaign traffic needs capacity that IT is measured to keep cheap",
-        }],
+        "kpi_tensions": [
+            {
+                "between": ["Marketing.user_acquisition", "IT Operations.server_cost"],
+                "note": "campaign traffic needs capacity that IT is measured to keep cheap",
+            }
+        ],
         "contracts": [
-            {"id": "finance-budget-approvals", "provider": "Finance", "consumer": "Marketing", "notice_days": 10,
-             "description": "Finance approves campaign budgets ten days before spend"},
-            {"id": "it-store-systems", "provider": "IT Operations", "consumer": "Store Ops", "notice_days": 14,
-             "description": "IT rolls out store systems two weeks before training",
-             "filters": {"labels": ["stores"]}},
+            {
+                "id": "finance-budget-approvals",
+                "provider": "Finance",
+                "consumer": "Marketing",
+                "notice_days": 10,
+                "description": "Finance approves campaign budgets ten days before spend",
+            },
+            {
+                "id": "it-store-systems",
+                "provider": "IT Operations",
+                "consumer": "Store Ops",
+                "notice_days": 14,
+                "description": "IT rolls out store systems two weeks before training",
+                "filters": {"labels": ["stores"]},
+            },
         ],
         "people": [
-            {"email": "lena.fischer@retail.example", "account_ids": ["acc-lena"], "names": ["Lena Fischer"]},
+            {
+                "email": "lena.fischer@retail.example",
+                "account_ids": ["acc-lena"],
+                "names": ["Lena Fischer"],
+            },
             {"email": "priya.nair@retail.example", "names": ["Priya Nair"]},
             {"email": "omar.haddad@retail.example", "names": ["Omar Haddad"]},
         ],
         "sources": [
-            jira_entry, asana_entry, finance_entry,
-            {"name": "store-ops", "kind": "xlsx", "path": "plans/store-ops.xlsx", "department": "Store Ops"},
+            jira_entry,
+            asana_entry,
+            finance_entry,
+            {
+                "name": "store-ops",
+                "kind": "xlsx",
+                "path": "plans/store-ops.xlsx",
+                "department": "Store Ops",
+            },
         ],
     }
     (root / "handoff.yaml").write_text(
@@ -102,7 +149,9 @@ def write_demo(root: Path, demo: DemoOrganisation, servers: list[Any]) -> dict[s
     return env
 
 
-def run_demo(root: Path, console: Console, *, open_report: bool = False, serve: bool = False) -> bool:
+def run_demo(
+    root: Path, console: Console, *, open_report: bool = False, serve: bool = False
+) -> bool:
     from pipelines.runner import run_sync
 
     root.mkdir(parents=True, exist_ok=True)
@@ -114,11 +163,16 @@ def run_demo(root: Path, console: Console, *, open_report: bool = False, serve: 
             env = write_demo(root, demo, servers)
             os.environ.update(env)
         for server in servers:
-            console.print(f"  sandbox {server.banner().split(' token=')[0].split(' email=')[0]}", highlight=False)
+            console.print(
+                f"  sandbox {server.banner().split(' token=')[0].split(' email=')[0]}",
+                highlight=False,
+            )
         with console.status("syncing: fetching sources, building the model, evaluating rules…"):
             report = run_sync(root / "handoff.yaml")
         print_sync_summary(console, root / "handoff.yaml", report)
-        console.print(f"demo finished in {time.perf_counter() - started:.1f}s; config: {root / 'handoff.yaml'}")
+        console.print(
+            f"demo finished in {time.perf_counter() - started:.1f}s; config: {root / 'handoff.yaml'}"
+        )
         if open_report:
             webbrowser.open((root / "reports" / "handoff.html").resolve().as_uri())
         if serve:

@@ -19,13 +19,17 @@ from rules.engine import evaluate
 def evaluate_published(config_file: Path) -> Any:
     config = load_config(config_file, require_env=False)
     if not config.database_path.exists():
-        raise HandoffError(f"{config.database_path}: no published database yet; run `handoff sync` first")
+        raise HandoffError(
+            f"{config.database_path}: no published database yet; run `handoff sync` first"
+        )
     run_id = f"check-{uuid.uuid4().hex[:12]}"
     with sync_lock(config.path(config.data_dir)):
         built = staging_path(config, run_id)
         shutil.copyfile(config.database_path, built)
         try:
-            result = evaluate(built, config, now=datetime.now(UTC).replace(tzinfo=None), run_id=run_id)
+            result = evaluate(
+                built, config, now=datetime.now(UTC).replace(tzinfo=None), run_id=run_id
+            )
             publish(built, config.database_path)
         finally:
             discard(built)

@@ -13,10 +13,10 @@ import dagster as dg
 from handoff.config import load_config
 from handoff.lock import sync_lock
 from model.build import SourceOutcome
+from pipelines.definitions import build_definitions
 from pipelines.defs.run_time import NOW_TAG
 from pipelines.defs.schedules import JOB_NAME
 from pipelines.defs.sources import FULL_TAG, source_key
-from pipelines.definitions import build_definitions
 from pipelines.run_state import load_outcomes
 
 
@@ -66,7 +66,9 @@ def run_sync(
     if sources:
         others = [source_key(s.name) for s in config.sources if s.name not in sources]
         selection = [k for k in defs.resolve_all_asset_keys() if k not in others]
-    published_before = config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
+    published_before = (
+        config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
+    )
     with sync_lock(config.path(config.data_dir), wait_seconds=wait_seconds):
         result = job.execute_in_process(
             instance=_instance(),

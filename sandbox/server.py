@@ -128,7 +128,9 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     # -- routing -----------------------------------------------------------------------------
-    def route(self, method: str, pattern: str, *, public: bool = False) -> Callable[[Handler], Handler]:
+    def route(
+        self, method: str, pattern: str, *, public: bool = False
+    ) -> Callable[[Handler], Handler]:
         """Register a handler; `{name}` segments become `request.params[name]`."""
         regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
 

@@ -227,6 +227,9 @@ def _references(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, Any]
             FROM jira_issue WHERE NOT is_deleted
         )
         WHERE coalesce(l ->> '$.outwardIssue.key', l ->> '$.inwardIssue.key') IS NOT NULL
+          -- deleting an issue does not touch the other end: drop links to tombstones
+          AND coalesce(l ->> '$.outwardIssue.key', l ->> '$.inwardIssue.key') NOT IN (
+              SELECT key FROM jira_issue WHERE is_deleted)
         UNION ALL
         -- remote links: the relationship text says which side waits
         SELECT i.item_id, l ->> '$.object.url', 'url',

@@ -1,6 +1,5 @@
 """Rule evaluation on the built model, then the atomic publish of the analysts' database."""
 
-
 import dagster as dg
 
 from handoff.config import HandoffConfig
@@ -25,7 +24,9 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         description="Findings of every rule (built-in pack and user folders) with their lifecycle; "
         "the model is published atomically once they are written.",
     )
-    def exceptions(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
+    def exceptions(
+        context: dg.AssetExecutionContext, handoff: HandoffConfigResource
+    ) -> dg.MaterializeResult:
         cfg = handoff.load()
         built = staging_path(cfg, context.run.run_id)
         result = evaluate(built, cfg, now=run_time(context), run_id=context.run.run_id)
@@ -36,7 +37,11 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.open_total,
-                "open_by_severity": {"fail": result.open_fail, "warn": result.open_warn, "info": result.open_info},
+                "open_by_severity": {
+                    "fail": result.open_fail,
+                    "warn": result.open_warn,
+                    "info": result.open_info,
+                },
                 "reopened": result.reopened,
                 "new": result.new,
                 "resolved": result.resolved,

@@ -1,6 +1,5 @@
 """The governance model asset and the blocking checks that guard its publication."""
 
-
 import dagster as dg
 
 from handoff.config import HandoffConfig
@@ -30,13 +29,20 @@ def build_model_assets(
         "built into a new DuckDB file from every source's raw store; published after the checks "
         "and rules pass.",
     )
-    def governance_model(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
+    def governance_model(
+        context: dg.AssetExecutionContext, handoff: HandoffConfigResource
+    ) -> dg.MaterializeResult:
         cfg = handoff.load()
         result = build_model(
-            cfg, run_id=context.run.run_id, now=run_time(context), outcomes=load_outcomes(cfg, context.run.run_id)
+            cfg,
+            run_id=context.run.run_id,
+            now=run_time(context),
+            outcomes=load_outcomes(cfg, context.run.run_id),
         )
         for source, error in result.normalise_errors.items():
-            context.log.error(f"source {source}: normalisation failed, its items are missing: {error}")
+            context.log.error(
+                f"source {source}: normalisation failed, its items are missing: {error}"
+            )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(result.items.values()),
@@ -56,19 +62,37 @@ def build_model_assets(
         )
 
     @dg.asset_check(asset=MODEL_KEY, blocking=True, description="item_id is unique in work_items.")
-    def unique_item_ids(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
+    def unique_item_ids(
+        context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource
+    ) -> dg.AssetCheckResult:
         return _as_result(checks.unique_item_ids(staging_path(handoff.load(), context.run.run_id)))
 
-    @dg.asset_check(asset=MODEL_KEY, blocking=True,
-                    description="Every resolved dependency points at items that exist.")
-    def dependencies_point_at_items(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
-        return _as_result(checks.resolved_dependencies_exist(staging_path(handoff.load(), context.run.run_id)))
+    @dg.asset_check(
+        asset=MODEL_KEY,
+        blocking=True,
+        description="Every resolved dependency points at items that exist.",
+    )
+    def dependencies_point_at_items(
+        context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource
+    ) -> dg.AssetCheckResult:
+        return _as_result(
+            checks.resolved_dependencies_exist(staging_path(handoff.load(), context.run.run_id))
+        )
 
-    @dg.asset_check(asset=MODEL_KEY, blocking=True,
-                    description="No source lost more than its max_drop_share of live items since the last run.")
-    def no_source_collapsed(context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=MODEL_KEY,
+        blocking=True,
+        description="No source lost more than its max_drop_share of live items since the last run.",
+    )
+    def no_source_collapsed(
+        context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource
+    ) -> dg.AssetCheckResult:
         cfg = handoff.load()
         limits = {s.name: s.max_drop_share for s in cfg.sources}
-        return _as_result(checks.no_source_collapsed(staging_path(cfg, context.run.run_id), cfg.database_path, limits))
+        return _as_result(
+            checks.no_source_collapsed(
+                staging_path(cfg, context.run.run_id), cfg.database_path, limits
+            )
+        )
 
     return [governance_model], [unique_item_ids, dependencies_point_at_items, no_source_collapsed]

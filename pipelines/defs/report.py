@@ -1,7 +1,5 @@
 """The leaders' report, the webhook, and the run's verdict on failed sources."""
 
-
-
 import dagster as dg
 
 from handoff.config import HandoffConfig
@@ -23,17 +21,29 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         owners=["team:pmo"],
         description="The exception report (HTML, Markdown, JSON) for leaders; posts the webhook.",
     )
-    def exception_report(context: dg.AssetExecutionContext, handoff: HandoffConfigResource) -> dg.MaterializeResult:
+    def exception_report(
+        context: dg.AssetExecutionContext, handoff: HandoffConfigResource
+    ) -> dg.MaterializeResult:
         cfg = handoff.load()
         now = run_time(context)
         paths = {}
-        for fmt, out in (("html", cfg.report.html), ("md", cfg.report.markdown), ("json", cfg.report.json_path)):
+        for fmt, out in (
+            ("html", cfg.report.html),
+            ("md", cfg.report.markdown),
+            ("json", cfg.report.json_path),
+        ):
             paths[fmt] = str(write_report(cfg.database_path, cfg.path(out), fmt, now=now))  # type: ignore[arg-type]
         if cfg.webhook is not None:
-            posted = post_webhook(cfg.webhook.url.get_secret_value(), cfg.webhook.format,
-                                  gather(cfg.database_path, now=now), report_path=paths["html"])
+            posted = post_webhook(
+                cfg.webhook.url.get_secret_value(),
+                cfg.webhook.format,
+                gather(cfg.database_path, now=now),
+                report_path=paths["html"],
+            )
             context.log.info("webhook posted" if posted else "webhook failed (the run goes on)")
-        failed = [o for o in load_outcomes(cfg, context.run.run_id).values() if o.status == "failed"]
+        failed = [
+            o for o in load_outcomes(cfg, context.run.run_id).values() if o.status == "failed"
+        ]
         if failed:
             # The model and report were published with the failed sources' last good data; the
             # run still ends failed so that nobody mistakes it for a green night.
@@ -41,6 +51,8 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
                 description="; ".join(o.error or o.source for o in failed),
                 metadata={"report": paths["html"], "failed_sources": [o.source for o in failed]},
             )
-        return dg.MaterializeResult(metadata={"report": dg.MetadataValue.path(paths["html"]), **paths})
+        return dg.MaterializeResult(
+            metadata={"report": dg.MetadataValue.path(paths["html"]), **paths}
+        )
 
     return [exception_report]

@@ -1,6 +1,5 @@
 """One clock per run: every step of a run stamps the same time (tests may pin it by tag)."""
 
-
 from datetime import UTC, datetime
 
 import dagster as dg

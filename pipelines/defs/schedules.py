@@ -1,6 +1,6 @@
 """The nightly job, its schedule from the config, and a run-failure sensor."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import dagster as dg
 
@@ -19,7 +19,9 @@ def build_job(config: HandoffConfig) -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def build_schedule(config: HandoffConfig, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def build_schedule(
+    config: HandoffConfig, job: dg.UnresolvedAssetJobDefinition
+) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=f"{JOB_NAME}_schedule",
         job=job,

@@ -1,7 +1,7 @@
 """One asset per configured source: its raw store, fetched in parallel threads in one step."""
 
-
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import dagster as dg
 
@@ -30,7 +30,7 @@ def _spec(source: object) -> dg.AssetSpec:
     )
 
 
-def _metadata(outcome: SourceOutcome) -> dict[str, object]:
+def _metadata(outcome: SourceOutcome) -> dict[str, Any]:
     return {
         "status": outcome.status,
         "full_sync": outcome.full_sync,
@@ -66,16 +66,23 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         cfg = handoff.load()
         full = context.run.tags.get(FULL_TAG) == "true"
         wanted = [
-            s for s in cfg.sources
+            s
+            for s in cfg.sources
             if s.enabled and source_key(s.name) in context.selected_asset_keys
         ]
         outcomes = load_outcomes(cfg, context.run.run_id)  # kept from an earlier attempt
-        todo = [s for s in wanted if outcomes.get(s.name, None) is None or outcomes[s.name].status != "success"]
+        todo = [
+            s
+            for s in wanted
+            if outcomes.get(s.name, None) is None or outcomes[s.name].status != "success"
+        ]
         with ThreadPoolExecutor(max_workers=max(1, cfg.sync.parallel_sources)) as pool:
             for outcome in pool.map(lambda s: fetch_source(cfg, s, full=full), todo):
                 outcomes[outcome.source] = outcome
-                context.log.info(f"source {outcome.source}: {outcome.status}"
-                                 + (f" ({outcome.error})" if outcome.error else ""))
+                context.log.info(
+                    f"source {outcome.source}: {outcome.status}"
+                    + (f" ({outcome.error})" if outcome.error else "")
+                )
         save_outcomes(cfg, context.run.run_id, outcomes)
         failed = [o for o in outcomes.values() if o.status == "failed"]
         if failed and context.retry_number < cfg.sync.retries:

@@ -17,14 +17,35 @@ HEADER = ["ID", "Task", "Status", "Owner", "Due", "Depends on", "Type", "Milesto
 def _rows(items: Sequence[StoryItem], today: date, date_format: str) -> list[list[str]]:
     rows = []
     for item in items:
-        due = "" if item.due_in_days is None else (today + timedelta(days=item.due_in_days)).strftime(date_format)
-        rows.append([item.key, item.title, item.status, item.owner or "", due,
-                     ", ".join(item.depends_on), item.item_type, "yes" if item.milestone else ""])
+        due = (
+            ""
+            if item.due_in_days is None
+            else (today + timedelta(days=item.due_in_days)).strftime(date_format)
+        )
+        rows.append(
+            [
+                item.key,
+                item.title,
+                item.status,
+                item.owner or "",
+                due,
+                ", ".join(item.depends_on),
+                item.item_type,
+                "yes" if item.milestone else "",
+            ]
+        )
     return rows
 
 
-def write_csv(path: Path, items: Sequence[StoryItem], today: date, *, date_format: str = "%d.%m.%Y",
-              delimiter: str = ";", encoding: str = "utf-8-sig") -> Path:
+def write_csv(
+    path: Path,
+    items: Sequence[StoryItem],
+    today: date,
+    *,
+    date_format: str = "%d.%m.%Y",
+    delimiter: str = ";",
+    encoding: str = "utf-8-sig",
+) -> Path:
     """A CSV the way European spreadsheet exports look: BOM, semicolons, day-first dates."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding=encoding) as handle:
@@ -34,7 +55,9 @@ def write_csv(path: Path, items: Sequence[StoryItem], today: date, *, date_forma
     return path
 
 
-def write_xlsx(path: Path, sheets: dict[str, Sequence[StoryItem]], today: date, *, title: str = "") -> Path:
+def write_xlsx(
+    path: Path, sheets: dict[str, Sequence[StoryItem]], today: date, *, title: str = ""
+) -> Path:
     """An Excel plan with a title row above the header and real date cells."""
     path.parent.mkdir(parents=True, exist_ok=True)
     book = Workbook()
@@ -47,7 +70,17 @@ def write_xlsx(path: Path, sheets: dict[str, Sequence[StoryItem]], today: date, 
         sheet.append(HEADER)
         for item in items:
             due = None if item.due_in_days is None else today + timedelta(days=item.due_in_days)
-            sheet.append([item.key, item.title, item.status, item.owner or "", due,
-                          ", ".join(item.depends_on), item.item_type, "yes" if item.milestone else ""])
+            sheet.append(
+                [
+                    item.key,
+                    item.title,
+                    item.status,
+                    item.owner or "",
+                    due,
+                    ", ".join(item.depends_on),
+                    item.item_type,
+                    "yes" if item.milestone else "",
+                ]
+            )
     book.save(path)
     return path

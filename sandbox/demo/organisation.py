@@ -53,12 +53,20 @@ def build_jira(now: datetime) -> JiraOrg:
     for item in story.IT_OPS:
         created = _at(now, 45)
         org.add_issue(
-            item.key, item.title, "To Do", issuetype=item.item_type,
-            assignee=accounts.get(item.owner or ""), due=_due(today, item), created=created,
-            description=item.notes or None, labels=list(item.labels),
+            item.key,
+            item.title,
+            "To Do",
+            issuetype=item.item_type,
+            assignee=accounts.get(item.owner or ""),
+            due=_due(today, item),
+            created=created,
+            description=item.notes or None,
+            labels=list(item.labels),
         )
         if item.status != "To Do":
-            org.add_status_change(item.key, "To Do", item.status, at=_at(now, item.last_change_days_ago))
+            org.add_status_change(
+                item.key, "To Do", item.status, at=_at(now, item.last_change_days_ago)
+            )
     # The POS rollout blocks nothing in Jira itself, but the load test waits on the API work.
     org.add_link("Blocks", "OPS-101", "OPS-105")
     return org
@@ -82,11 +90,19 @@ def build_asana(now: datetime) -> tuple[AsanaOrg, str, dict[str, str]]:
         if item.key == "MKT-1":
             notes += " Budget approval tracked as FIN-1 in the finance plan."
         if item.key == "MKT-5":
-            notes = "Blocked by OPS-240 (payment provider certificate renewal), which nobody synced."
+            notes = (
+                "Blocked by OPS-240 (payment provider certificate renewal), which nobody synced."
+            )
         gid = org.add_task(
-            item.title, project=project, section=item.status if item.status != "Planned" else "Planned",
-            assignee=people.get(item.owner or ""), due_on=_due(today, item), milestone=item.milestone,
-            notes=notes, custom_fields=custom, created_at=_at(now, 40),
+            item.title,
+            project=project,
+            section=item.status if item.status != "Planned" else "Planned",
+            assignee=people.get(item.owner or ""),
+            due_on=_due(today, item),
+            milestone=item.milestone,
+            notes=notes,
+            custom_fields=custom,
+            created_at=_at(now, 40),
             modified_at=_at(now, item.last_change_days_ago),
         )
         gids[item.key] = gid
@@ -101,8 +117,15 @@ def build_demo(now: datetime | None = None) -> DemoOrganisation:
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     jira = build_jira(now)
     asana, project, gids = build_asana(now)
-    demo = DemoOrganisation(today=now.date(), jira=jira, asana=asana, asana_gids=gids, asana_project=project)
+    demo = DemoOrganisation(
+        today=now.date(), jira=jira, asana=asana, asana_gids=gids, asana_project=project
+    )
     # A Jira remote link: the API scaling work blocks the Marketing campaign task in Asana.
-    jira.add_remote_link("OPS-101", demo.asana_url("MKT-1"), title="Loyalty launch campaign goes live",
-                         relationship="blocks", application="Asana")
+    jira.add_remote_link(
+        "OPS-101",
+        demo.asana_url("MKT-1"),
+        title="Loyalty launch campaign goes live",
+        relationship="blocks",
+        application="Asana",
+    )
     return demo

@@ -5,7 +5,14 @@ from __future__ import annotations
 import duckdb
 
 from model.dictionary import DICTIONARY, render
-from model.schema import PUBLIC_TABLES, PUBLIC_VIEWS, SCHEMA_VERSION, create_schema, migrate, pending_migrations
+from model.schema import (
+    PUBLIC_TABLES,
+    PUBLIC_VIEWS,
+    SCHEMA_VERSION,
+    create_schema,
+    migrate,
+    pending_migrations,
+)
 
 
 def test_every_public_table_and_column_has_a_comment() -> None:

@@ -36,7 +36,9 @@ def test_config_error_names_the_key_path(case: str, tmp_path: Path) -> None:
     config.write_text(text)
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     output = result.stdout + result.stderr
@@ -51,6 +53,10 @@ def test_init_writes_a_template_that_validates(tmp_path: Path) -> None:
 
     config = parse_config(CONFIG_TEMPLATE, origin="template", base_dir=tmp_path)
     assert config.sources[0].name == "finance-plan"
-    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "init", str(tmp_path / "h.yaml")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "init", str(tmp_path / "h.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and (tmp_path / "h.yaml").read_text() == CONFIG_TEMPLATE

@@ -35,8 +35,11 @@ def test_whole_job_materialises_and_publishes(file_org: Callable[..., Path]) -> 
     assert db.exists() and not db.with_name(db.name + ".wal").exists()
     counts = dict(query(db, "SELECT source, count(*) FROM work_items GROUP BY 1"))
     assert counts == {"it-ops": 5, "marketing": 5, "finance": 3, "store-ops": 3}
-    edge = query(db, "SELECT kind, origin, is_cross_department, contract_id FROM dependencies "
-                     "WHERE upstream_id = 'finance:FIN-1' AND downstream_id = 'marketing:MKT-1'")
+    edge = query(
+        db,
+        "SELECT kind, origin, is_cross_department, contract_id FROM dependencies "
+        "WHERE upstream_id = 'finance:FIN-1' AND downstream_id = 'marketing:MKT-1'",
+    )
     assert edge == [("depends_on", "sheet_column", True, "finance-budget")]
     assert query(db, "SELECT count(*) FROM exceptions")[0][0] > 0
     assert config.path(config.report.html).read_text().startswith("<!")
@@ -60,27 +63,37 @@ def test_two_syncs_with_unchanged_input_are_identical(file_org: Callable[..., Pa
     assert query(db, "SELECT count(*) FROM sync_runs")[0][0] == 8  # 4 sources x 2 runs
 
 
-def test_malformed_rows_are_rejected_and_the_rest_load(file_org: Callable[..., Path], tmp_path: Path) -> None:
+def test_malformed_rows_are_rejected_and_the_rest_load(
+    file_org: Callable[..., Path], tmp_path: Path
+) -> None:
     bad = tmp_path / "plans" / "ops-extra.csv"
     bad.parent.mkdir(parents=True, exist_ok=True)
-    bad.write_text(textwrap.dedent("""\
+    bad.write_text(
+        textwrap.dedent("""\
         ID,Task,Status,Owner,Due
         X-1,Good row,To Do,a@example.com,2026-12-01
         X-2,Bad date,To Do,a@example.com,2026-13-45
         ,No id,To Do,a@example.com,2026-12-01
         X-1,Duplicate id,To Do,a@example.com,2026-12-01
         X-3,Another good row,Done,,2026-12-02
-        """))
-    config_path = file_org(extra_sources=[{"name": "extra", "kind": "csv", "path": "plans/ops-extra.csv"}])
+        """)
+    )
+    config_path = file_org(
+        extra_sources=[{"name": "extra", "kind": "csv", "path": "plans/ops-extra.csv"}]
+    )
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config_path)],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr
     warning = [line for line in result.stderr.splitlines() if "rows rejected" in line]
     assert len(warning) == 1 and "3 rows rejected" in warning[0] and "extra: 3" in warning[0]
     db = load_config(config_path).database_path
-    rejected = query(db, "SELECT location, reason FROM rejected_records WHERE source = 'extra' ORDER BY 1")
+    rejected = query(
+        db, "SELECT location, reason FROM rejected_records WHERE source = 'extra' ORDER BY 1"
+    )
     assert [loc.rsplit("/", 1)[-1].strip() for loc, _ in rejected] == ["row 3", "row 4", "row 5"]
     loaded = query(db, "SELECT source_key FROM work_items WHERE source = 'extra' ORDER BY 1")
     assert loaded == [("X-1",), ("X-3",)]
@@ -97,29 +110,43 @@ READER = textwrap.dedent("""\
     """)
 
 
-def test_open_reader_does_not_block_sync_and_keeps_old_snapshot(file_org: Callable[..., Path], tmp_path: Path) -> None:
+def test_open_reader_does_not_block_sync_and_keeps_old_snapshot(
+    file_org: Callable[..., Path], tmp_path: Path
+) -> None:
     config_path = file_org()
     assert run_sync(config_path, now=NOW).success
     db = load_config(config_path).database_path
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(db)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert reader.stdout is not None and reader.stdin is not None
     before = int(reader.stdout.readline())
     # Add an item, then sync while the reader holds its connection.
     plan = tmp_path / "plans" / "finance.csv"
-    plan.write_text(plan.read_text(encoding="utf-8-sig") + "FIN-9;New approval;Pending;Priya Nair;01.12.2026;;Task;\n",
-                    encoding="utf-8-sig")
+    plan.write_text(
+        plan.read_text(encoding="utf-8-sig")
+        + "FIN-9;New approval;Pending;Priya Nair;01.12.2026;;Task;\n",
+        encoding="utf-8-sig",
+    )
     report = run_sync(config_path, now=NOW + timedelta(hours=1))
     assert report.success and report.published, report.errors
     reader.stdin.write("\n")
     reader.stdin.flush()
     assert int(reader.stdout.readline()) == before  # still the old snapshot
     reader.wait(timeout=30)
-    assert query(db, "SELECT count(*) FROM work_items")[0][0] == before + 1  # a reconnect sees the new one
+    assert (
+        query(db, "SELECT count(*) FROM work_items")[0][0] == before + 1
+    )  # a reconnect sees the new one
 
 
 def test_secret_from_environment_never_lands_anywhere(
-    file_org: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    file_org: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     from tests.conftest import SECRET
 
