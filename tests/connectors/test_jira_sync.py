@@ -50,7 +50,7 @@ def status_histories(org: JiraOrg) -> int:
 
 @pytest.mark.parametrize("deployment", ["cloud", "data_center"])
 def test_full_sync_loads_everything_served(tmp_path: Path, deployment: str) -> None:
-    org = generate_org(700, seed=3, now=NOW)
+    org = generate_org(400, seed=3, now=NOW)
     with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
         source = source_for(sandbox, milestones="both")
         result, stats = sync(source, tmp_path / "raw.duckdb")
@@ -82,13 +82,13 @@ def test_full_sync_loads_everything_served(tmp_path: Path, deployment: str) -> N
 
 @pytest.mark.parametrize("deployment", ["cloud", "data_center"])
 def test_incremental_sync_fetches_only_changes(tmp_path: Path, deployment: str) -> None:
-    org = generate_org(1000, seed=4, now=NOW)
+    org = generate_org(500, seed=4, now=NOW)
     with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
         source = source_for(sandbox)
         sync(source, tmp_path / "raw.duckdb", full=True)
         latest = max(i.updated for i in org.issues.values())
         overlap = {k for k, i in org.issues.items() if i.updated >= latest - timedelta(minutes=10)}
-        changed = org.mutate_share(0.01, seed=9)
+        changed = org.mutate_share(0.01, seed=9)  # 5 issues
         deleted = [k for k in list(org.issues)[5:8] if k not in changed and k not in overlap]
         org.delete(deleted)
         sandbox.server.reset_counts()
