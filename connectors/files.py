@@ -77,6 +77,11 @@ def paged(
         if len(page) >= PAGE_SIZE:
             yield Page(page)
             page = []
+    if mapper.stats.sheets_read == 0 and mapper.complete:
+        # no tab looked like a table (a renamed id column?): never tombstone everything for it
+        yield mapper.missing_sheet(
+            "(all sheets)", "no worksheet has a header row with an id column"
+        )
     yield Page(page, cursor=cursor)
     if mapper.complete:
         yield Census("row", set(mapper.live_ids))

@@ -296,3 +296,26 @@ def test_broken_corpus_of_ten_thousand_rows_never_stops_the_run(tmp_path: Path) 
     finally:
         con.close()
     assert stored == (stats.rejected, stats.rejected)
+
+
+def test_an_unreadable_csv_record_is_rejected_and_the_rest_load(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("ID,Title\n1,a\n2," + "x" * 200_000 + "\n3,c\n")
+    connector = CsvConnector(csv_source(path))
+    batches = list(connector.fetch(None))
+    assert set(records(batches)) == {"1", "3"}
+    [rejection] = rejections(batches)
+    assert rejection.location == "x.csv / x / row 3" and "field limit" in rejection.reason
+    assert (connector.stats.rows_seen, connector.stats.rejected) == (3, 1)
+
+
+def test_a_workbook_without_any_table_keeps_its_rows_alive(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    assert sheet is not None
+    sheet.append(["Identifier", "Title"])  # the id column was renamed
+    sheet.append(["A", "one"])
+    wb.save(tmp_path / "plan.xlsx")
+    batches = list(ExcelConnector(xlsx_source(tmp_path / "plan.xlsx")).fetch(None))
+    assert [r.location for r in rejections(batches)] == ["plan.xlsx / (all sheets)"]
+    assert census(batches) is None
