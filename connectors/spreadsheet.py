@@ -263,6 +263,13 @@ class RowMapper:
         self.live_ids: set[str] = set()
         self.first_seen: dict[str, str] = {}
         self.complete = True
+        self._categories: dict[str, str | None] = {}
+
+    def category(self, status: str) -> str | None:
+        """The status's category from the source's vocabulary (memoised: few distinct values)."""
+        if status not in self._categories:
+            self._categories[status] = self.source.status_category(status)
+        return self._categories[status]
 
     def missing_sheet(self, sheet: str, reason: str) -> Rejection:
         """A configured sheet that is absent or unreadable: reported, and no census this run."""
@@ -349,7 +356,7 @@ class RowMapper:
                 reason = f"formula error {str(cell(field)).strip()} in a mapped column"
                 return self._reject(location, reason, column(field), cells)
         status = as_text(cell("status"))
-        category = self.source.status_category(status) if status else "todo"
+        category = self.category(status) if status else "todo"
         if category is None:
             reason = f"unknown status {status!r}: add it to the source's status_map"
             return self._reject(location, reason, column("status"), cells)

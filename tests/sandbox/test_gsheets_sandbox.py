@@ -280,3 +280,24 @@ def test_generated_books_are_deterministic_and_editable(tmp_path: Any) -> None:
         assert entry["kind"] == "gsheets" and entry["api_url"] == sandbox.url and env == {}
         assert json.loads((tmp_path / "sa.json").read_text())["token_uri"] == sandbox.token_uri
         assert sandbox.banner() == f"sheets {sandbox.url} credentials={tmp_path / 'sa.json'}"
+
+
+def test_gspread_high_level_reads_work_against_the_sandbox(
+    sandbox: SheetsSandbox, tmp_path: Any
+) -> None:
+    import gspread
+
+    from connectors.gsheets import GoogleSheetsConnector
+    from handoff.config import GoogleSheetsSource
+
+    sandbox.write_credentials(tmp_path / "sa.json")
+    entry, _ = sandbox.source_entry("fin", "fin", tmp_path / "sa.json")
+    http = GoogleSheetsConnector(GoogleSheetsSource.model_validate(entry)).client()
+    spreadsheet = gspread.Spreadsheet(http, {"id": "fin"})
+    assert spreadsheet.title == "Finance plan"
+    tab = spreadsheet.worksheet("Q1 Plan")
+    assert tab.get_all_values()[1] == ["F-1", "Budget", "31.12.2026", "TRUE", "12.5"]
+    assert tab.acell("B2").value == "Budget"
+    assert tab.get("A1:B2") == [["ID", "Title"], ["F-1", "Budget"]]
+    empty = spreadsheet.worksheet("Empty").get_all_values()
+    assert empty == [[]]  # gspread fills in the missing "values" key
