@@ -49,7 +49,8 @@ FIELDS = [
 ]  # fmt: skip
 CENSUS_FIELDS = ["updated"]
 CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
-BULK_ISSUES = 1000  # changelog/bulkfetch takes up to 1000 issues per request
+BULK_ISSUES = 1000
+LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links  # changelog/bulkfetch takes up to 1000 issues per request
 CUSTOM_ID = re.compile(r"^customfield_\d+$")
 ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
 
@@ -133,6 +134,9 @@ class JiraConnector:
 
     def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
         """Yield issues changed since `cursor` (all when `full`), their histories and links."""
+        yield from _merge_pages(self._fetch(cursor, full=full))
+
+    def _fetch(self, cursor: Cursor | None, *, full: bool) -> Iterator[Batch]:
         scope = self._scope()
         previous = (cursor or {}).get("updated") if (cursor or {}).get("scope") == scope else None
         full = full or previous is None
@@ -363,6 +367,28 @@ class JiraConnector:
             if total is None or total == len(census):
                 break
         return census
+
+
+def _merge_pages(batches: Iterator[Batch], size: int = LAND_BATCH) -> Iterator[Batch]:
+    """Join small pages into landing batches of about `size` records (fewer, larger upserts;
+    memory stays bounded by `size`)."""
+    buffer: list[RawRecord] = []
+    for batch in batches:
+        if isinstance(batch, Page) and batch.cursor is None:
+            buffer.extend(batch.records)
+            if len(buffer) >= size:
+                yield Page(buffer)
+                buffer = []
+            continue
+        if isinstance(batch, Rejection):
+            yield batch
+            continue
+        if buffer:
+            yield Page(buffer)
+            buffer = []
+        yield batch
+    if buffer:
+        yield Page(buffer)
 
 
 def _collect(census: dict[str, datetime], issues: list[Any]) -> None:

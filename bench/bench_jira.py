@@ -1,0 +1,188 @@
+"""Jira ingestion benchmark: full and 1%-incremental sync against a sandbox in its own process.
+
+    python -m bench.bench_jira --sizes 20000 100000
+
+The sandbox (Jira Cloud by default) runs in one process; every sync runs in a fresh worker
+process, so its peak memory (RSS) is its own. Measures wall time, issues per second, HTTP
+requests (as the sandbox counted them), retries, normalisation time and peak memory; writes
+bench/results/jira.md and jira.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STAGING = Path(__file__).resolve().parents[1] / "model" / "staging.sql"
+
+SERVER = """
+import json, sys
+from sandbox.jira import JiraSandbox, generate_org
+org = generate_org(int(sys.argv[1]), 42)
+sb = JiraSandbox(org, deployment=sys.argv[2]).start()
+entry, env = sb.source_entry("bench-jira", "BENCH_JIRA_TOKEN")
+print(json.dumps({"entry": entry, "env": env, "issues": len(org.issues)}), flush=True)
+for line in sys.stdin:
+    command = line.strip()
+    if command == "mutate":
+        changed = org.mutate_share(0.01, 7)
+        sb.server.reset_counts()
+        print(json.dumps(len(changed)), flush=True)
+    elif command == "requests":
+        print(json.dumps(sb.server.total_requests), flush=True)
+    else:
+        break
+sb.stop()
+"""
+
+
+def _ask(server: subprocess.Popen[str], command: str) -> Any:
+    assert server.stdin and server.stdout
+    server.stdin.write(command + "\n")
+    server.stdin.flush()
+    return json.loads(server.stdout.readline())
+
+
+def worker(entry: dict[str, Any], raw: Path, full: bool, normalise_too: bool) -> dict[str, Any]:
+    """One sync in this process: connector -> raw landing (-> normaliser); prints figures."""
+    import duckdb
+
+    from connectors.jira import JiraConnector
+    from handoff.config import JiraSource
+    from model.landing import land, read_cursor
+    from model.normalise.jira import normalise
+
+    source = JiraSource.model_validate({**entry, "token": os.environ["BENCH_JIRA_TOKEN"]})
+    connector = JiraConnector(source)
+    started = time.perf_counter()
+    result = land(
+        raw, connector.fetch(read_cursor(raw), full=full), full=full, stats=connector.stats
+    )
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "seconds": round(seconds, 2),
+        "issues": result.record_counts.get("issue", 0),
+        "records": result.records,
+        "deleted": result.deleted,
+        "client_requests": connector.stats.requests,
+        "retries": connector.stats.retries,
+    }
+    if normalise_too:
+        con = duckdb.connect()
+        con.execute(STAGING.read_text())
+        con.execute(f"ATTACH '{raw}' AS raw_jira (READ_ONLY)")
+        started = time.perf_counter()
+        normalise(con, source, "raw_jira", datetime.now(UTC).replace(tzinfo=None))
+        out["normalise_seconds"] = round(time.perf_counter() - started, 2)
+        out["status_changes"] = con.execute("SELECT count(*) FROM stg_status_changes").fetchone()[0]  # type: ignore[index]
+        out["references"] = con.execute("SELECT count(*) FROM stg_references").fetchone()[0]  # type: ignore[index]
+        con.close()
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def _run_worker(entry: dict[str, Any], env: dict[str, str], raw: Path, full: bool) -> Any:
+    args = [sys.executable, "-m", "bench.bench_jira", "--worker", json.dumps(entry), str(raw)]
+    if full:
+        args.append("--full")
+    done = subprocess.run(
+        args, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench(size: int, deployment: str) -> dict[str, Any]:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(size), deployment],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout
+        info = json.loads(server.stdout.readline())
+        entry = info["entry"]  # the token stays "${BENCH_JIRA_TOKEN}": workers read the env
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "bench-jira.duckdb"
+            full = _run_worker(entry, info["env"], raw, True)
+            full["requests"] = _ask(server, "requests")
+            changed = _ask(server, "mutate")
+            incremental = _run_worker(entry, info["env"], raw, False)
+            incremental["requests"] = _ask(server, "requests")
+            incremental["changed"] = changed
+        for run in (full, incremental):
+            run["issues_per_second"] = round(run["issues"] / max(run["seconds"], 1e-9), 1)
+        return {
+            "size": info["issues"],
+            "deployment": deployment,
+            "full": full,
+            "incremental": incremental,
+        }
+    finally:
+        if server.stdin:
+            server.stdin.write("quit\n")
+            server.stdin.close()
+        server.wait(timeout=60)
+
+
+def write(results: list[dict[str, Any]]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    (RESULTS / "jira.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    lines = [
+        "# Jira ingestion benchmark",
+        "",
+        f"{meta['when']}, {meta['cpus']} CPUs, Python {meta['python']}; sandbox in its own "
+        "process, each sync in a fresh process (remote links on, 1% of issues changed for the "
+        "incremental run).",
+        "",
+        "| issues | deployment | sync | wall s | issues/s | HTTP requests | retries | peak RSS MB "
+        "| normalise s |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for kind in ("full", "incremental"):
+            run = r[kind]
+            lines.append(
+                f"| {r['size']} | {r['deployment']} | {kind} | {run['seconds']} | "
+                f"{run['issues_per_second']} | {run['requests']} | {run['retries']} | "
+                f"{run['peak_rss_mb']} | {run.get('normalise_seconds', '')} |"
+            )
+    (RESULTS / "jira.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20000])
+    parser.add_argument("--deployment", choices=["cloud", "data_center"], default="cloud")
+    parser.add_argument("--worker", nargs=2, metavar=("SOURCE_JSON", "RAW_PATH"))
+    parser.add_argument("--full", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        entry, raw = json.loads(args.worker[0]), Path(args.worker[1])
+        print(json.dumps(worker(entry, raw, args.full, normalise_too=True)))
+        return
+    write([bench(size, args.deployment) for size in args.sizes])
+
+
+if __name__ == "__main__":
+    main()
