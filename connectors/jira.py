@@ -371,24 +371,25 @@ class JiraConnector:
 
 def _merge_pages(batches: Iterator[Batch], size: int = LAND_BATCH) -> Iterator[Batch]:
     """Join small pages into landing batches of about `size` records (fewer, larger upserts;
-    memory stays bounded by `size`)."""
-    buffer: list[RawRecord] = []
+    memory stays bounded by `size`). A record seen twice keeps its latest version."""
+    buffer: dict[tuple[str, str], RawRecord] = {}
     for batch in batches:
         if isinstance(batch, Page) and batch.cursor is None:
-            buffer.extend(batch.records)
+            for record in batch.records:
+                buffer[(record.record_type, record.key)] = record
             if len(buffer) >= size:
-                yield Page(buffer)
-                buffer = []
+                yield Page(list(buffer.values()))
+                buffer = {}
             continue
         if isinstance(batch, Rejection):
             yield batch
             continue
         if buffer:
-            yield Page(buffer)
-            buffer = []
+            yield Page(list(buffer.values()))
+            buffer = {}
         yield batch
     if buffer:
-        yield Page(buffer)
+        yield Page(list(buffer.values()))
 
 
 def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
