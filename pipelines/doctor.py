@@ -27,7 +27,9 @@ def _config(path: Path) -> tuple[HandoffConfig | None, Finding]:
     try:
         config = load_config(path)
     except ConfigError as err:
-        return None, Finding("config", False, str(err), "fix the key named above in the config file")
+        return None, Finding(
+            "config", False, str(err), "fix the key named above in the config file"
+        )
     return config, Finding("config", True, f"{path}: {len(config.sources)} sources")
 
 
@@ -38,7 +40,13 @@ def _source(source: object) -> Finding:
     except Exception as err:  # doctor reports every failure, whatever its type
         message = str(err)
         lowered = message.lower()
-        if "401" in message or "403" in message or "auth" in lowered or "token" in lowered or "credential" in lowered:
+        if (
+            "401" in message
+            or "403" in message
+            or "auth" in lowered
+            or "token" in lowered
+            or "credential" in lowered
+        ):
             fix = f"check the credentials of source {name!r} (the token/credentials variable in the config)"
         elif "not found" in lowered or "no such file" in lowered:
             fix = f"check the path or id configured for source {name!r}"
@@ -57,26 +65,40 @@ def _database(config: HandoffConfig) -> Finding:
         except OSError as err:
             return Finding("database", False, str(err), f"create {folder} or change `database:`")
     if not os.access(folder, os.W_OK):
-        return Finding("database", False, f"{folder} is not writable", "give the sync's user write access")
+        return Finding(
+            "database", False, f"{folder} is not writable", "give the sync's user write access"
+        )
     if path.exists():
         try:
             con = duckdb.connect(str(path), read_only=True)
             version = con.execute("SELECT max(schema_version) FROM schema_info").fetchone()
             con.close()
         except duckdb.Error as err:
-            return Finding("database", False, f"{path}: {err}", "move the file away; the next sync rebuilds it")
-        return Finding("database", True, f"{path} (schema version {version[0] if version else '?'})")
+            return Finding(
+                "database", False, f"{path}: {err}", "move the file away; the next sync rebuilds it"
+            )
+        return Finding(
+            "database", True, f"{path} (schema version {version[0] if version else '?'})"
+        )
     return Finding("database", True, f"{path} (created by the first sync)")
 
 
 def _dagster_home() -> Finding:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        return Finding("dagster home", True, "DAGSTER_HOME not set: `handoff sync` keeps no run history",
-                       "set DAGSTER_HOME=<repo>/dagster_home for run history and the schedule")
+        return Finding(
+            "dagster home",
+            True,
+            "DAGSTER_HOME not set: `handoff sync` keeps no run history",
+            "set DAGSTER_HOME=<repo>/dagster_home for run history and the schedule",
+        )
     if not (Path(home) / "dagster.yaml").exists():
-        return Finding("dagster home", False, f"{home}/dagster.yaml is missing",
-                       "point DAGSTER_HOME at the repository's dagster_home/ folder")
+        return Finding(
+            "dagster home",
+            False,
+            f"{home}/dagster.yaml is missing",
+            "point DAGSTER_HOME at the repository's dagster_home/ folder",
+        )
     return Finding("dagster home", True, home)
 
 

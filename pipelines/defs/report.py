@@ -1,5 +1,7 @@
 """The leaders' report, the webhook, and the run's verdict on failed sources."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from handoff.config import HandoffConfig
@@ -9,7 +11,7 @@ from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes
 from rules.report.data import gather
 from rules.report.notify import post_webhook
-from rules.report.render import write_report
+from rules.report.render import write_rendered
 
 
 def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
@@ -26,18 +28,21 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         cfg = handoff.load()
         now = run_time(context)
-        paths = {}
-        for fmt, out in (
-            ("html", cfg.report.html),
-            ("md", cfg.report.markdown),
-            ("json", cfg.report.json_path),
-        ):
-            paths[fmt] = str(write_report(cfg.database_path, cfg.path(out), fmt, now=now))  # type: ignore[arg-type]
+        data = gather(cfg.database_path, now=now)
+        outputs: dict[str, Path] = {
+            "html": cfg.report.html,
+            "md": cfg.report.markdown,
+            "json": cfg.report.json_path,
+        }
+        paths = {
+            fmt: str(write_rendered(data, cfg.path(out), fmt))  # type: ignore[arg-type]
+            for fmt, out in outputs.items()
+        }
         if cfg.webhook is not None:
             posted = post_webhook(
                 cfg.webhook.url.get_secret_value(),
                 cfg.webhook.format,
-                gather(cfg.database_path, now=now),
+                data,
                 report_path=paths["html"],
             )
             context.log.info("webhook posted" if posted else "webhook failed (the run goes on)")

@@ -86,11 +86,18 @@ RENDERERS = {"html": render_html, "md": render_markdown, "json": render_json}
 
 
 def write_report(db_path: Path, out: Path, fmt: Format, *, now: datetime | None = None) -> Path:
-    """Gather the report from the model at `db_path` and write it to `out` atomically
-    (a reader never sees half a page), creating the folder if needed."""
+    """Gather the report from the model at `db_path` and write it to `out` atomically."""
     if fmt not in RENDERERS:
         raise ValueError(f"unknown report format {fmt!r}: use html, md or json")
-    text = RENDERERS[fmt](gather(db_path, now=now))
+    return write_rendered(gather(db_path, now=now), out, fmt)
+
+
+def write_rendered(data: ReportData, out: Path, fmt: Format) -> Path:
+    """Render gathered data and write it atomically (a reader never sees half a page),
+    creating the folder if needed; gather once, write every format."""
+    if fmt not in RENDERERS:
+        raise ValueError(f"unknown report format {fmt!r}: use html, md or json")
+    text = RENDERERS[fmt](data)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)

@@ -47,7 +47,9 @@ def findings(root: Path) -> list[tuple[str, list[str], str]]:
     db = load_config(root / "handoff.yaml", require_env=False).database_path
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("SELECT rule_id, subject_ids, classification FROM open_exceptions").fetchall()
+        return con.execute(
+            "SELECT rule_id, subject_ids, classification FROM open_exceptions"
+        ).fetchall()
     finally:
         con.close()
 
@@ -65,7 +67,9 @@ def test_every_source_lands(demo_run: tuple[Path, DemoOrganisation]) -> None:
     assert counts == {"jira": 5, "asana": 5, "gsheets": 3, "xlsx": 3}
 
 
-def test_campaign_waits_on_stalled_it_capacity_work(demo_run: tuple[Path, DemoOrganisation]) -> None:
+def test_campaign_waits_on_stalled_it_capacity_work(
+    demo_run: tuple[Path, DemoOrganisation],
+) -> None:
     root, demo = demo_run
     campaign = f"marketing-asana:{demo.asana_gids['MKT-1']}"
     rows = findings(root)
@@ -75,21 +79,37 @@ def test_campaign_waits_on_stalled_it_capacity_work(demo_run: tuple[Path, DemoOr
 
 def test_launch_milestone_has_no_steward(demo_run: tuple[Path, DemoOrganisation]) -> None:
     root, demo = demo_run
-    assert has(findings(root), "milestone_without_steward", f"marketing-asana:{demo.asana_gids['MKT-4']}")
+    assert has(
+        findings(root), "milestone_without_steward", f"marketing-asana:{demo.asana_gids['MKT-4']}"
+    )
 
 
-def test_marketing_and_it_kpis_in_tension_without_contract(demo_run: tuple[Path, DemoOrganisation]) -> None:
+def test_marketing_and_it_kpis_in_tension_without_contract(
+    demo_run: tuple[Path, DemoOrganisation],
+) -> None:
     root, demo = demo_run
     rows = findings(root)
-    assert has(rows, "kpi_tension_unreconciled", "it-jira:OPS-101", f"marketing-asana:{demo.asana_gids['MKT-1']}")
+    assert has(
+        rows,
+        "kpi_tension_unreconciled",
+        "it-jira:OPS-101",
+        f"marketing-asana:{demo.asana_gids['MKT-1']}",
+    )
 
 
 def test_reference_to_an_issue_nobody_synced(demo_run: tuple[Path, DemoOrganisation]) -> None:
     root, demo = demo_run
-    assert has(findings(root), "unmapped_dependency", "unresolved:OPS-240", f"marketing-asana:{demo.asana_gids['MKT-5']}")
+    assert has(
+        findings(root),
+        "unmapped_dependency",
+        "unresolved:OPS-240",
+        f"marketing-asana:{demo.asana_gids['MKT-5']}",
+    )
 
 
-def test_contracted_handoffs_are_planned_the_rest_surprises(demo_run: tuple[Path, DemoOrganisation]) -> None:
+def test_contracted_handoffs_are_planned_the_rest_surprises(
+    demo_run: tuple[Path, DemoOrganisation],
+) -> None:
     root, _ = demo_run
     rows = findings(root)
     planned = [ids for rule, ids, c in rows if c == "planned"]

@@ -24,7 +24,9 @@ NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def demo_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, DemoOrganisation, list[Any]]]:
+def demo_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, DemoOrganisation, list[Any]]]:
     servers: list[Any] = []
     demo = build_demo(NOW)
     for key, value in write_demo(tmp_path, demo, servers).items():
@@ -51,7 +53,9 @@ def test_failing_source_keeps_everyones_data_and_fails_the_run(
     root, demo, servers = demo_env
     config = root / "handoff.yaml"
     assert run_sync(config, now=NOW.replace(tzinfo=None)).success
-    jira_before = rows(root, "SELECT item_id, title, status FROM work_items WHERE source = 'it-jira' ORDER BY 1")
+    jira_before = rows(
+        root, "SELECT item_id, title, status FROM work_items WHERE source = 'it-jira' ORDER BY 1"
+    )
     # Marketing renames a task; Jira goes down for good (every request answers 503).
     gid = demo.asana_gids["MKT-2"]
     demo.asana.tasks[gid].name = "Launch e-mail blast to 2.5M customers"
@@ -63,12 +67,25 @@ def test_failing_source_keeps_everyones_data_and_fails_the_run(
     assert report.outcomes["it-jira"].status == "failed"
     assert "it-jira" in (report.outcomes["it-jira"].error or "")
     assert report.published  # the others' fresh data was published
-    assert rows(root, "SELECT item_id, title, status FROM work_items WHERE source = 'it-jira' ORDER BY 1") == jira_before
+    assert (
+        rows(
+            root,
+            "SELECT item_id, title, status FROM work_items WHERE source = 'it-jira' ORDER BY 1",
+        )
+        == jira_before
+    )
     renamed = demo.asana.tasks[gid].name
     assert renamed.startswith("Launch e-mail blast to 2.5M customers")
-    assert rows(root, f"SELECT title FROM work_items WHERE item_id = 'marketing-asana:{gid}'") == [(renamed,)]
-    status = dict(rows(root, "SELECT source, status FROM sync_runs WHERE run_id = "
-                             "(SELECT run_id FROM sync_runs ORDER BY started_at DESC LIMIT 1)"))
+    assert rows(root, f"SELECT title FROM work_items WHERE item_id = 'marketing-asana:{gid}'") == [
+        (renamed,)
+    ]
+    status = dict(
+        rows(
+            root,
+            "SELECT source, status FROM sync_runs WHERE run_id = "
+            "(SELECT run_id FROM sync_runs ORDER BY started_at DESC LIMIT 1)",
+        )
+    )
     assert status["it-jira"] == "failed" and status["marketing-asana"] == "success"
 
 
@@ -91,23 +108,34 @@ def test_half_empty_source_is_stopped_by_the_blocking_check(
 def test_two_concurrent_syncs_leave_a_consistent_model(file_org: Callable[..., Path]) -> None:
     config = file_org()
     command = [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config)]
-    first = subprocess.Popen([*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     lock = config.parent / "data" / ".sync.lock"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (lock.exists() and lock.read_text().startswith("pid")):
+    while time.monotonic() < deadline and not (
+        lock.exists() and lock.read_text().startswith("pid")
+    ):
         time.sleep(0.05)
     impatient = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    patient = subprocess.Popen([*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    patient = subprocess.Popen(
+        [*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert first.wait(timeout=240) == 0, first.stderr.read() if first.stderr else ""
     assert patient.wait(timeout=240) == 0, patient.stderr.read() if patient.stderr else ""
     if impatient.returncode != 0:  # it lost the race for the lock: a clear message, no traceback
         assert "another sync is running" in impatient.stderr and "Traceback" not in impatient.stderr
     db = load_config(config, require_env=False).database_path
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*), count(DISTINCT item_id) FROM work_items").fetchone() == (16, 16)
+    assert con.execute("SELECT count(*), count(DISTINCT item_id) FROM work_items").fetchone() == (
+        16,
+        16,
+    )
     runs = con.execute("SELECT count(DISTINCT run_id) FROM sync_runs").fetchone()[0]
     assert runs == (3 if impatient.returncode == 0 else 2)
-    dupes = con.execute("SELECT count(*) - count(DISTINCT exception_id) FROM exceptions").fetchone()[0]
+    dupes = con.execute(
+        "SELECT count(*) - count(DISTINCT exception_id) FROM exceptions"
+    ).fetchone()[0]
     assert dupes == 0
     con.close()
     assert os.path.exists(db)
