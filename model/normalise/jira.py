@@ -64,20 +64,19 @@ def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: 
     }
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE jira_issue AS
-        SELECT record_key AS key, $source || ':' || record_key AS item_id, is_deleted,
-               payload AS p
+        CREATE OR REPLACE TEMP VIEW jira_issue AS
+        SELECT record_key AS key, {_lit(source.name + ":")} || record_key AS item_id,
+               is_deleted, payload AS p
         FROM {raw}.raw_records WHERE record_type = 'issue'
-        """,
-        {"source": source.name},
-    )
+        """
+    )  # a view, not a copy: payloads are read from the raw store as needed
     try:
         _items(con, raw, source, custom, params)
         _versions(con, source, params)
         _references(con, raw, params)
         _status_changes(con, raw, params)
     finally:
-        con.execute("DROP TABLE IF EXISTS jira_issue")
+        con.execute("DROP VIEW IF EXISTS jira_issue")
 
 
 def _items(
