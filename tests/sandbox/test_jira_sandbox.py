@@ -111,7 +111,7 @@ def test_search_pages_with_tokens_and_caps(cloud: tuple[JiraSandbox, requests.Se
         body["nextPageToken"] = page["nextPageToken"]
     expected = [i.key for i in sandbox.org.issues.values() if i.project in ("OPS", "ENG")]
     assert sorted(keys) == sorted(expected) and len(keys) == len(set(keys))
-    ids_only = http.get(url, params={"jql": "project = OPS", "maxResults": 5000}).json()
+    ids_only = http.get(url, params={"jql": "project = OPS", "maxResults": "5000"}).json()
     assert set(ids_only["issues"][0]) == {"id"}  # default fields: ids only
     assert len(ids_only["issues"]) == len([k for k in expected if k.startswith("OPS-")])
 
@@ -186,7 +186,7 @@ def test_data_center_pages_by_offset_with_bearer(org: JiraOrg) -> None:
             page = requests.get(
                 url,
                 headers=headers,
-                params={"jql": "project = OPS", "startAt": start, "maxResults": 70},
+                params={"jql": "project = OPS", "startAt": str(start), "maxResults": "70"},
             ).json()
             validate(page, "SearchResults")
             seen += [i["key"] for i in page["issues"]]
