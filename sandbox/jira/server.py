@@ -445,11 +445,10 @@ class JiraSandbox:
         issue = self._issue(request.params["key"])
         fields = wanted_fields(request.args("fields"), default=["*all"])
         expand = ",".join(request.args("expand"))
+        # Data Center returns the whole history on a single issue; Cloud truncates it too.
+        limit = self.changelog_expand_limit if self.cloud else None
         return self.renderer(request).issue(
-            issue,
-            fields,
-            changelog="changelog" in expand,
-            changelog_limit=self.changelog_expand_limit,
+            issue, fields, changelog="changelog" in expand, changelog_limit=limit
         )
 
     def issue_changelog(self, request: Request) -> dict[str, Any]:

@@ -138,3 +138,15 @@ def test_nothing_changed_costs_a_handful_of_requests(tmp_path: Path) -> None:
     assert cursor and cursor["updated"].startswith(
         max(i.updated for i in org.issues.values()).strftime("%Y-%m-%dT%H:%M")
     )
+
+
+def test_data_center_truncated_history_is_completed_per_issue(tmp_path: Path) -> None:
+    org = generate_org(300, seed=12, now=NOW)
+    with JiraSandbox(org, deployment="data_center", changelog_expand_limit=100) as sandbox:
+        source = source_for(sandbox, remote_links=False)
+        sync(source, tmp_path / "raw.duckdb")
+        long = [i for i in org.issues.values() if len(i.histories) > 100]
+        assert long and requests_matching(sandbox, "/issue/") == len(long)
+    con = staging(source, tmp_path / "raw.duckdb")
+    changes = con.execute("SELECT count(*) FROM stg_status_changes").fetchone()
+    assert changes == (status_histories(org),)
