@@ -1,0 +1,117 @@
+"""Run one tool as a child process and measure it; talk to a sandbox host process.
+
+Peak memory is the child's own `ru_maxrss` as `os.wait4` reports it for that one child (the
+largest process of its tree), so figures of consecutive runs never mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Measured:
+    """What one child run cost: wall time, peak RSS, exit status, and its stdout/stderr tail."""
+
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdout: TextIO | None = None,
+    cwd: Path | None = None,
+    timeout: float = 3600,
+) -> Measured:
+    """Run `args`, wait for it with `wait4` and return its wall time and peak memory.
+
+    With `stdout` given, the child's output goes there (a Singer stream to a file) and the
+    returned `stdout` is empty. stderr is kept (its last 4,000 characters) for error notes.
+    """
+    started = time.perf_counter()
+    err_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-peer-{os.getpid()}-{started}.err"
+    with err_path.open("w+") as err:
+        child = subprocess.Popen(
+            args,
+            env={**os.environ, **(env or {})},
+            stdout=stdout if stdout is not None else subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=cwd or ROOT,
+        )
+        out = ""
+        if stdout is None and child.stdout is not None:
+            out = child.stdout.read()  # drained before waiting: a full pipe would block
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read()[-4000:]
+    err_path.unlink(missing_ok=True)
+    return Measured(round(seconds, 2), round(usage.ru_maxrss / 1024, 1), child.returncode, out, tail)
+
+
+class Host:
+    """A sandbox in its own process (`bench.peers.host`), driven line by line over stdin."""
+
+    def __init__(self, system: str, size: int, *, deployment: str = "cloud", tls: Path | None = None):
+        args = [sys.executable, "-m", "bench.peers.host", system, "--size", str(size)]
+        args += ["--deployment", deployment]
+        if tls is not None:
+            args += ["--tls", str(tls)]
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {system} sandbox host did not start")
+        self.info: dict[str, Any] = json.loads(line)
+
+    def ask(self, command: str) -> Any:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def requests(self) -> dict[str, Any]:
+        return self.ask("requests")  # type: ignore[no-any-return]
+
+    def reset(self) -> None:
+        self.ask("reset")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            try:
+                self.process.stdin.write("quit\n")
+                self.process.stdin.close()
+            except BrokenPipeError:
+                pass
+        self.process.wait(timeout=60)
+
+    def __enter__(self) -> Host:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
