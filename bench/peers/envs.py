@@ -49,7 +49,14 @@ def ensure_peer(peer: str, *, timeout: float = 900) -> Path:
 def installed_versions(peer: str) -> dict[str, str]:
     """Versions of the peer's packages as pip reports them (for the results table)."""
     done = subprocess.run(
-        [str(peer_python(peer)), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        [
+            str(peer_python(peer)),
+            "-m",
+            "pip",
+            "list",
+            "--format=json",
+            "--disable-pip-version-check",
+        ],
         capture_output=True,
         text=True,
         check=False,

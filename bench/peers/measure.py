@@ -69,13 +69,17 @@ def run_measured(
         err.seek(0)
         tail = err.read()[-4000:]
     err_path.unlink(missing_ok=True)
-    return Measured(round(seconds, 2), round(usage.ru_maxrss / 1024, 1), child.returncode, out, tail)
+    return Measured(
+        round(seconds, 2), round(usage.ru_maxrss / 1024, 1), child.returncode, out, tail
+    )
 
 
 class Host:
     """A sandbox in its own process (`bench.peers.host`), driven line by line over stdin."""
 
-    def __init__(self, system: str, size: int, *, deployment: str = "cloud", tls: Path | None = None):
+    def __init__(
+        self, system: str, size: int, *, deployment: str = "cloud", tls: Path | None = None
+    ):
         args = [sys.executable, "-m", "bench.peers.host", system, "--size", str(size)]
         args += ["--deployment", deployment]
         if tls is not None:
