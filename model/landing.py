@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS rejections (
     raw         JSON
 );
 """
+
+
+ProgressListener = Callable[[str, int], None]
+progress_listeners: list[ProgressListener] = []  # (source, records landed so far), e.g. the CLI
 
 
 def raw_store_path(raw_dir: Path, source: str) -> Path:
@@ -179,6 +183,8 @@ def land(
                     )
                 if batch.cursor is not None:
                     cursor = batch.cursor
+                for listener in progress_listeners:
+                    listener(raw_path.stem, result.records)
             elif isinstance(batch, Census):
                 result.deleted += _apply_census(con, batch, now)
             elif isinstance(batch, Rejection):

@@ -62,9 +62,10 @@ def sync(
     from handoff.config import load_config
 
     load_config(config)  # config errors surface before the orchestrator loads
+    from pipelines.progress import sync_progress
     from pipelines.runner import run_sync
 
-    with console.status("syncing: fetching sources, building the model, evaluating rules…"):
+    with sync_progress(console):
         report = run_sync(config, full=full, sources=source, wait_seconds=wait)
     print_sync_summary(console, config, report)
     if not report.success:

@@ -14,6 +14,7 @@ import yaml
 from rich.console import Console
 
 from pipelines.cli_output import print_sync_summary
+from pipelines.progress import sync_progress
 from sandbox.asana import AsanaSandbox
 from sandbox.demo import story
 from sandbox.demo.files import write_csv, write_xlsx
@@ -166,8 +167,9 @@ def run_demo(
             console.print(
                 f"  sandbox {server.banner().split(' token=')[0].split(' email=')[0]}",
                 highlight=False,
+                soft_wrap=True,
             )
-        with console.status("syncing: fetching sources, building the model, evaluating rules…"):
+        with sync_progress(console):
             report = run_sync(root / "handoff.yaml")
         print_sync_summary(console, root / "handoff.yaml", report)
         console.print(
