@@ -2,25 +2,58 @@
 
 References arrive in `stg_references` from every normaliser: already-resolved item ids, Jira
 keys, URLs (Jira browse, Asana task links old and new), Asana gids, sheet row ids and free text.
-Text is split into tokens with DuckDB regexes; each token is matched against the synced items in
-one join. Unmatched references stay as unresolved edges: an unmapped dependency is a finding.
+Text is cut into segments at direction phrases ("blocked by", "blocks", "needed by", ...) and
+sentence ends, then into tokens (URLs, Jira keys, list entries) with DuckDB regexes. Tokens are
+matched against the synced items with a UNION ALL of equi-joins (item id, key, URL), so the
+resolver stays a handful of hash joins at millions of rows. Unmatched references stay as
+unresolved edges: an unmapped dependency is a finding, not noise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import duckdb
 
 JIRA_KEY = r"\b[A-Z][A-Z0-9_]{1,9}-[0-9]+\b"
-URL = r"https?://[^\s<>()\[\]\"',;]+"
+URL = r"https?://[^\s<>()\[\]{}\"',;|`]+"
+# A phrase starts after a boundary that cannot be inside a URL and ends at a space or a colon.
+_BEFORE = r"(?i)(^|[\s(\[{,;\"'])"
+_AFTER = r"([\s:]|$)"
+# Phrases that make the *mentioned* item the upstream side ("this is blocked by OPS-42").
+UPSTREAM_PHRASE = (
+    _BEFORE + r"((?:is\s+)?blocked\s+by|depends\s+on|dependent\s+on|depending\s+on"
+    r"|waits?\s+(?:on|for)|waiting\s+(?:on|for)|requires|needs|predecessors?)" + _AFTER
+)
 # Phrases that make the *mentioned* item the downstream side ("this blocks OPS-42").
 DOWNSTREAM_PHRASE = (
-    r"(?:[Bb]locks|[Bb]locking|[Nn]eeded by|[Rr]equired by|[Pp]rerequisite for|[Ee]nables)"
-    r"[:\s]+(?:the\s+)?"
+    _BEFORE + r"(blocks|blocking|needed\s+by|required\s+by|prerequisite\s+(?:for|of|to)"
+    r"|enables|(?:is\s+)?(?:a\s+)?dependency\s+(?:of|for)|depended\s+on\s+by|successors?)" + _AFTER
 )
+# A direction lasts until the end of the sentence or line.
+SENTENCE_END = r"[.!?](?:\s|$)|[\r\n]"
+# Entries of explicit reference lists (sheet "depends on" cells, key custom fields).
+LIST_SEPARATOR = r"[,;&|]+|\s+and\s+"
+ENTRY_TRIM = r"^[\s\"'`]+|[\s\"'`.]+$"
+NOT_A_REFERENCE = ("n/a", "na", "none", "-", "--", "—", "tbd", "?", "x", "no", "nil")
 
 ASANA_OLD_URL = r"app\.asana\.com/0/[0-9]+/([0-9]+)"
 ASANA_NEW_URL = r"app\.asana\.com/1/[0-9]+/(?:project/[0-9]+/)?task/([0-9]+)"
-JIRA_BROWSE_URL = r"https?://([^/\s]+)(?:/[^\s]*)?/browse/([A-Z][A-Z0-9_]{1,9}-[0-9]+)"
+JIRA_BROWSE_URL = r"^https?://([^/\s?#]+)(?:/[^\s]*)?/browse/([A-Z][A-Z0-9_]{1,9}-[0-9]+)"
+JIRA_SELECTED_URL = r"^https?://([^/\s?#]+)/.*[?&]selectedIssue=([A-Z][A-Z0-9_]{1,9}-[0-9]+)"
+URL_HOST = r"^https?://([^/\s?#]+)"
+
+# Explicit origins keep their unresolved entries; free text keeps only what looks deliberate.
+EXPLICIT_TEXT_ORIGINS = ("sheet_column", "custom_field")
+# When one edge is declared several ways, `origin` names the most structured declaration.
+ORIGIN_RANK = (
+    "jira_link",
+    "asana_dependency",
+    "jira_remote_link",
+    "sheet_column",
+    "custom_field",
+    "text_reference",
+)
 
 
 def _lit(text: str) -> str:
@@ -28,128 +61,181 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _list(values: Iterable[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(_lit(v) for v in values) + ")"
+
+
+SEGMENTS_SQL = f"""
+-- 1. cut text references into segments that share one direction
+CREATE OR REPLACE TEMP TABLE ref_segments AS
+WITH marked AS (
+    SELECT item_id, direction AS default_direction, kind, origin, link_type,
+           regexp_replace(regexp_replace(regexp_replace(
+               translate(ref, chr(1) || chr(2), '  '),
+               {_lit(SENTENCE_END)}, chr(1) || 'n' || chr(2), 'g'),
+               {_lit(UPSTREAM_PHRASE)}, '\\1' || chr(1) || 'u' || chr(2) || '\\3', 'g'),
+               {_lit(DOWNSTREAM_PHRASE)}, '\\1' || chr(1) || 'd' || chr(2) || '\\3', 'g')
+               AS marked
+    FROM stg_references WHERE ref_kind = 'text'
+),
+segments AS (
+    SELECT item_id, default_direction, kind, origin, link_type,
+           unnest(string_split(marked, chr(1))) AS segment
+    FROM marked
+)
+SELECT item_id, kind, origin, link_type,
+       CASE WHEN substr(segment, 2, 1) <> chr(2) THEN default_direction
+            WHEN substr(segment, 1, 1) = 'u' THEN 'upstream'
+            WHEN substr(segment, 1, 1) = 'd' THEN 'downstream'
+            ELSE default_direction END AS direction,
+       CASE WHEN substr(segment, 2, 1) = chr(2) THEN substr(segment, 3) ELSE segment END AS body
+FROM segments;
+"""
+
 TOKENS_SQL = f"""
--- 1. split text references into tokens (keys and URLs), with their direction
+-- 2. tokens of every segment: URLs, Jira keys, and entries of explicit lists
 CREATE OR REPLACE TEMP TABLE ref_tokens AS
-WITH text_refs AS (
-    SELECT * FROM stg_references WHERE ref_kind = 'text'
+WITH segments AS (
+    SELECT *, regexp_replace(body, {_lit(URL)}, ' ', 'g') AS bare,
+           origin IN {_in(EXPLICIT_TEXT_ORIGINS)} AS explicit
+    FROM ref_segments
+    WHERE regexp_matches(body, '[\\pL\\pN]')
 ),
 urls AS (
-    SELECT r.item_id, unnest(regexp_extract_all(r.ref, {_lit(URL)})) AS token, r.direction, r.kind,
-           r.origin, r.link_type
-    FROM text_refs r
-),
-without_urls AS (
-    SELECT r.*, regexp_replace(r.ref, {_lit(URL)}, ' ', 'g') AS bare FROM text_refs r
+    SELECT item_id, rtrim(unnest(regexp_extract_all(body, {_lit(URL)})), '.!?:') AS token,
+           direction, kind, origin, link_type, explicit
+    FROM segments WHERE contains(body, '://')
 ),
 keys AS (
-    SELECT r.item_id, unnest(regexp_extract_all(r.bare, {_lit(JIRA_KEY)})) AS token, r.direction,
-           r.kind, r.origin, r.link_type, r.bare
-    FROM without_urls r
+    SELECT item_id, unnest(regexp_extract_all(bare, {_lit(JIRA_KEY)})) AS token,
+           direction, kind, origin, link_type, explicit
+    FROM segments WHERE regexp_matches(bare, '[A-Z][A-Z0-9_]+-[0-9]')
 ),
-downstream_keys AS (
-    SELECT DISTINCT item_id, origin,
-           unnest(regexp_extract_all(bare, {_lit(DOWNSTREAM_PHRASE + "(" + JIRA_KEY + ")")}, 1)) AS token
-    FROM keys
-),
-cells AS (
-    -- sheet "depends on" cells: every comma/semicolon/newline separated entry is a reference
-    SELECT r.item_id, trim(unnest(string_split_regex(r.bare, '[,;\\n]+'))) AS token,
-           r.direction, r.kind, r.origin, r.link_type
-    FROM without_urls r WHERE r.origin = 'sheet_column'
+entries AS (
+    SELECT item_id,
+           regexp_replace(unnest(string_split_regex(bare, {_lit(LIST_SEPARATOR)})),
+                          {_lit(ENTRY_TRIM)}, '', 'g') AS token,
+           direction, kind, origin, link_type, explicit
+    FROM segments WHERE explicit
 )
-SELECT item_id, token, 'url' AS token_kind, direction, kind, origin, link_type FROM urls
-UNION ALL
-SELECT k.item_id, k.token, 'jira_key',
-       CASE WHEN d.token IS NOT NULL THEN 'downstream' ELSE k.direction END,
-       k.kind, k.origin, k.link_type
-FROM (SELECT DISTINCT item_id, token, direction, kind, origin, link_type FROM keys) k
-LEFT JOIN (SELECT DISTINCT * FROM downstream_keys) d USING (item_id, origin, token)
-UNION ALL
-SELECT item_id, token, 'row_id', direction, kind, origin, link_type FROM cells
-WHERE token <> '' AND NOT regexp_matches(token, {_lit("^" + JIRA_KEY + "$")});
+SELECT DISTINCT * FROM (
+    SELECT item_id, token, 'url' AS token_kind, direction, kind, origin, link_type, explicit
+    FROM urls
+    UNION ALL
+    SELECT item_id, token, 'jira_key', direction, kind, origin, link_type, explicit FROM keys
+    UNION ALL
+    SELECT item_id, token, 'row_id', direction, kind, origin, link_type, explicit FROM entries
+    WHERE token <> '' AND lower(token) NOT IN {_in(NOT_A_REFERENCE)}
+      AND NOT regexp_matches(token, {_lit(JIRA_KEY)})
+);
+"""
+
+TARGETS_SQL = f"""
+-- 3. what a reference can resolve to: every item, with the host of Jira items
+CREATE OR REPLACE TEMP TABLE ref_targets AS
+SELECT item_id, source, tool, source_key, rtrim(url, '/') AS url, is_deleted,
+       CASE WHEN tool = 'jira' THEN lower(regexp_extract(url, {_lit(URL_HOST)}, 1)) END AS host
+FROM work_items;
+CREATE OR REPLACE TEMP TABLE ref_jira_hosts AS
+SELECT DISTINCT host FROM ref_targets WHERE tool = 'jira' AND host <> '';
+CREATE OR REPLACE TEMP TABLE ref_jira_projects AS
+SELECT DISTINCT split_part(source_key, '-', 1) AS project FROM ref_targets WHERE tool = 'jira';
 """
 
 CANDIDATES_SQL = f"""
--- 2. every reference with the candidate key it names
+-- 4. every reference with the item id, key or URL it names
 CREATE OR REPLACE TEMP TABLE ref_candidates AS
 WITH direct AS (
     SELECT item_id, ref AS token, ref_kind AS token_kind, direction, kind, origin, link_type,
            true AS explicit
     FROM stg_references WHERE ref_kind <> 'text'
     UNION ALL
-    SELECT *, origin = 'sheet_column' AS explicit FROM ref_tokens
+    SELECT * FROM ref_tokens
+),
+parsed AS (
+    SELECT d.*, s.source AS from_source, s.tool AS from_tool, s.host AS from_host,
+        CASE WHEN d.token_kind = 'url' THEN coalesce(
+                 nullif(regexp_extract(d.token, {_lit(JIRA_BROWSE_URL)}, 2), ''),
+                 nullif(regexp_extract(d.token, {_lit(JIRA_SELECTED_URL)}, 2), ''))
+        END AS url_jira_key,
+        CASE WHEN d.token_kind = 'url' THEN coalesce(
+                 nullif(regexp_extract(d.token, {_lit(ASANA_NEW_URL)}, 1), ''),
+                 nullif(regexp_extract(d.token, {_lit(ASANA_OLD_URL)}, 1), ''))
+        END AS url_asana_gid
+    FROM direct d
+    JOIN ref_targets s ON s.item_id = d.item_id
 )
-SELECT d.*, s.source AS from_source, s.tool AS from_tool,
-    CASE
-        WHEN token_kind = 'item_id' THEN token
-        ELSE NULL
-    END AS exact_item_id,
-    CASE
-        WHEN token_kind IN ('jira_key', 'row_id', 'asana_gid') THEN token
-        WHEN token_kind = 'url' AND regexp_matches(token, {_lit(JIRA_BROWSE_URL)})
-            THEN regexp_extract(token, {_lit(JIRA_BROWSE_URL)}, 2)
-        WHEN token_kind = 'url' AND regexp_matches(token, {_lit(ASANA_OLD_URL)})
-            THEN regexp_extract(token, {_lit(ASANA_OLD_URL)}, 1)
-        WHEN token_kind = 'url' AND regexp_matches(token, {_lit(ASANA_NEW_URL)})
-            THEN regexp_extract(token, {_lit(ASANA_NEW_URL)}, 1)
-        ELSE NULL
-    END AS key_ref,
-    CASE
-        WHEN token_kind = 'url' AND regexp_matches(token, {_lit(JIRA_BROWSE_URL)}) THEN 'jira'
-        WHEN token_kind = 'url' AND regexp_matches(token, 'app\\.asana\\.com/') THEN 'asana'
-        WHEN token_kind = 'asana_gid' THEN 'asana'
-        ELSE NULL
-    END AS want_tool,
-    CASE
-        WHEN token_kind = 'url' AND regexp_matches(token, {_lit(JIRA_BROWSE_URL)})
-            THEN regexp_extract(token, {_lit(JIRA_BROWSE_URL)}, 1)
-        ELSE NULL
-    END AS want_host
-FROM direct d
-JOIN stg_items s ON s.item_id = d.item_id;
+SELECT row_number() OVER () AS ref_no, p.item_id AS referrer, p.token, p.token_kind,
+    p.direction, p.kind, p.origin, p.link_type, p.explicit, p.from_source, p.from_tool,
+    CASE WHEN p.token_kind = 'item_id' THEN p.token
+         WHEN p.token_kind = 'row_id' AND contains(p.token, ':') THEN p.token END AS item_ref,
+    CASE WHEN p.token_kind IN ('jira_key', 'row_id', 'asana_gid') THEN p.token
+         WHEN p.token_kind = 'item_id' AND p.from_tool = 'jira'
+             THEN substr(p.token, strpos(p.token, ':') + 1)
+         ELSE coalesce(p.url_jira_key, p.url_asana_gid) END AS key_ref,
+    CASE WHEN p.token_kind = 'url' THEN rtrim(p.token, '/') END AS url_ref,
+    CASE WHEN p.url_jira_key IS NOT NULL OR p.token_kind = 'item_id' THEN 'jira'
+         WHEN p.url_asana_gid IS NOT NULL OR p.token_kind = 'asana_gid' THEN 'asana' END
+        AS want_tool,
+    -- a Jira URL names its site: when that site is synced, only its items qualify
+    CASE WHEN p.token_kind = 'item_id' THEN p.from_host
+         WHEN p.url_jira_key IS NOT NULL THEN h.host END AS want_host
+FROM parsed p
+LEFT JOIN ref_jira_hosts h
+       ON p.url_jira_key IS NOT NULL
+      AND h.host = lower(regexp_extract(p.token, {_lit(URL_HOST)}, 1));
 """
 
 RESOLVE_SQL = """
--- 3. match candidates to items: same source first, then any source of the wanted tool
+-- 5. match candidates to items with equi-joins; the best match wins:
+--    exact item id, then live before deleted, same source, a Jira item for a Jira key, item id
 CREATE OR REPLACE TEMP TABLE ref_matches AS
-WITH keyed AS (
-    SELECT c.*, row_number() OVER () AS ref_no FROM ref_candidates c
-),
-matches AS (
-    SELECT k.ref_no, i.item_id AS target,
-           CASE WHEN k.exact_item_id IS NOT NULL THEN 0
-                WHEN i.source = k.from_source THEN 1
-                WHEN k.want_host IS NOT NULL AND i.url LIKE '%' || k.want_host || '%' THEN 2
-                ELSE 3 END AS preference
-    FROM keyed k
-    JOIN stg_items i
-      ON (k.exact_item_id IS NOT NULL AND i.item_id = k.exact_item_id)
-      OR (k.exact_item_id IS NULL AND k.key_ref IS NOT NULL AND i.source_key = k.key_ref
-          AND (k.want_tool IS NULL OR i.tool = k.want_tool)
-          AND (k.token_kind <> 'row_id' OR i.source = k.from_source))
-      OR (k.exact_item_id IS NULL AND k.token_kind = 'url' AND k.key_ref IS NULL AND i.url = k.token)
+WITH matches AS (
+    SELECT c.ref_no, t.item_id AS target, 0 AS preference, t.is_deleted
+    FROM ref_candidates c JOIN ref_targets t ON t.item_id = c.item_ref
+    UNION ALL
+    SELECT c.ref_no, t.item_id,
+           CASE WHEN t.source = c.from_source THEN 1
+                WHEN c.token_kind = 'jira_key' AND t.tool = 'jira' THEN 2 ELSE 3 END,
+           t.is_deleted
+    FROM ref_candidates c JOIN ref_targets t ON t.source_key = c.key_ref
+    WHERE c.token_kind <> 'row_id'
+      AND (c.want_tool IS NULL OR t.tool = c.want_tool)
+      AND (c.want_host IS NULL OR t.host = c.want_host)
+    UNION ALL
+    SELECT c.ref_no, t.item_id, 1, t.is_deleted
+    FROM ref_candidates c
+    JOIN ref_targets t ON t.source_key = c.key_ref AND t.source = c.from_source
+    WHERE c.token_kind = 'row_id'
+    UNION ALL
+    SELECT c.ref_no, t.item_id, 1, t.is_deleted
+    FROM ref_candidates c JOIN ref_targets t ON t.url = c.url_ref
 ),
 best AS (
-    SELECT ref_no, arg_min(target, preference) AS target FROM matches GROUP BY ref_no
-),
-jira_projects AS (
-    SELECT DISTINCT split_part(source_key, '-', 1) AS project FROM stg_items WHERE tool = 'jira'
+    SELECT ref_no,
+           min({'preference': CASE WHEN preference = 0 THEN 0
+                                   ELSE preference + 10 * is_deleted::INTEGER END,
+                'target': target}).target AS target
+    FROM matches GROUP BY ref_no
 )
-SELECT k.item_id AS referrer, k.token, k.token_kind, k.direction, k.kind, k.origin, k.link_type,
-       b.target
-FROM keyed k
+SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_type, b.target
+FROM ref_candidates c
 LEFT JOIN best b USING (ref_no)
 WHERE b.target IS NOT NULL
-   OR k.explicit
-   OR k.token_kind IN ('item_id', 'asana_gid')
+   -- unresolved: keep what was declared on purpose, drop what only looks like a reference
+   OR (c.token_kind = 'url' AND (c.want_tool IS NOT NULL OR (c.explicit AND c.kind <> 'relates')))
+   OR (c.token_kind <> 'url' AND c.explicit)
    -- a key in free text counts only when it names a synced Jira project (not ISO-9001)
-   OR (k.token_kind = 'jira_key' AND split_part(k.token, '-', 1) IN (SELECT project FROM jira_projects))
-   OR (k.token_kind = 'url' AND k.want_tool IS NOT NULL);
+   OR (c.token_kind = 'jira_key'
+       AND split_part(c.token, '-', 1) IN (SELECT project FROM ref_jira_projects));
 """
 
-EDGES_SQL = """
--- 4. orient, merge origins, and write the dependencies table
+EDGES_SQL = f"""
+-- 6. orient, merge origins, and write the dependencies table
 INSERT INTO dependencies
 WITH oriented AS (
     SELECT
@@ -157,7 +243,8 @@ WITH oriented AS (
              ELSE coalesce(target, 'unresolved:' || token) END AS upstream_id,
         CASE WHEN direction = 'downstream' THEN coalesce(target, 'unresolved:' || token)
              ELSE referrer END AS downstream_id,
-        kind, origin, link_type, target IS NOT NULL AS is_resolved, token
+        kind, origin, link_type, target IS NOT NULL AS is_resolved, token,
+        coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank
     FROM ref_matches
     WHERE target IS NULL OR target <> referrer
 ),
@@ -165,9 +252,10 @@ merged AS (
     SELECT upstream_id, downstream_id,
            CASE WHEN bool_or(kind = 'blocks') THEN 'blocks'
                 WHEN bool_or(kind = 'depends_on') THEN 'depends_on' ELSE 'relates' END AS kind,
-           min(origin) AS origin,
+           min({{'rank': origin_rank, 'origin': origin}}).origin AS origin,
            list_sort(list_distinct(list(origin))) AS origins,
-           list_sort(list_distinct(list(link_type) FILTER (WHERE link_type IS NOT NULL))) AS link_types,
+           list_sort(list_distinct(list(link_type) FILTER (WHERE link_type IS NOT NULL)))
+               AS link_types,
            min(token) FILTER (WHERE NOT is_resolved) AS reference,
            bool_or(is_resolved) AS is_resolved
     FROM oriented GROUP BY upstream_id, downstream_id
@@ -180,35 +268,96 @@ SELECT m.upstream_id, m.downstream_id, m.kind, m.origin, m.origins, m.link_types
        NULL, NULL, NULL
 FROM merged m
 LEFT JOIN work_items u ON u.item_id = m.upstream_id
-LEFT JOIN work_items d ON d.item_id = m.downstream_id
-WHERE NOT (m.upstream_id LIKE 'unresolved:%' AND m.downstream_id LIKE 'unresolved:%');
+LEFT JOIN work_items d ON d.item_id = m.downstream_id;
 """
+
+TEMP_TABLES = (
+    "ref_segments",
+    "ref_tokens",
+    "ref_targets",
+    "ref_jira_hosts",
+    "ref_jira_projects",
+    "ref_candidates",
+    "ref_matches",
+)
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("".join(f"DROP TABLE IF EXISTS temp.{t};" for t in TEMP_TABLES))
 
 
 def resolve_references(con: duckdb.DuckDBPyConnection) -> None:
-    """Fill `dependencies` from `stg_references`; needs `stg_items` and `work_items` filled."""
-    con.execute(TOKENS_SQL)
-    con.execute(CANDIDATES_SQL)
-    con.execute(RESOLVE_SQL)
-    con.execute(EDGES_SQL)
-    con.execute("DROP TABLE ref_tokens; DROP TABLE ref_candidates; DROP TABLE ref_matches;")
+    """Fill `dependencies` from `stg_references`; needs `work_items` filled (with departments)."""
+    try:
+        for step in (SEGMENTS_SQL, TOKENS_SQL, TARGETS_SQL, CANDIDATES_SQL, RESOLVE_SQL):
+            con.execute(step)
+        con.execute(EDGES_SQL)
+    finally:
+        _drop_temp(con)
 
 
-def extract_tokens(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[str, str, str]]:
-    """The (token, kind, direction) references the resolver would read in `text`.
-
-    Runs the same SQL as the model build on a one-row staging table, so tests exercise the real
-    parser.
-    """
+def _one_reference(con: duckdb.DuckDBPyConnection, text: str, origin: str) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stg_references AS SELECT * FROM (VALUES "
-        "('x', ?, 'text', 'upstream', 'depends_on', 'text_reference', NULL::VARCHAR)) "
+        "('x', ?, 'text', 'upstream', 'depends_on', ?, NULL::VARCHAR)) "
         "t(item_id, ref, ref_kind, direction, kind, origin, link_type)",
-        [text],
+        [text, origin],
     )
-    con.execute(TOKENS_SQL)
-    rows = con.execute(
-        "SELECT token, token_kind, direction FROM ref_tokens ORDER BY ALL"
-    ).fetchall()
-    con.execute("DROP TABLE ref_tokens; DROP TABLE stg_references")
+
+
+def extract_tokens(
+    con: duckdb.DuckDBPyConnection, text: str, *, origin: str = "text_reference"
+) -> list[tuple[str, str, str]]:
+    """The (token, kind, direction) references the resolver reads in `text`, before filtering.
+
+    Runs the same SQL as the model build on a one-row staging table in `con` (a scratch
+    connection: it creates temp tables named like the build's), so tests exercise the real parser.
+    """
+    _one_reference(con, text, origin)
+    try:
+        con.execute(SEGMENTS_SQL)
+        con.execute(TOKENS_SQL)
+        rows = con.execute(
+            "SELECT token, token_kind, direction FROM ref_tokens ORDER BY ALL"
+        ).fetchall()
+    finally:
+        _drop_temp(con)
+        con.execute("DROP TABLE IF EXISTS temp.stg_references")
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def find_references(
+    con: duckdb.DuckDBPyConnection,
+    text: str,
+    *,
+    origin: str = "text_reference",
+    jira_projects: Iterable[str] = (),
+) -> list[tuple[str, str, str]]:
+    """The (token, kind, direction) references the build keeps from `text` found in one item,
+    when no item matches them and `jira_projects` are the synced Jira projects.
+
+    Same SQL as the build, including the final filter (`ISO-9001` is no reference unless an ISO
+    project is synced); `con` is a scratch connection.
+    """
+    _one_reference(con, text, origin)
+    try:
+        con.execute(SEGMENTS_SQL)
+        con.execute(TOKENS_SQL)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE ref_targets AS SELECT * FROM (VALUES "
+            "('x', 'self', 'text', 'x', NULL::VARCHAR, false, NULL::VARCHAR)) "
+            "t(item_id, source, tool, source_key, url, is_deleted, host);"
+            "CREATE OR REPLACE TEMP TABLE ref_jira_hosts (host VARCHAR);"
+            "CREATE OR REPLACE TEMP TABLE ref_jira_projects AS "
+            "SELECT unnest(?::VARCHAR[]) AS project",
+            [list(jira_projects)],
+        )
+        con.execute(CANDIDATES_SQL)
+        con.execute(RESOLVE_SQL)
+        rows = con.execute(
+            "SELECT DISTINCT token, token_kind, direction FROM ref_matches ORDER BY ALL"
+        ).fetchall()
+    finally:
+        _drop_temp(con)
+        con.execute("DROP TABLE IF EXISTS temp.stg_references")
     return [(str(a), str(b), str(c)) for a, b, c in rows]
