@@ -264,6 +264,8 @@ class HandoffConfig(Strict):
     kpi_tensions: list[KpiTension] = []
     contracts: list[Contract] = []
     people: list[PersonAlias] = []
+    # milestone item_id -> e-mail of its steward, when it is not the milestone's owner
+    milestone_stewards: dict[str, str] = {}
     rules: RulesConfig = RulesConfig()
     webhook: Webhook | None = None
     sources: list[Source] = []

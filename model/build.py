@@ -21,7 +21,7 @@ from model import config_tables, history
 from model.departments import build_department_map
 from model.landing import raw_store_path
 from model.normalise import normaliser_for
-from model.people import build_people
+from model.people import assign_stewards, build_people
 from model.references import resolve_references
 from model.schema import SCHEMA_VERSION, create_schema
 
@@ -99,6 +99,7 @@ def build_model(
             build_department_map(con, config.department_rules, list(config.sources))
             build_people(con, config.people)
             _fill_work_items(con, now)
+            assign_stewards(con, config.milestone_stewards)
             resolve_references(con)
             config_tables.fill(con, config)
             config_tables.mark_contracts_and_tensions(con)

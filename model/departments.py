@@ -1,4 +1,11 @@
-"""Departments for items: ordered config rules, then the item's own value, then the source default."""
+"""Departments for items: ordered config rules, then the item's own value, then the source default.
+
+A rule matches on any of source, project (Jira project key, Asana project name, worksheet),
+Jira component and label, and a custom field's value (Jira/Asana custom fields by model name;
+`department` also reads the item's own department, e.g. a sheet's department column, so rules can
+rename what a tool calls a team). The item's own value is what its tool says: a sheet's department
+column, an Asana or Jira department field.
+"""
 
 from __future__ import annotations
 
@@ -64,8 +71,10 @@ def build_department_map(
              AND (r.project IS NULL OR lower(r.project) = lower(i.project))
              AND (r.component IS NULL OR list_contains(i.components, r.component))
              AND (r.label IS NULL OR list_contains(i.labels, r.label))
-             AND (r.custom_field IS NULL
-                  OR json_extract_string(i.custom, '$."' || r.custom_field || '"') = r.value)
+             AND (r.custom_field IS NULL OR lower(trim(coalesce(
+                      json_extract_string(i.custom, '$."' || r.custom_field || '"'),
+                      CASE WHEN lower(r.custom_field) = 'department' THEN i.department END)))
+                  = lower(trim(r.value)))
             GROUP BY i.item_id
         )
         SELECT i.item_id, coalesce(m.department, nullif(trim(i.department), ''), d.department) AS department
