@@ -38,24 +38,26 @@ INSERT INTO work_items
 SELECT item_id(i), $sources[((i // $cluster) % 5)::INTEGER + 1], $tools[((i // $cluster) % 5)::INTEGER + 1],
        'K-' || i::VARCHAR, NULL, 'Work item ' || i::VARCHAR,
        CASE WHEN rnd(i, 1) < 0.01 THEN 'Milestone' ELSE 'Task' END, rnd(i, 1) < 0.01,
-       -- work early in a project is more often done than the work that waits on it
-       CASE WHEN rnd(i, 2) < 0.8 - (i % {cluster}) * 0.04 THEN 'Done'
-            WHEN rnd(i, 2) < 0.9 - (i % {cluster}) * 0.02 THEN 'In Progress' ELSE 'To Do' END,
-       CASE WHEN rnd(i, 2) < 0.8 - (i % {cluster}) * 0.04 THEN 'done'
-            WHEN rnd(i, 2) < 0.9 - (i % {cluster}) * 0.02 THEN 'in_progress' ELSE 'todo' END,
+       -- a project moves through its items in order: early items are done first
+       CASE WHEN (i % {cluster}) < progress * {cluster} - 1 AND rnd(i, 2) < 0.97 THEN 'Done'
+            WHEN (i % {cluster}) < progress * {cluster} + 2 THEN 'In Progress' ELSE 'To Do' END,
+       CASE WHEN (i % {cluster}) < progress * {cluster} - 1 AND rnd(i, 2) < 0.97 THEN 'done'
+            WHEN (i % {cluster}) < progress * {cluster} + 2 THEN 'in_progress' ELSE 'todo' END,
        dept(i),
        CASE WHEN rnd(i, 3) < 0.05 THEN NULL ELSE 'p' || (i % 5000)::VARCHAR || '@example.com' END,
        NULL,
        CASE WHEN rnd(i, 1) < 0.01 AND rnd(i, 4) < 0.5 THEN 'lead@example.com' END,
-       CASE WHEN rnd(i, 5) < 0.8 THEN $today + to_days((floor(rnd(i, 6) * 120) - 30)::INTEGER) END,
+       -- due dates follow the project's order, with some noise
+       CASE WHEN rnd(i, 5) < 0.8 THEN $today + to_days((floor(rnd(i // {cluster}, 6) * 120) - 20
+            + (i % {cluster}) * 4 + floor(rnd(i, 13) * 6))::INTEGER) END,
        CASE WHEN rnd(i, 7) < 0.3 THEN $today + to_days((floor(rnd(i, 8) * 60) - 20)::INTEGER) END,
        $now - to_days((60 + floor(rnd(i, 9) * 200))::INTEGER),
        $now - to_days(floor(rnd(i, 10) * 30)::INTEGER),
        NULL,
-       $now - to_days(floor(pow(rnd(i, 11), 2) * 40)::INTEGER),
+       $now - to_days(floor(pow(rnd(i, 11), 4) * 30)::INTEGER),
        NULL, NULL, 'P' || (i // $cluster)::VARCHAR, [], [],
        rnd(i, 12) < 0.01, $now
-FROM range($items) AS t(i);
+FROM (SELECT i, rnd(i // {cluster}, 14) AS progress FROM range($items) AS t(i));
 
 INSERT INTO dependencies
 WITH cand AS (
@@ -128,11 +130,14 @@ def build(db_path: Path, items: int, deps: int) -> float:
         "departments": str(DEPARTMENTS),
         "cluster": CLUSTER,
     }
-    for statement in con.extract_statements(BUILD_SQL.replace("{", "{{").replace("}", "}}")
-                                            .replace("{{sources}}", "{sources}")
-                                            .replace("{{departments}}", "{departments}")
-                                            .replace("{{cluster}}", "{cluster}")
-                                            .format(**constants)):
+    for statement in con.extract_statements(
+        BUILD_SQL.replace("{", "{{")
+        .replace("}", "}}")
+        .replace("{{sources}}", "{sources}")
+        .replace("{{departments}}", "{departments}")
+        .replace("{{cluster}}", "{cluster}")
+        .format(**constants)
+    ):
         named = statement.named_parameters
         con.execute(statement.query, {k: v for k, v in values.items() if k in named})
     con.close()
@@ -208,7 +213,10 @@ def main() -> None:
         print(f"built in {build_seconds:.1f} s; evaluating the rule pack ...", flush=True)
         child = subprocess.run(
             [sys.executable, "-m", "bench.bench_rules", "--evaluate-only", str(db_path)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if child.returncode != 0:
             sys.exit(child.stderr)

@@ -142,3 +142,11 @@ def run_rule_tests(rules: list[Rule]) -> list[TestOutcome]:
             outcomes.append(TestOutcome(rule.id, "(none)", False, "the rule has no test cases"))
         outcomes.extend(run_case(rule, case) for case in rule.spec.tests)
     return outcomes
+
+
+def summarise(outcomes: list[TestOutcome]) -> str:
+    """Printable lines for `handoff rules test`: one per case, then the totals."""
+    passed = sum(o.passed for o in outcomes)
+    lines = [str(o) for o in outcomes]
+    lines.append(f"{passed} passed, {len(outcomes) - passed} failed")
+    return "\n".join(lines)

@@ -12,10 +12,26 @@ from rules.waivers import Waiver
 
 # Findings of this run, enriched: planned when a contract covers them, blast radius of the first
 # subject (open items that transitively wait on it, through blocks/depends_on edges).
+# Rows of one rule with the same subjects are one finding: keep the most severe (sorting only the
+# duplicates, which are rare, keeps this cheap).
+DEDUPE_SQL = """
+CREATE TEMP TABLE unique_findings AS
+WITH duplicated AS (
+    SELECT exception_id FROM rule_findings GROUP BY exception_id HAVING count(*) > 1
+)
+SELECT * FROM rule_findings WHERE exception_id NOT IN (SELECT exception_id FROM duplicated)
+UNION ALL
+(SELECT DISTINCT ON (exception_id) * FROM rule_findings
+ WHERE exception_id IN (SELECT exception_id FROM duplicated)
+ ORDER BY exception_id, CASE severity WHEN 'fail' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END)
+"""
+
+# Findings of this run, enriched: planned when a contract covers them, blast radius of the first
+# subject (open items that transitively wait on it, through blocks/depends_on edges).
 ENRICH_SQL = """
 CREATE TEMP TABLE current_findings AS
 WITH RECURSIVE
-starts AS (SELECT DISTINCT subject_ids[1] AS start FROM rule_findings),
+starts AS (SELECT DISTINCT subject_ids[1] AS start FROM unique_findings),
 waiting AS (
     SELECT d.upstream_id, d.downstream_id
     FROM dependencies d JOIN work_items w ON w.item_id = d.downstream_id
@@ -33,10 +49,7 @@ SELECT f.*,
        CASE WHEN f.contract_id IS NOT NULL OR d.contract_id IS NOT NULL THEN 'planned'
             ELSE 'surprise' END AS classification,
        coalesce(r.blast_radius, 0)::INTEGER AS blast_radius
-FROM (
-    SELECT DISTINCT ON (exception_id) * FROM rule_findings
-    ORDER BY exception_id, CASE severity WHEN 'fail' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END
-) AS f
+FROM unique_findings AS f
 LEFT JOIN dependencies d
        ON d.upstream_id = f.subject_ids[1] AND d.downstream_id = f.subject_ids[2]
 LEFT JOIN radius r ON r.start = f.subject_ids[1]
@@ -121,6 +134,7 @@ def apply_lifecycle(
     con.register("active_waivers", _waiver_table(waivers, now.date()))
     con.execute("BEGIN TRANSACTION")
     try:
+        con.execute(DEDUPE_SQL)
         con.execute(ENRICH_SQL)
         con.execute(MERGE_SQL, {"now": now, "evaluated": evaluated})
         row = con.execute(
@@ -153,6 +167,7 @@ def apply_lifecycle(
                 counts.waived,
             ],
         )
+        con.execute("DROP TABLE unique_findings")
         con.execute("DROP TABLE current_findings")
         con.execute("DROP TABLE next_exceptions")
         con.execute("COMMIT")
