@@ -33,7 +33,7 @@ DOWNSTREAM_PHRASE = (
 # A direction lasts until the end of the sentence or line.
 SENTENCE_END = r"[.!?](?:\s|$)|[\r\n]"
 # Entries of explicit reference lists (sheet "depends on" cells, key custom fields).
-LIST_SEPARATOR = r"[,;&|]+|\s+and\s+"
+LIST_SEPARATOR = r"[,;&|]+|(?:^|\s+)and(?:\s+|$)"
 ENTRY_TRIM = r"^[\s\"'`]+|[\s\"'`.]+$"
 NOT_A_REFERENCE = ("n/a", "na", "none", "-", "--", "—", "tbd", "?", "x", "no", "nil")
 
@@ -100,7 +100,7 @@ TOKENS_SQL = f"""
 -- 2. tokens of every segment: URLs, Jira keys, and entries of explicit lists
 CREATE OR REPLACE TEMP TABLE ref_tokens AS
 WITH segments AS (
-    SELECT *, regexp_replace(body, {_lit(URL)}, ' ', 'g') AS bare,
+    SELECT *, regexp_replace(body, {_lit(URL)}, ',', 'g') AS bare,
            origin IN {_in(EXPLICIT_TEXT_ORIGINS)} AS explicit
     FROM ref_segments
     WHERE regexp_matches(body, '[\\pL\\pN]')
