@@ -32,7 +32,7 @@ ENRICH_SQL = """
 CREATE TEMP TABLE current_findings AS
 WITH RECURSIVE
 starts AS (SELECT DISTINCT subject_ids[1] AS start FROM unique_findings),
-waiting AS (
+waiting AS MATERIALIZED (
     SELECT d.upstream_id, d.downstream_id
     FROM dependencies d JOIN work_items w ON w.item_id = d.downstream_id
     WHERE d.kind <> 'relates' AND NOT w.is_deleted AND coalesce(w.status_category, 'todo') <> 'done'
