@@ -117,6 +117,7 @@ class AsanaConnector:
             ca_bundle=str(source.ca_bundle) if source.ca_bundle else None,
             stats=self.stats,
             pool_size=workers * 2,
+            max_wait_seconds=source.max_retry_wait_seconds,
         )
 
     # -- contract ----------------------------------------------------------------------------

@@ -119,10 +119,12 @@ class SheetsHttpClient(HTTPClient):
 class GoogleSheetsConnector:
     """Pulls the configured tabs of one spreadsheet (all grid tabs when none are named)."""
 
-    def __init__(self, source: Any, *, max_wait_seconds: float = 120.0):
+    def __init__(self, source: Any, *, max_wait_seconds: float | None = None):
         self.source = source
         self.stats = SheetFetchStats()
-        self.max_wait_seconds = max_wait_seconds
+        self.max_wait_seconds = (
+            max_wait_seconds if max_wait_seconds is not None else source.max_retry_wait_seconds
+        )
 
     # -- client ------------------------------------------------------------------------------
     def _service_account_info(self) -> dict[str, Any]:

@@ -74,7 +74,11 @@ class JiraConnector:
         self.cloud = source.deployment == "cloud"
         self.stats = FetchStats()
         self.workers = workers
-        self._retrier = Retrier(source.name, self.stats, retry)
+        self._retrier = Retrier(
+            source.name,
+            self.stats,
+            retry or RetryPolicy(max_total_wait=source.max_retry_wait_seconds),
+        )
         self._local = threading.local()
         self._lock = threading.Lock()
         self._field_ids: dict[str, str] = {}

@@ -65,10 +65,12 @@ def write_demo(root: Path, demo: DemoOrganisation, servers: list[Any]) -> dict[s
     asana = AsanaSandbox(demo.asana).start()
     servers.extend([jira, asana])
     jira_entry, env = jira.source_entry("it-jira", "HANDOFF_DEMO_JIRA_TOKEN")
-    jira_entry.update(department="IT Operations", projects=["OPS"])
+    jira_entry.update(department="IT Operations", projects=["OPS"], max_retry_wait_seconds=5)
     asana_entry, asana_env = asana.source_entry("marketing-asana", "HANDOFF_DEMO_ASANA_TOKEN")
     asana_entry.update(
-        department="Marketing", custom_fields={"department": "Department", "jira_key": "Jira key"}
+        department="Marketing",
+        custom_fields={"department": "Department", "jira_key": "Jira key"},
+        max_retry_wait_seconds=5,  # the sandbox is local: a failing server fails the demo fast
     )
     env.update(asana_env)
     try:
