@@ -191,8 +191,8 @@ LEFT JOIN ref_jira_hosts h
 """
 
 RESOLVE_SQL = """
--- 5. match candidates to items with equi-joins; the best match wins:
---    exact item id, then live before deleted, same source, a Jira item for a Jira key, item id
+-- 5. match candidates to items with equi-joins; the best match wins: live before deleted,
+--    then exact item id, same source, a Jira item for a Jira key, and the smaller item id
 CREATE OR REPLACE TEMP TABLE ref_matches AS
 WITH matches AS (
     SELECT c.ref_no, t.item_id AS target, 0 AS preference, t.is_deleted
@@ -216,16 +216,15 @@ WITH matches AS (
     FROM ref_candidates c JOIN ref_targets t ON t.url = c.url_ref
 ),
 best AS (
-    SELECT ref_no,
-           min({'preference': CASE WHEN preference = 0 THEN 0
-                                   ELSE preference + 10 * is_deleted::INTEGER END,
-                'target': target}).target AS target
+    SELECT ref_no, min({'deleted': is_deleted, 'preference': preference, 'target': target})
+                       AS best
     FROM matches GROUP BY ref_no
 )
-SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_type, b.target
+SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_type,
+       b.best.target AS target, coalesce(b.best.deleted, false) AS target_deleted
 FROM ref_candidates c
 LEFT JOIN best b USING (ref_no)
-WHERE b.target IS NOT NULL
+WHERE b.best IS NOT NULL
    -- unresolved: keep what was declared on purpose, drop what only looks like a reference
    OR (c.token_kind = 'url' AND (c.want_tool IS NOT NULL OR (c.explicit AND c.kind <> 'relates')))
    OR (c.token_kind <> 'url' AND c.explicit)
@@ -237,16 +236,24 @@ WHERE b.target IS NOT NULL
 EDGES_SQL = f"""
 -- 6. orient, merge origins, and write the dependencies table
 INSERT INTO dependencies
-WITH oriented AS (
+WITH named AS (
+    SELECT *,
+        -- an unsynced issue named by a Jira link reads as its key: unresolved:HR-1
+        CASE WHEN token_kind = 'item_id' THEN substr(token, strpos(token, ':') + 1)
+             ELSE token END AS ref
+    FROM ref_matches
+    -- a reference to a deleted item is gone with it, as the tools drop links to deleted items
+    WHERE (target IS NULL OR target <> referrer) AND NOT target_deleted
+),
+oriented AS (
     SELECT
         CASE WHEN direction = 'downstream' THEN referrer
-             ELSE coalesce(target, 'unresolved:' || token) END AS upstream_id,
-        CASE WHEN direction = 'downstream' THEN coalesce(target, 'unresolved:' || token)
+             ELSE coalesce(target, 'unresolved:' || ref) END AS upstream_id,
+        CASE WHEN direction = 'downstream' THEN coalesce(target, 'unresolved:' || ref)
              ELSE referrer END AS downstream_id,
-        kind, origin, link_type, target IS NOT NULL AS is_resolved, token,
+        kind, origin, link_type, target IS NOT NULL AS is_resolved, ref AS token,
         coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank
-    FROM ref_matches
-    WHERE target IS NULL OR target <> referrer
+    FROM named
 ),
 merged AS (
     SELECT upstream_id, downstream_id,

@@ -71,7 +71,7 @@ def test_sentence_punctuation_is_not_part_of_a_url(url: str, end: str) -> None:
 @given(
     st.text(
         alphabet=st.characters(
-            blacklist_categories=("Cs",), blacklist_characters="ABCDEFGHIJKLMNOPQRSTUVWXYZ:"
+            exclude_categories=["Cs"], exclude_characters="ABCDEFGHIJKLMNOPQRSTUVWXYZ:"
         ),
         max_size=300,
     )
