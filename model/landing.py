@@ -102,56 +102,82 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, page: Page, now: datetime) -> int:
-    """Upsert one page; returns how many records are new or different from what was stored."""
-    if not page.records:
-        return 0
+PENDING_SCHEMA = """
+CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
+CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
+CREATE OR REPLACE TABLE pending_rejections (location VARCHAR, column_name VARCHAR, reason VARCHAR, raw VARCHAR);
+"""
+DROP_PENDING = "DROP TABLE IF EXISTS pending_records; DROP TABLE IF EXISTS pending_census; DROP TABLE IF EXISTS pending_rejections;"
+
+
+def _stage_page(con: duckdb.DuckDBPyConnection, page: Page, first_seq: int) -> None:
+    """Append one page to the pending table (committed at once, so memory stays flat)."""
     table = pa.table(
         {
             "record_type": [r.record_type for r in page.records],
             "record_key": [r.key for r in page.records],
             "payload": [json.dumps(r.payload, separators=(",", ":")) for r in page.records],
+            "seq": list(range(first_seq, first_seq + len(page.records))),
         }
     )
     con.register("incoming_page", table)
     try:
-        changed = con.execute(
-            """
-            SELECT count(*) FROM (SELECT DISTINCT ON (record_type, record_key) * FROM incoming_page) i
-            LEFT JOIN raw_records r USING (record_type, record_key)
-            WHERE r.record_key IS NULL OR r.is_deleted OR r.payload::VARCHAR <> i.payload
-            """
-        ).fetchone()[0]  # type: ignore[index]
-        con.execute(
-            """
-            INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
-            SELECT DISTINCT ON (record_type, record_key) record_type, record_key, payload::JSON, $now, $now, false
-            FROM incoming_page
-            ON CONFLICT (record_type, record_key) DO UPDATE SET
-                payload = excluded.payload, fetched_at = excluded.fetched_at,
-                is_deleted = false, deleted_at = NULL
-            """,
-            {"now": now},
-        )
+        con.execute("INSERT INTO pending_records SELECT * FROM incoming_page")
     finally:
         con.unregister("incoming_page")
-    return int(changed)
 
 
-def _apply_census(con: duckdb.DuckDBPyConnection, census: Census, now: datetime) -> int:
-    con.register("census_keys", pa.table({"record_key": sorted(census.keys)}))
+def _stage_census(con: duckdb.DuckDBPyConnection, census: Census) -> None:
+    keys = sorted(census.keys)
+    con.register(
+        "census_keys",
+        pa.table({"record_type": [census.record_type] * len(keys), "record_key": keys}),
+    )
     try:
-        deleted = con.execute(
-            """
-            UPDATE raw_records SET is_deleted = true, deleted_at = $now
-            WHERE record_type = $type AND NOT is_deleted
-              AND record_key NOT IN (SELECT record_key FROM census_keys)
-            """,
-            {"now": now, "type": census.record_type},
-        ).fetchone()
+        con.execute("INSERT INTO pending_census SELECT * FROM census_keys")
     finally:
         con.unregister("census_keys")
-    return int(deleted[0]) if deleted else 0
+
+
+def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: LandingResult) -> None:
+    """Apply everything staged in one transaction: upserts, then tombstones from the censuses."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE latest AS
+        SELECT DISTINCT ON (record_type, record_key) record_type, record_key, payload
+        FROM pending_records ORDER BY record_type, record_key, seq DESC
+        """
+    )
+    changed: Any = con.execute(
+        """
+        SELECT count(*) FROM latest i
+        LEFT JOIN raw_records r USING (record_type, record_key)
+        WHERE r.record_key IS NULL OR r.is_deleted OR r.payload::VARCHAR <> i.payload
+        """
+    ).fetchone()
+    result.changed = int(changed[0])
+    con.execute(
+        """
+        INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
+        SELECT record_type, record_key, payload::JSON, $now, $now, false FROM latest
+        ON CONFLICT (record_type, record_key) DO UPDATE SET
+            payload = excluded.payload, fetched_at = excluded.fetched_at,
+            is_deleted = false, deleted_at = NULL
+        """,
+        {"now": now},
+    )
+    deleted: Any = con.execute(
+        """
+        UPDATE raw_records r SET is_deleted = true, deleted_at = $now
+        WHERE NOT r.is_deleted
+          AND r.record_type IN (SELECT DISTINCT record_type FROM pending_census)
+          AND NOT EXISTS (SELECT 1 FROM pending_census c
+                          WHERE c.record_type = r.record_type AND c.record_key = r.record_key)
+        """,
+        {"now": now},
+    ).fetchone()
+    result.deleted = int(deleted[0]) if deleted else 0
+    con.execute("DROP TABLE latest")
 
 
 def land(
@@ -161,22 +187,27 @@ def land(
     full: bool,
     stats: Any = None,
 ) -> LandingResult:
-    """Consume a connector's batches into the raw store in one transaction.
+    """Consume a connector's batches into the raw store; all of it lands, or none of it.
 
-    On any exception the transaction rolls back (the last good state stays), the failure is
+    Pages are staged in `pending_*` tables as they arrive (committed per page, so memory stays
+    flat however large the source), then merged into `raw_records` in one transaction with the
+    cursor. On any exception the staging is dropped (the last good state stays), the failure is
     recorded in `fetch_runs`, and the exception propagates.
     """
     started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     result = LandingResult(fetch_id=uuid.uuid4().hex)
     con = open_raw_store(raw_path)
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(PENDING_SCHEMA)  # also clears what a crashed fetch left behind
     cursor: Cursor | None = None
+    in_transaction = False
     try:
-        con.execute("BEGIN")
         for batch in batches:
             if isinstance(batch, Page):
+                if batch.records:
+                    _stage_page(con, batch, result.records)
                 result.records += len(batch.records)
-                result.changed += _upsert(con, batch, now)
                 for record in batch.records:
                     result.record_counts[record.record_type] = (
                         result.record_counts.get(record.record_type, 0) + 1
@@ -186,19 +217,25 @@ def land(
                 for listener in progress_listeners:
                     listener(raw_path.stem, result.records)
             elif isinstance(batch, Census):
-                result.deleted += _apply_census(con, batch, now)
+                _stage_census(con, batch)
             elif isinstance(batch, Rejection):
                 result.rejected += 1
                 con.execute(
-                    "INSERT INTO rejections VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO pending_rejections VALUES (?, ?, ?, ?)",
                     [
-                        result.fetch_id,
                         batch.location,
                         batch.column,
                         batch.reason,
                         json.dumps(batch.raw, default=str) if batch.raw is not None else None,
                     ],
                 )
+        con.execute("BEGIN")
+        in_transaction = True
+        _merge_pending(con, now, result)
+        con.execute(
+            "INSERT INTO rejections SELECT ?, location, column_name, reason, raw::JSON FROM pending_rejections",
+            [result.fetch_id],
+        )
         if cursor is not None:
             con.execute(
                 "INSERT OR REPLACE INTO source_state VALUES ('cursor', ?, ?)",
@@ -207,12 +244,16 @@ def land(
         _record_run(con, result, now, "success", full, stats, None, started)
         con.execute("COMMIT")
     except BaseException as err:
-        con.execute("ROLLBACK")
+        if in_transaction:
+            con.execute("ROLLBACK")
         _record_run(
             con, result, now, "failed", full, stats, f"{type(err).__name__}: {err}", started
         )
+        con.execute(DROP_PENDING)
         con.close()
         raise
+    con.execute(DROP_PENDING)
+    con.execute("CHECKPOINT")
     con.close()
     return result
 
