@@ -8,6 +8,7 @@ from handoff.config import HandoffConfig
 
 
 def fill(con: duckdb.DuckDBPyConnection, config: HandoffConfig) -> None:
+    """Departments, KPIs, KPI tensions ("Department.kpi" on each side) and contracts."""
     for dept in config.departments:
         con.execute("INSERT INTO departments VALUES (?, ?)", [dept.name, dept.description])
         for kpi in dept.kpis:
@@ -41,19 +42,31 @@ def fill(con: duckdb.DuckDBPyConnection, config: HandoffConfig) -> None:
 
 
 def mark_contracts_and_tensions(con: duckdb.DuckDBPyConnection) -> None:
-    """Set `contract_id` and `kpi_tension` on cross-department edges."""
+    """Set `contract_id` and `kpi_tension` on cross-department edges.
+
+    A contract covers an edge from its provider (upstream) department to its consumer
+    (downstream) department whose upstream item passes the contract's filters (any of its labels,
+    one of its item types, one of its projects; an empty filter passes everything). A KPI tension
+    marks edges between its two departments in either direction.
+    """
     con.execute(
         """
         UPDATE dependencies d SET contract_id = m.contract_id FROM (
-            SELECT d.upstream_id, d.downstream_id, min(c.contract_id) AS contract_id
+            -- the most specific covering contract wins (more filters first), then by id
+            SELECT d.upstream_id, d.downstream_id,
+                   min({'generality': -(coalesce(len(c.labels), 0) > 0)::INTEGER
+                                      - (coalesce(len(c.item_types), 0) > 0)::INTEGER
+                                      - (coalesce(len(c.projects), 0) > 0)::INTEGER,
+                        'contract_id': c.contract_id}).contract_id AS contract_id
             FROM dependencies d
             JOIN work_items u ON u.item_id = d.upstream_id
             JOIN work_items w ON w.item_id = d.downstream_id
             JOIN contracts c ON c.provider = u.department AND c.consumer = w.department
             WHERE d.is_cross_department
-              AND (len(c.labels) = 0 OR len(list_intersect(c.labels, u.labels)) > 0)
-              AND (len(c.item_types) = 0 OR list_contains(c.item_types, u.item_type))
-              AND (len(c.projects) = 0 OR list_contains(c.projects, u.project))
+              AND (coalesce(len(c.labels), 0) = 0
+                   OR len(list_intersect(c.labels, u.labels)) > 0)
+              AND (coalesce(len(c.item_types), 0) = 0 OR list_contains(c.item_types, u.item_type))
+              AND (coalesce(len(c.projects), 0) = 0 OR list_contains(c.projects, u.project))
             GROUP BY ALL
         ) m WHERE d.upstream_id = m.upstream_id AND d.downstream_id = m.downstream_id;
 

@@ -53,6 +53,8 @@ CONFIG: dict[str, Any] = {
             "filters": {"labels": ["launch"]},
         },
         {"id": "mkt-fin", "provider": "Marketing", "consumer": "Finance"},
+        # a catch-all contract: the labelled one above is more specific and wins
+        {"id": "any-it-mkt", "provider": "IT Operations", "consumer": "Marketing"},
         {
             "id": "fin-bugs",
             "provider": "Finance",
@@ -505,7 +507,7 @@ def test_contracts_cover_matching_handoffs_only(graph: duckdb.DuckDBPyConnection
             "WHERE is_cross_department",
         )
     )
-    assert contracts[("it-jira:OPS-42", "mkt-asana:1201")] == "it-launch"  # labelled launch
+    assert contracts[("it-jira:OPS-42", "mkt-asana:1201")] == "it-launch"  # the specific one
     assert contracts[("it-jira:OPS-43", "mkt-asana:1202")] is None  # Finance -> Marketing
     assert contracts[("mkt-asana:1202", "fin-sheet:FIN-1")] == "mkt-fin"
     assert contracts[("mkt-asana:1202", "fin-sheet:FIN-2")] == "mkt-fin"
