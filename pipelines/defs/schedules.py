@@ -1,15 +1,17 @@
 """The nightly job, its schedule from the config, and a run-failure sensor."""
 
-from __future__ import annotations
+from typing import Any
 
 import dagster as dg
 
 from handoff.config import HandoffConfig
+from pipelines.resources import HandoffConfigResource
+from rules.report.notify import post_alert
 
 JOB_NAME = "nightly_sync"
 
 
-def build_job(config: HandoffConfig) -> dg.UnresolvedAssetJobDefinition:
+def build_job(config: HandoffConfig) -> Any:  # an unresolved asset job
     return dg.define_asset_job(
         name=JOB_NAME,
         selection=dg.AssetSelection.all(),
@@ -19,9 +21,7 @@ def build_job(config: HandoffConfig) -> dg.UnresolvedAssetJobDefinition:
     )
 
 
-def build_schedule(
-    config: HandoffConfig, job: dg.UnresolvedAssetJobDefinition
-) -> dg.ScheduleDefinition:
+def build_schedule(config: HandoffConfig, job: Any) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=f"{JOB_NAME}_schedule",
         job=job,
@@ -33,9 +33,15 @@ def build_schedule(
 
 
 @dg.run_failure_sensor(name="nightly_sync_failed", monitor_all_code_locations=False)
-def nightly_sync_failed(context: dg.RunFailureSensorContext) -> None:
-    """Logs every failed run with its reason; the report's webhook carries the details."""
-    context.log.error(
-        f"run {context.dagster_run.run_id} of {context.dagster_run.job_name} failed: "
+def nightly_sync_failed(
+    context: dg.RunFailureSensorContext, handoff: HandoffConfigResource
+) -> None:
+    """Logs every failed run with its reason and alerts the configured webhook."""
+    text = (
+        f"Handoff: run {context.dagster_run.run_id[:8]} of {context.dagster_run.job_name} failed: "
         f"{context.failure_event.message}"
     )
+    context.log.error(text)
+    config = handoff.load()
+    if config.webhook is not None:
+        post_alert(config.webhook.url.get_secret_value(), config.webhook.format, text)

@@ -77,6 +77,34 @@ def post_webhook(
         return False
 
 
+def post_alert(
+    url: str, fmt: Literal["slack", "teams"], text: str, *, attempts: int = 3, timeout: float = 10
+) -> bool:
+    """Post a one-line alert (e.g. a failed run) to the same hook; never raises."""
+    payload: dict[str, object]
+    if fmt == "teams":
+        card = {
+            "type": "AdaptiveCard",
+            "version": "1.4",
+            "body": [{"type": "TextBlock", "text": text, "wrap": True, "color": "attention"}],
+        }
+        payload = {
+            "type": "message",
+            "attachments": [
+                {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
+            ],
+        }
+    else:
+        payload = {"text": text}
+    _redactor.secrets.add(url)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            return _post_with_retries(client, url, fmt, payload, max(1, attempts))
+    except Exception as exc:  # the URL is secret: report the kind only
+        log.warning("webhook (%s) alert not posted: %s", fmt, type(exc).__name__)
+        return False
+
+
 def _post_with_retries(
     client: httpx.Client, url: str, fmt: str, payload: dict[str, object], attempts: int
 ) -> bool:
