@@ -8,7 +8,6 @@ names the source and never the token.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import threading
 import time
@@ -21,6 +20,7 @@ from asana.rest import ApiException
 from urllib3.util.retry import Retry
 
 from connectors.base import ConnectorError, FetchStats
+from connectors.retry_after import retry_after_seconds
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -145,16 +145,4 @@ def _message(body: Any) -> str:
 
 
 def _retry_after(headers: Any) -> float | None:
-    """Retry-After in seconds or as an HTTP date (both are allowed by RFC 9110)."""
-    value = headers.get("Retry-After") if headers is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return retry_after_seconds(headers.get("Retry-After") if headers is not None else None)

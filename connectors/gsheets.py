@@ -8,7 +8,6 @@ Quota answers (429) and 5xx are retried with backoff that honours Retry-After, w
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from connectors.base import Batch, ConnectorError, Cursor, RawRecord, Rejection
 from connectors.files import paged
+from connectors.retry_after import retry_after_seconds
 from connectors.spreadsheet import RowMapper, SheetFetchStats
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
@@ -38,16 +38,11 @@ READ_PARAMS = {
 }
 
 
-def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Retry-After as seconds, whether given as a number or as an HTTP date."""
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+def response_retry_after(response: requests.Response | None) -> float | None:
+    """Retry-After of a Sheets answer, in seconds."""
+    return retry_after_seconds(
+        response.headers.get("Retry-After") if response is not None else None
+    )
 
 
 def sheet_range(title: str) -> str:
@@ -100,7 +95,7 @@ class SheetsHttpClient(HTTPClient):
             except APIError as err:
                 if err.code not in RETRYABLE:
                     raise
-                delay = retry_after_seconds(err.response)
+                delay = response_retry_after(err.response)
                 if delay is None:
                     delay = self.base_delay * 2**attempt
                 delay = min(delay, self.max_delay)

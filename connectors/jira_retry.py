@@ -7,7 +7,6 @@ includes the request headers and so the credentials.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import requests
 from jira.exceptions import JIRAError
 
 from connectors.base import ConnectorError, FetchStats
+from connectors.retry_after import retry_after_seconds
 
 T = TypeVar("T")
 TRANSIENT = {429, 500, 502, 503, 504}
@@ -32,25 +32,6 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 60.0
     max_total_wait: float = 300.0
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse a Retry-After header given in seconds or as an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
 
 
 class Retrier:

@@ -12,6 +12,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from handoff.errors import ConfigError
+from handoff.yaml_lines import line_of
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 StatusCategory = Literal["todo", "in_progress", "done"]
@@ -324,30 +325,6 @@ def _substitute(node: Any, path: str, env: dict[str, str], missing: list[str]) -
     return node
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of a key path in the YAML text, for error messages."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part), None)
-            if match is None:
-                break
-            key_node = next(k for k, v in node.value if k.value == part)
-            line, node = key_node.start_mark.line + 1, match
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
     out = ""
     node = data
@@ -403,7 +380,7 @@ def parse_config(
             where = _format_loc(problem["loc"], data) or "(top level)"
             if problem["type"] in {"union_tag_invalid", "union_tag_not_found"}:
                 loc, where = (*loc, "kind"), f"{where}.kind"
-            line = _line_of(text, loc)
+            line = line_of(text, loc)
             at = f" (line {line})" if line else ""
             msg = problem["msg"]
             if problem["type"] == "union_tag_invalid":

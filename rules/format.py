@@ -11,6 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from handoff.yaml_lines import line_of
+
 Severity = Literal["info", "warn", "fail"]
 ParamType = Literal["int", "float", "str", "bool", "date"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warn": 1, "fail": 2}
@@ -144,29 +146,6 @@ class Rule:
         return self.spec.id
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of a key path in the YAML text, so errors point into the file."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == part), None)
-            if pair is None:
-                break
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
 def _field_name(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -190,7 +169,7 @@ def parse_rule_file(path: Path) -> RuleSpec | list[RuleProblem]:
         problems = []
         for item in err.errors():
             loc = tuple(item["loc"])
-            line = _line_of(text, loc)
+            line = line_of(text, loc)
             msg = item["msg"].removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
                 msg = "unknown field"

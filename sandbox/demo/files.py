@@ -1,11 +1,12 @@
-"""Writes story items as the spreadsheets departments keep (CSV and xlsx), for the demo and tests."""
+"""Writes story items as the spreadsheets departments keep (CSV, xlsx, Google Sheets rows)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 
@@ -14,21 +15,20 @@ from sandbox.demo.story import StoryItem
 HEADER = ["ID", "Task", "Status", "Owner", "Due", "Depends on", "Type", "Milestone"]
 
 
-def _rows(items: Sequence[StoryItem], today: date, date_format: str) -> list[list[str]]:
-    rows = []
+def plan_rows(
+    items: Sequence[StoryItem], today: date, show_date: Callable[[date], Any]
+) -> list[list[Any]]:
+    """One row per item under HEADER; `show_date` decides how a due date is written."""
+    rows: list[list[Any]] = []
     for item in items:
-        due = (
-            ""
-            if item.due_in_days is None
-            else (today + timedelta(days=item.due_in_days)).strftime(date_format)
-        )
+        due = None if item.due_in_days is None else today + timedelta(days=item.due_in_days)
         rows.append(
             [
                 item.key,
                 item.title,
                 item.status,
                 item.owner or "",
-                due,
+                "" if due is None else show_date(due),
                 ", ".join(item.depends_on),
                 item.item_type,
                 "yes" if item.milestone else "",
@@ -51,7 +51,7 @@ def write_csv(
     with path.open("w", newline="", encoding=encoding) as handle:
         writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow(HEADER)
-        writer.writerows(_rows(items, today, date_format))
+        writer.writerows(plan_rows(items, today, lambda d: d.strftime(date_format)))
     return path
 
 
@@ -68,19 +68,7 @@ def write_xlsx(
             sheet.append([title])
             sheet.append([])
         sheet.append(HEADER)
-        for item in items:
-            due = None if item.due_in_days is None else today + timedelta(days=item.due_in_days)
-            sheet.append(
-                [
-                    item.key,
-                    item.title,
-                    item.status,
-                    item.owner or "",
-                    due,
-                    ", ".join(item.depends_on),
-                    item.item_type,
-                    "yes" if item.milestone else "",
-                ]
-            )
+        for row in plan_rows(items, today, lambda d: d):
+            sheet.append(row)
     book.save(path)
     return path

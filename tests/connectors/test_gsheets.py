@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from connectors.base import Census, ConnectorError, Page, RawRecord, Rejection
-from connectors.gsheets import GoogleSheetsConnector, retry_after_seconds
+from connectors.gsheets import GoogleSheetsConnector, response_retry_after
 from connectors.registry import build_connector
 from handoff.config import GoogleSheetsSource
 from model.landing import land
@@ -179,10 +179,10 @@ def test_retry_after_parsing() -> None:
 
     response = requests.Response()
     response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
-    assert retry_after_seconds(response) == 0.0
+    assert response_retry_after(response) == 0.0
     response.headers["Retry-After"] = "7"
-    assert retry_after_seconds(response) == 7.0
-    assert retry_after_seconds(None) is None
+    assert response_retry_after(response) == 7.0
+    assert response_retry_after(None) is None
 
 
 def test_tls_with_a_private_ca(tmp_path: Path) -> None:

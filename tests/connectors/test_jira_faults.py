@@ -14,7 +14,8 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.jira import JiraConnector
-from connectors.jira_retry import RetryPolicy, retry_after_seconds
+from connectors.jira_retry import RetryPolicy
+from connectors.retry_after import retry_after_seconds
 from handoff.config import JiraSource
 from model.landing import land, read_cursor
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
