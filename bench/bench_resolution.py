@@ -194,19 +194,15 @@ def resolve_child(db_path: Path) -> dict[str, object]:
 
     config = HandoffConfig.model_validate(CONFIG)
     con = duckdb.connect(str(db_path))
+    resolve_steps: dict[str, float] = {}
     steps: list[tuple[str, Any]] = [
         ("departments", lambda: build_department_map(con, config.department_rules, config.sources)),
         ("people", lambda: build_people(con, config.people)),
         ("work_items", lambda: _fill_work_items(con, NOW)),
         ("stewards", lambda: assign_stewards(con, config.milestone_stewards)),
-        ("resolve_references", lambda: resolve_references(con)),
-        (
-            "contracts_and_tensions",
-            lambda: (
-                config_tables.fill(con, config),
-                config_tables.mark_contracts_and_tensions(con),
-            ),
-        ),
+        ("resolve_references", lambda: resolve_references(con, resolve_steps)),
+        ("config_tables", lambda: config_tables.fill(con, config)),
+        ("contracts_and_tensions", lambda: config_tables.mark_contracts_and_tensions(con)),
     ]
     timings = {}
     for name, step in steps:
@@ -238,6 +234,7 @@ def resolve_child(db_path: Path) -> dict[str, object]:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "steps": timings,
+        "resolve_steps": resolve_steps,
         "seconds": round(sum(timings.values()), 2),
         "counts": {**dict(zip(names, counts, strict=True)), "people": people[0]},
         "peak_rss_mb": round(peak_kib / 1024, 1),
@@ -256,6 +253,12 @@ def _markdown(report: dict[str, Any]) -> str:
         "| step | s |",
         "|---|---:|",
         *(f"| {name} | {s} |" for name, s in report["steps"].items()),
+        "",
+        "Reference resolution by step:",
+        "",
+        "| step | s |",
+        "|---|---:|",
+        *(f"| {name} | {s} |" for name, s in report["resolve_steps"].items()),
         "",
         "| result | count |",
         "|---|---:|",
