@@ -104,6 +104,9 @@ def summary(out: Path, sizes: list[int], pipeline_items: int) -> str:
             f"[pipeline-{pipeline_items}](pipeline-{pipeline_items}.md)",
             "",
         ]
+    notes = out / "peers-notes.md"  # profile-based reasons for missed targets, kept by hand
+    if notes.exists():
+        lines += ["", notes.read_text().strip(), ""]
     text = "\n".join(lines)
     (out / "README.md").write_text(text)
     (out / "summary.json").write_text(

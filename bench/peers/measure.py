@@ -36,11 +36,14 @@ def run_measured(
     stdout: TextIO | None = None,
     cwd: Path | None = None,
     timeout: float = 3600,
+    rss_limit_mb: float | None = None,
 ) -> Measured:
     """Run `args`, wait for it with `wait4` and return its wall time and peak memory.
 
     With `stdout` given, the child's output goes there (a Singer stream to a file) and the
     returned `stdout` is empty. stderr is kept (its last 4,000 characters) for error notes.
+    With `rss_limit_mb`, a child whose resident memory passes it is killed (the machine is
+    shared: one tool must not push the others out of memory); the note says so.
     """
     started = time.perf_counter()
     err_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-peer-{os.getpid()}-{started}.err"
@@ -53,25 +56,49 @@ def run_measured(
             text=True,
             cwd=cwd or ROOT,
         )
-        out = ""
+        out_chunks: list[str] = []
+        reader = None
         if stdout is None and child.stdout is not None:
-            out = child.stdout.read()  # drained before waiting: a full pipe would block
+            import threading
+
+            pipe = child.stdout  # drained alongside: a full pipe would block the child
+            reader = threading.Thread(target=lambda: out_chunks.append(pipe.read()), daemon=True)
+            reader.start()
         deadline = started + timeout
+        killed = ""
         while True:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
+                killed = f"killed after the {timeout:.0f} s time limit"
                 child.kill()
-            time.sleep(0.02)
+            elif rss_limit_mb and _rss_mb(child.pid) > rss_limit_mb:
+                killed = f"killed at {rss_limit_mb:.0f} MB resident memory (limit)"
+                child.kill()
+            time.sleep(0.05)
+        if reader is not None:
+            reader.join(timeout=30)
+        out = "".join(out_chunks)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        tail = err.read()[-4000:]
+        tail = err.read()[-4000:] + (f"\n{killed}" if killed else "")
     err_path.unlink(missing_ok=True)
     return Measured(
         round(seconds, 2), round(usage.ru_maxrss / 1024, 1), child.returncode, out, tail
     )
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a running process, from /proc (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return 0.0
+    return 0.0
 
 
 class Host:
