@@ -175,7 +175,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Whole pipeline at scale — {items:,} items",
         "",
-        f"{m['when']}, {m['cores']} cores, Python {m['python']}, load at start "
+        f"{m['when']}, revision {m.get('revision', '?')}, {m['cores']} cores, "
+        f"Python {m['python']}, load at start "
         f"{m['load_1_5_15']} (other work shares this machine). Jira Cloud "
         f"{org['jira_issues']:,} issues ({org['jira_links']:,} links, "
         f"{org['jira_remote_links']:,} remote links), Asana {org['asana_tasks']:,} tasks, "

@@ -12,9 +12,28 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
+def _revision() -> str:
+    """The commit measured, with `+dirty` when the work tree differs (code changes under way)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+    except OSError:
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     """Where and when: core count, load (other work shares this machine), Python, date."""
     return {
+        "revision": _revision(),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": len(os.sched_getaffinity(0)),
         "load_1_5_15": [round(x, 2) for x in os.getloadavg()],
@@ -100,7 +119,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Handoff vs peers — Jira {report['jira_size']:,} issues"
         + (f", Asana {report['asana_size']:,} tasks" if report.get("asana_size") else ""),
         "",
-        f"{m['when']}, {m['cores']} cores, Python {m['python']}, load at start "
+        f"{m['when']}, revision {m.get('revision', '?')}, {m['cores']} cores, "
+        f"Python {m['python']}, load at start "
         f"{m['load_1_5_15']} (other work shares this machine). Medians of {report['repeat']} "
         "round(s); every tool runs as its own process against the same sandbox, which runs in "
         "another process and counts the requests.",
