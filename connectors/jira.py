@@ -49,7 +49,7 @@ FIELDS = [
 ]  # fmt: skip
 CENSUS_FIELDS = ["updated"]
 CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
-BULK_ISSUES = 1000
+BULK_ISSUES = 100  # bulkfetch allows 1000; 100 keeps the histories held at once small
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links  # changelog/bulkfetch takes up to 1000 issues per request
 CUSTOM_ID = re.compile(r"^customfield_\d+$")
 ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)

@@ -199,6 +199,7 @@ def land(
     result = LandingResult(fetch_id=uuid.uuid4().hex)
     con = open_raw_store(raw_path)
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET memory_limit = '256MB'")  # DuckDB spills; the fetch streams
     con.execute(PENDING_SCHEMA)  # also clears what a crashed fetch left behind
     cursor: Cursor | None = None
     in_transaction = False

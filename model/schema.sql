@@ -83,7 +83,7 @@ CREATE TABLE dependencies (
     contract_id         VARCHAR,
     kpi_tension         VARCHAR,
     created_at          TIMESTAMP,
-    PRIMARY KEY (upstream_id, downstream_id)
+    -- one row per (upstream_id, downstream_id) by construction (edges are merged by that pair)
 );
 COMMENT ON TABLE dependencies IS 'One row per "downstream needs upstream" edge, merged across every origin that declares it.';
 COMMENT ON COLUMN dependencies.upstream_id IS 'item_id of the work that must happen first; for unresolved references: unresolved:<reference>.';
