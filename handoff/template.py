@@ -43,6 +43,9 @@ contracts:
 department_rules:                  # first match wins; else the item's own column; else the source's department
   - {source: it-jira, project: OPS, department: IT Operations}
 
+milestone_stewards:                # who stewards a milestone when it is not its owner
+  # it-jira:OPS-1: ana.lopez@example.com
+
 people:                            # accounts without a visible e-mail, or sheet names
   - email: ana.lopez@example.com
     names: [Ana Lopez, A. Lopez]
@@ -67,6 +70,8 @@ sources:
     columns: {id: ID, title: Task, status: Status, owner: Owner, due: Due, depends_on: Depends on}
     status_map: {Approved: done, Pending: todo}
 
+  # Every source also takes: department, enabled, max_drop_share (0.5: a blocking check stops
+  # the publish when a source loses more than half its items), max_retry_wait_seconds (300).
   # - name: it-jira
   #   kind: jira
   #   url: https://your-site.atlassian.net
