@@ -43,8 +43,8 @@ contracts:
 department_rules:                  # first match wins; else the item's own column; else the source's department
   - {source: it-jira, project: OPS, department: IT Operations}
 
-milestone_stewards:                # who stewards a milestone when it is not its owner
-  # it-jira:OPS-1: ana.lopez@example.com
+milestone_stewards: {}             # who stewards a milestone when it is not its owner, e.g.
+                                   # {"it-jira:OPS-1": ana.lopez@example.com}
 
 people:                            # accounts without a visible e-mail, or sheet names
   - email: ana.lopez@example.com
