@@ -21,7 +21,7 @@ from typing import Any
 from bench.peers import asana_tools, jira_tools
 from bench.peers.envs import PEER_PACKAGES, ensure_peer, installed_versions
 from bench.peers.measure import Host
-from bench.peers.report import machine, write_peers
+from bench.peers.report import RESULTS, machine, write_peers
 
 Tool = Callable[..., dict[str, Any]]
 JIRA_SETUPS: dict[str, dict[str, Any]] = {
@@ -126,6 +126,22 @@ def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def merged(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
+    """Fold re-run tools into the earlier results of the same size (their rows replace the old)."""
+    earlier_path = (out or RESULTS) / f"peers-{report['jira_size']}.json"
+    if not earlier_path.exists():
+        return report
+    earlier = json.loads(earlier_path.read_text())
+    redone = {(r["deployment"], r["tool"]) for r in report["rows"]}
+    kept = [r for r in earlier["rows"] if (r["deployment"], r["tool"]) not in redone]
+    earlier["rows"] = kept + report["rows"]
+    earlier["sandboxes"].update(report["sandboxes"])
+    earlier.setdefault("reruns", []).append(
+        {"machine": report["machine"], "tools": sorted({t for _, t in redone})}
+    )
+    return earlier  # type: ignore[no-any-return]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jira-size", type=int, default=20000)
@@ -133,6 +149,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--deployments", nargs="+", default=list(JIRA_SETUPS))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        help="re-run only these tools (exact names) and merge them into the existing results",
+    )
     args = parser.parse_args()
     wanted = [p for d in args.deployments for p in JIRA_SETUPS[d]["peers"]]
     if args.asana_size:
@@ -154,7 +175,10 @@ def main() -> None:
             name: tool
             for name, tool in setup["tools"].items()
             if not any(peer in install_errors and peer in name for peer in setup["peers"])
+            and (not args.only or name in args.only)
         }
+        if not tools:
+            continue
         sandbox, rows = rounds(
             "jira", args.jira_size, deployment, tools, args.repeat, tls=setup["tls"]
         )
@@ -172,6 +196,8 @@ def main() -> None:
         report["sandboxes"]["asana"] = sandbox
         report["rows"] += rows
         report["asana_notes"] = asana_tools.NOTES
+    if args.only:
+        report = merged(report, args.out)
     report["results"] = medians(report["rows"])
     print(write_peers(report, args.out))
 

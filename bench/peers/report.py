@@ -128,6 +128,12 @@ def markdown(report: dict[str, Any]) -> str:
         "Peers: " + ", ".join(f"{p} {v}" for p, v in report["peers"].items()),
         "",
     ]
+    for rerun in report.get("reruns", []):
+        rm = rerun["machine"]
+        lines.append(
+            f"- re-run at {rm['when']} (revision {rm.get('revision', '?')}, load "
+            f"{rm['load_1_5_15']}): {', '.join(rerun['tools'])}"
+        )
     for peer, error in report.get("install_errors", {}).items():
         lines.append(f"- **{peer} not measured**: {error}")
     for key, sandbox in report["sandboxes"].items():
