@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -136,8 +137,13 @@ def merged(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
     kept = [r for r in earlier["rows"] if (r["deployment"], r["tool"]) not in redone]
     earlier["rows"] = kept + report["rows"]
     earlier["sandboxes"].update(report["sandboxes"])
+    code = os.environ.get(jira_tools.CODE_ENV)
     earlier.setdefault("reruns", []).append(
-        {"machine": report["machine"], "tools": sorted({t for _, t in redone})}
+        {
+            "machine": report["machine"],
+            "tools": sorted({t for _, t in redone}),
+            "code": os.environ.get("HANDOFF_BENCH_REVISION", code) if code else "checkout",
+        }
     )
     return earlier  # type: ignore[no-any-return]
 

@@ -8,6 +8,7 @@ seconds, peak RSS, the requests the sandbox counted, and what the output holds.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ print(json.dumps(worker(json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] 
 
 # dlt's normaliser held 7.3 GB at 20,000 issues; on a shared 24 GB machine it is stopped here
 DLT_RSS_LIMIT_MB = 12_000
+
+
+CODE_ENV = "HANDOFF_BENCH_CODE"  # measure our sync from this source tree instead of the checkout
 
 
 def _row(tool: str, run: str, measured: Measured, host: Host, **extra: Any) -> dict[str, Any]:
@@ -80,9 +84,11 @@ def handoff(host: Host, work: Path, *, full: bool, remote_links: bool = True) ->
     """Our connector + raw landing (the sync step of the job), as `bench.bench_jira` runs it."""
     entry = {**host.info["entry"], "remote_links": remote_links}
     raw = work / "raw.duckdb"
+    code = Path(os.environ.get(CODE_ENV) or ROOT)  # another revision's tree, e.g. `git archive`
     measured = run_measured(
         [sys.executable, "-c", HANDOFF_WORKER, json.dumps(entry), str(raw), "full" if full else ""],
-        env=host.info["env"],
+        env={**host.info["env"], "PYTHONPATH": str(code)},
+        cwd=code,
     )
     figures = (
         json.loads(measured.stdout.strip().splitlines()[-1]) if measured.returncode == 0 else {}

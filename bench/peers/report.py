@@ -132,7 +132,8 @@ def markdown(report: dict[str, Any]) -> str:
         rm = rerun["machine"]
         lines.append(
             f"- re-run at {rm['when']} (revision {rm.get('revision', '?')}, load "
-            f"{rm['load_1_5_15']}): {', '.join(rerun['tools'])}"
+            f"{rm['load_1_5_15']}), our sync from {rerun.get('code', 'checkout')}: "
+            f"{', '.join(rerun['tools'])}"
         )
     for peer, error in report.get("install_errors", {}).items():
         lines.append(f"- **{peer} not measured**: {error}")
