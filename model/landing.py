@@ -28,8 +28,9 @@ CREATE TABLE IF NOT EXISTS raw_records (
     first_seen  TIMESTAMP NOT NULL,
     fetched_at  TIMESTAMP NOT NULL,
     is_deleted  BOOLEAN NOT NULL DEFAULT false,
-    deleted_at  TIMESTAMP,
-    PRIMARY KEY (record_type, record_key)
+    deleted_at  TIMESTAMP
+    -- one row per (record_type, record_key): the merge deletes before it inserts; no key index,
+    -- so that a fetch of any size merges within the landing memory limit
 );
 CREATE TABLE IF NOT EXISTS source_state (
     key        VARCHAR PRIMARY KEY,
@@ -102,6 +103,7 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
+LANDING_MEMORY = "256MB"
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
@@ -156,16 +158,39 @@ def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: Landin
         """
     ).fetchone()
     result.changed = int(changed[0])
+    # Changed rows are deleted and inserted again rather than updated in place or upserted
+    # with ON CONFLICT: deletes and appends spill to disk, where a conflict check or an update
+    # of a whole re-fetch would have to hold it all in memory.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE changed AS
+        SELECT l.record_type, l.record_key, l.payload, r.first_seen
+        FROM latest l JOIN raw_records r USING (record_type, record_key)
+        WHERE r.is_deleted OR r.payload::VARCHAR <> l.payload
+        """
+    )
     con.execute(
         """
         INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
-        SELECT record_type, record_key, payload::JSON, $now, $now, false FROM latest
-        ON CONFLICT (record_type, record_key) DO UPDATE SET
-            payload = excluded.payload, fetched_at = excluded.fetched_at,
-            is_deleted = false, deleted_at = NULL
+        SELECT l.record_type, l.record_key, l.payload::JSON, $now, $now, false
+        FROM latest l ANTI JOIN raw_records r USING (record_type, record_key)
         """,
         {"now": now},
     )
+    con.execute(
+        """
+        DELETE FROM raw_records r USING changed c
+        WHERE r.record_type = c.record_type AND r.record_key = c.record_key
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
+        SELECT record_type, record_key, payload::JSON, first_seen, $now, false FROM changed
+        """,
+        {"now": now},
+    )
+    con.execute("DROP TABLE changed")
     deleted: Any = con.execute(
         """
         UPDATE raw_records r SET is_deleted = true, deleted_at = $now
@@ -199,7 +224,7 @@ def land(
     result = LandingResult(fetch_id=uuid.uuid4().hex)
     con = open_raw_store(raw_path)
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET memory_limit = '256MB'")  # DuckDB spills; the fetch streams
+    con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
     con.execute(PENDING_SCHEMA)  # also clears what a crashed fetch left behind
     cursor: Cursor | None = None
     in_transaction = False

@@ -1,0 +1,71 @@
+"""Raw landing: all-or-nothing fetches, one row per record, tombstones, first_seen kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.base import Batch, Census, Page, RawRecord
+from model.landing import land, read_cursor
+
+
+def rows(path: Path) -> list[tuple[str, str, bool]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT record_key, payload->>'v', is_deleted FROM raw_records ORDER BY record_key"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def pages(values: dict[str, int], *, census: bool = True, cursor: int = 1) -> Iterator[Batch]:
+    items = sorted(values.items())
+    # the same record twice in one fetch: the later version wins
+    yield Page([RawRecord("item", k, {"v": str(v - 1)}) for k, v in items])
+    yield Page([RawRecord("item", k, {"v": str(v)}) for k, v in items])
+    if census:
+        yield Census("item", set(values))
+    yield Page([], cursor={"n": cursor})
+
+
+def test_upserts_tombstones_and_resurrection(tmp_path: Path) -> None:
+    raw = tmp_path / "s.duckdb"
+    first = land(raw, pages({"a": 1, "b": 1, "c": 1}), full=True)
+    assert (first.changed, first.deleted) == (3, 0)
+    second = land(raw, pages({"a": 1, "b": 2}, cursor=2), full=False)
+    assert (second.changed, second.deleted) == (1, 1)
+    assert rows(raw) == [("a", "1", False), ("b", "2", False), ("c", "1", True)]
+    third = land(raw, pages({"a": 1, "b": 2, "c": 5}, cursor=3), full=False)
+    assert (third.changed, third.deleted) == (1, 0)
+    assert rows(raw) == [("a", "1", False), ("b", "2", False), ("c", "5", False)]
+    assert read_cursor(raw) == {"n": 3}
+    con = duckdb.connect(str(raw), read_only=True)
+    seen = con.execute("SELECT count(DISTINCT first_seen) FROM raw_records").fetchone()
+    con.close()
+    assert seen == (1,)  # first_seen survives changes and resurrection
+
+
+def test_a_failed_fetch_changes_nothing(tmp_path: Path) -> None:
+    raw = tmp_path / "s.duckdb"
+    land(raw, pages({"a": 1, "b": 1}), full=True)
+
+    def broken() -> Iterator[Batch]:
+        yield Page([RawRecord("item", "a", {"v": "9"}), RawRecord("item", "z", {"v": "9"})])
+        raise RuntimeError("connection reset")
+
+    with pytest.raises(RuntimeError):
+        land(raw, broken(), full=False)
+    assert rows(raw) == [("a", "1", False), ("b", "1", False)]
+    assert read_cursor(raw) == {"n": 1}
+    con = duckdb.connect(str(raw), read_only=True)
+    runs = con.execute("SELECT status FROM fetch_runs ORDER BY started_at").fetchall()
+    tables = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'pending%'"
+    ).fetchone()
+    con.close()
+    assert runs == [("success",), ("failed",)]
+    assert tables == (0,)
