@@ -109,7 +109,11 @@ CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
 CREATE OR REPLACE TABLE pending_rejections (location VARCHAR, column_name VARCHAR, reason VARCHAR, raw VARCHAR);
 """
-DROP_PENDING = "DROP TABLE IF EXISTS pending_records; DROP TABLE IF EXISTS pending_census; DROP TABLE IF EXISTS pending_rejections;"
+DROP_PENDING = (
+    "DROP TABLE IF EXISTS pending_records; DROP TABLE IF EXISTS pending_census; "
+    "DROP TABLE IF EXISTS pending_rejections; DROP TABLE IF EXISTS pending_latest; "
+    "DROP TABLE IF EXISTS pending_changed;"
+)
 
 
 def _stage_page(con: duckdb.DuckDBPyConnection, page: Page, first_seq: int) -> None:
@@ -145,14 +149,16 @@ def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: Landin
     """Apply everything staged in one transaction: upserts, then tombstones from the censuses."""
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE latest AS
-        SELECT DISTINCT ON (record_type, record_key) record_type, record_key, payload
-        FROM pending_records ORDER BY record_type, record_key, seq DESC
+        CREATE OR REPLACE TABLE pending_latest AS
+        SELECT p.record_type, p.record_key, p.payload
+        FROM pending_records p
+        JOIN (SELECT record_type, record_key, max(seq) AS seq FROM pending_records GROUP BY ALL) m
+          USING (record_type, record_key, seq)
         """
     )
     changed: Any = con.execute(
         """
-        SELECT count(*) FROM latest i
+        SELECT count(*) FROM pending_latest i
         LEFT JOIN raw_records r USING (record_type, record_key)
         WHERE r.record_key IS NULL OR r.is_deleted OR r.payload::VARCHAR <> i.payload
         """
@@ -163,9 +169,9 @@ def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: Landin
     # of a whole re-fetch would have to hold it all in memory.
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE changed AS
+        CREATE OR REPLACE TABLE pending_changed AS
         SELECT l.record_type, l.record_key, l.payload, r.first_seen
-        FROM latest l JOIN raw_records r USING (record_type, record_key)
+        FROM pending_latest l JOIN raw_records r USING (record_type, record_key)
         WHERE r.is_deleted OR r.payload::VARCHAR <> l.payload
         """
     )
@@ -173,24 +179,24 @@ def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: Landin
         """
         INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
         SELECT l.record_type, l.record_key, l.payload::JSON, $now, $now, false
-        FROM latest l ANTI JOIN raw_records r USING (record_type, record_key)
+        FROM pending_latest l ANTI JOIN raw_records r USING (record_type, record_key)
         """,
         {"now": now},
     )
     con.execute(
         """
-        DELETE FROM raw_records r USING changed c
+        DELETE FROM raw_records r USING pending_changed c
         WHERE r.record_type = c.record_type AND r.record_key = c.record_key
         """
     )
     con.execute(
         """
         INSERT INTO raw_records (record_type, record_key, payload, first_seen, fetched_at, is_deleted)
-        SELECT record_type, record_key, payload::JSON, first_seen, $now, false FROM changed
+        SELECT record_type, record_key, payload::JSON, first_seen, $now, false FROM pending_changed
         """,
         {"now": now},
     )
-    con.execute("DROP TABLE changed")
+    con.execute("DROP TABLE pending_changed")
     deleted: Any = con.execute(
         """
         UPDATE raw_records r SET is_deleted = true, deleted_at = $now
@@ -202,7 +208,7 @@ def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: Landin
         {"now": now},
     ).fetchone()
     result.deleted = int(deleted[0]) if deleted else 0
-    con.execute("DROP TABLE latest")
+    con.execute("DROP TABLE pending_latest")
 
 
 def land(
