@@ -105,14 +105,13 @@ def generate_org(size: int, seed: int, *, now: datetime | None = None) -> AsanaO
             task.notes = "Brief and assets in the shared drive."
         _finish(org, gid, rng, users, now, section_path=path)
         top_level.append(gid)
+    by_project: dict[str, list[str]] = {}
+    for gid in top_level:
+        by_project.setdefault(org.tasks[gid].memberships[0][0], []).append(gid)
     for gid in top_level:
         if rng.random() < 0.1:
-            same = org.tasks[gid].memberships[0][0]
-            pool = (
-                top_level
-                if rng.random() < 0.35
-                else [g for g in top_level[-300:] if org.tasks[g].memberships[0][0] == same]
-            )
+            same = by_project[org.tasks[gid].memberships[0][0]]
+            pool = top_level if rng.random() < 0.35 else same[-300:]
             other = rng.choice(pool)
             if other != gid and gid not in org.tasks[other].dependencies:
                 org.add_dependency(gid, other)
