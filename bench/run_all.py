@@ -31,8 +31,9 @@ def run(module: str, *args: str) -> None:
 def _headline(peers: dict[str, Any]) -> list[str]:
     rows = []
     for r in peers["results"]:
+        size = peers.get("asana_size") if r["deployment"] == "asana" else peers["jira_size"]
         rows.append(
-            f"| {peers['jira_size']:,} | {r['deployment']} | {r['tool']} | {r['run']} | "
+            f"| {size:,} | {r['deployment']} | {r['tool']} | {r['run']} | "
             + (f"{r['seconds']}" if r.get("ok") else "failed")
             + f" | {r.get('items_per_second') or '—'} | {r['requests']:,} | {r['peak_rss_mb']} |"
         )
@@ -83,9 +84,9 @@ def summary(out: Path, sizes: list[int], pipeline_items: int) -> str:
         + (f", [pipeline-{pipeline_items}](pipeline-{pipeline_items}.md)" if pipeline else "")
         + ".",
         "",
-        "## Jira: handoff and its peers on the same sandbox",
+        "## Handoff and its peers on the same sandbox (Jira; Asana beside the first size)",
         "",
-        "| issues | deployment | tool | sync | wall s | items/s | HTTP requests | peak RSS MB |",
+        "| items | deployment | tool | sync | wall s | items/s | HTTP requests | peak RSS MB |",
         "|---:|---|---|---|---:|---:|---:|---:|",
     ]
     for report in peers:
