@@ -47,7 +47,7 @@ def test_round_of_our_sync_over_tls_counts_requests_and_contents(tmp_path: Path)
     text = write_peers(report, tmp_path)
     assert "| handoff | full |" in text and "## Targets" in text
     assert json.loads((tmp_path / "peers-40.json").read_text())["results"]
-    assert "## Jira" in summary(tmp_path, [40], 0)
+    assert "## Handoff and its peers" in summary(tmp_path, [40], 0)
     assert (tmp_path / "README.md").exists()
 
 
