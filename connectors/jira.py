@@ -247,7 +247,7 @@ class JiraConnector:
     ) -> Iterator[tuple[list[Any], int | None]]:
         """Pages of raw issues (with Jira's total on Data Center): nextPageToken on Cloud,
         startAt/total on Data Center."""
-        size = size or self.source.page_size
+        size = size or self.source.page_size or (100 if self.cloud else 1000)
         client = self._client()
         token: str | None = None
         start = 0
