@@ -113,7 +113,7 @@ def serve(
     except ValueError as err:
         raise HandoffError(f"--faults: {err}") from None
     for server in servers:
-        console.print(server.banner(), highlight=False)
+        console.print(server.banner(), highlight=False, soft_wrap=True)
     STATE_FILE.write_text(json.dumps({"sources": sources, "env": env}))
     console.print(
         f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
