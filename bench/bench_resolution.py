@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -26,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from bench.child import machine, measure_in_child, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 3, 3, 2, 0)
@@ -282,30 +280,15 @@ def main() -> None:
         print(f"generating {args.items:,} items and {args.refs:,} references ...", flush=True)
         generate_seconds = generate(db_path, args.items, args.refs)
         print(f"generated in {generate_seconds:.1f} s; resolving ...", flush=True)
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.bench_resolution", "--resolve-only", str(db_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if child.returncode != 0:
-            sys.exit(child.stderr)
-        measured = json.loads(child.stdout.strip().splitlines()[-1])
+        measured = measure_in_child("bench.bench_resolution", "--resolve-only", db_path)
     report = {
         "items": args.items,
         "refs": args.refs,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}",
+        "machine": machine(),
         "generate_seconds": round(generate_seconds, 1),
         **measured,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"resolution-{args.items}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    markdown = _markdown(report)
-    stem.with_suffix(".md").write_text(markdown)
-    print(markdown)
+    write_results(args.out, f"resolution-{args.items}", report, _markdown(report))
 
 
 if __name__ == "__main__":

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+
+from bench.child import machine, measure_in_child, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 3, 3, 2, 0)
@@ -211,30 +209,15 @@ def main() -> None:
         print(f"building {args.items:,} items and {args.deps:,} dependencies ...", flush=True)
         build_seconds = build(db_path, args.items, args.deps)
         print(f"built in {build_seconds:.1f} s; evaluating the rule pack ...", flush=True)
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.bench_rules", "--evaluate-only", str(db_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if child.returncode != 0:
-            sys.exit(child.stderr)
-        measured = json.loads(child.stdout.strip().splitlines()[-1])
+        measured = measure_in_child("bench.bench_rules", "--evaluate-only", db_path)
     report = {
         "items": args.items,
         "dependencies": args.deps,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"DuckDB {duckdb.__version__}",
+        "machine": machine(),
         "build_seconds": round(build_seconds, 1),
         **measured,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"rules-{args.items}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    markdown = _markdown(report)
-    stem.with_suffix(".md").write_text(markdown)
-    print(markdown)
+    write_results(args.out, f"rules-{args.items}", report, _markdown(report))
 
 
 if __name__ == "__main__":
