@@ -178,7 +178,8 @@ class JiraSource(SourceBase):
     milestones: Literal["epics", "versions", "both", "none"] = "epics"
     remote_links: bool = True
     overlap_minutes: int = 10
-    page_size: int | None = None  # issues per search page; default 100 on Cloud, 1000 on Data Center
+    # issues per search page; default 100 on Cloud, 1000 on Data Center
+    page_size: int | None = None
     ca_bundle: Path | None = None
 
 
