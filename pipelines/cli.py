@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_sandbox.app, name="sandbox")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one finding or figure per line, never wrapped
 
 ConfigOption = Annotated[
     Path,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit: int) -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
     elif fmt == "json":
