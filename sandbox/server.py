@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -295,3 +295,26 @@ def test_ca_context(cert_dir: str) -> tuple[ssl.SSLContext, str]:
     bundle = f"{cert_dir}/sandbox-ca.pem"
     ca.cert_pem.write_to_path(bundle)
     return context, bundle
+
+
+class ServedSandbox:
+    """Lifecycle shared by the vendor stand-ins: each owns a `server` (a SandboxServer)."""
+
+    server: SandboxServer
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from bench.peers.envs import peer_python
-from bench.peers.measure import Host, Measured, run_measured
+from bench.peers.measure import Host, result_row, run_measured
 from bench.peers.singer import select_streams, summarise
 
 NOTES = [
@@ -61,24 +61,6 @@ print(json.dumps({"tasks": result.record_counts.get("task", 0), "records": resul
 """
 
 
-def _row(tool: str, full: bool, measured: Measured, host: Host, **extra: Any) -> dict[str, Any]:
-    requests = host.requests()
-    host.reset()
-    row = {
-        "tool": tool,
-        "run": "full" if full else "incremental",
-        "ok": measured.returncode == 0,
-        "seconds": measured.seconds,
-        "peak_rss_mb": measured.peak_rss_mb,
-        "requests": requests["total"],
-        "routes": requests["routes"],
-        **extra,
-    }
-    if measured.returncode != 0:
-        row["error"] = measured.stderr[-800:]
-    return row
-
-
 def handoff(host: Host, work: Path, full: bool) -> dict[str, Any]:
     raw = work / "raw.duckdb"
     measured = run_measured(
@@ -95,7 +77,7 @@ def handoff(host: Host, work: Path, full: bool) -> dict[str, Any]:
     figures = (
         json.loads(measured.stdout.strip().splitlines()[-1]) if measured.returncode == 0 else {}
     )
-    row = _row("handoff", full, measured, host, issues_fetched=figures.get("tasks", 0))
+    row = result_row("handoff", full, measured, host, issues_fetched=figures.get("tasks", 0))
     if measured.returncode == 0:
         con = duckdb.connect(str(raw), read_only=True)
         held, deleted = con.execute(
@@ -129,7 +111,7 @@ def tap_asana(host: Host, work: Path, full: bool) -> dict[str, Any]:
         )
         discovered = run_measured([tap, "--config", str(config), "--discover"], env=env)
         if discovered.returncode != 0:
-            return _row("tap-asana (shimmed host)", full, discovered, host)
+            return result_row("tap-asana (shimmed host)", full, discovered, host)
         catalog.write_text(
             json.dumps(
                 select_streams(json.loads(discovered.stdout), {"tasks", "subtasks", "stories"})
@@ -147,7 +129,7 @@ def tap_asana(host: Host, work: Path, full: bool) -> dict[str, Any]:
         state.write_text(json.dumps(summary["state"]))
     records = summary["records"]
     output.unlink()
-    return _row(
+    return result_row(
         "tap-asana (shimmed host)",
         full,
         measured,

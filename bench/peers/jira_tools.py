@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from bench.peers.envs import peer_python, trust_ca
-from bench.peers.measure import ROOT, Host, Measured, run_measured
+from bench.peers.measure import ROOT, Host, result_row, run_measured
 from bench.peers.singer import select_streams, summarise
 
 HANDOFF_WORKER = """
@@ -32,24 +32,6 @@ DLT_RSS_LIMIT_MB = 12_000
 
 
 CODE_ENV = "HANDOFF_BENCH_CODE"  # measure our sync from this source tree instead of the checkout
-
-
-def _row(tool: str, run: str, measured: Measured, host: Host, **extra: Any) -> dict[str, Any]:
-    requests = host.requests()
-    host.reset()
-    row = {
-        "tool": tool,
-        "run": run,
-        "ok": measured.returncode == 0,
-        "seconds": measured.seconds,
-        "peak_rss_mb": measured.peak_rss_mb,
-        "requests": requests["total"],
-        "routes": requests["routes"],
-        **extra,
-    }
-    if measured.returncode != 0:
-        row["error"] = measured.stderr[-800:]
-    return row
 
 
 def _raw_contents(raw: Path) -> dict[str, Any]:
@@ -94,7 +76,7 @@ def handoff(host: Host, work: Path, *, full: bool, remote_links: bool = True) ->
         json.loads(measured.stdout.strip().splitlines()[-1]) if measured.returncode == 0 else {}
     )
     tool = "handoff" if remote_links else "handoff (remote links off)"
-    row = _row(tool, "full" if full else "incremental", measured, host)
+    row = result_row(tool, full, measured, host)
     row["issues_fetched"] = figures.get("issues", 0)
     row["sync_seconds"] = figures.get("seconds")  # in-process: without interpreter start-up
     if raw.exists() and measured.returncode == 0:
@@ -124,7 +106,7 @@ def tap_jira(host: Host, work: Path, full: bool) -> dict[str, Any]:
         config.chmod(0o600)
         discovered = run_measured([tap, "--config", str(config), "--discover"], env=env)
         if discovered.returncode != 0:
-            return _row("tap-jira", "full", discovered, host)
+            return result_row("tap-jira", True, discovered, host)
         catalog.write_text(
             json.dumps(select_streams(json.loads(discovered.stdout), {"issues", "changelogs"}))
         )
@@ -138,7 +120,7 @@ def tap_jira(host: Host, work: Path, full: bool) -> dict[str, Any]:
     summary = summarise(output)
     if summary["state"] is not None:
         state.write_text(json.dumps(summary["state"]))
-    row = _row("tap-jira", "full" if full else "incremental", measured, host)
+    row = result_row("tap-jira", full, measured, host)
     records = summary["records"]
     row.update(
         issues_fetched=records.get("issues", 0),
@@ -167,7 +149,7 @@ def dlt_jira(host: Host, work: Path, full: bool) -> dict[str, Any]:
         cwd=work,
         rss_limit_mb=DLT_RSS_LIMIT_MB,
     )
-    row = _row("dlt rest_api", "full" if full else "incremental", measured, host)
+    row = result_row("dlt rest_api", full, measured, host)
     if measured.returncode == 0:
         out = json.loads(measured.stdout.strip().splitlines()[-1])
         row.update(

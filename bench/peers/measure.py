@@ -146,3 +146,25 @@ class Host:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def result_row(
+    tool: str, full: bool, measured: Measured, host: Host, **extra: Any
+) -> dict[str, Any]:
+    """One table row for a tool's run: its measurement plus the requests the sandbox counted
+    (the counter is reset for the next run)."""
+    requests = host.requests()
+    host.reset()
+    row = {
+        "tool": tool,
+        "run": "full" if full else "incremental",
+        "ok": measured.returncode == 0,
+        "seconds": measured.seconds,
+        "peak_rss_mb": measured.peak_rss_mb,
+        "requests": requests["total"],
+        "routes": requests["routes"],
+        **extra,
+    }
+    if measured.returncode != 0:
+        row["error"] = measured.stderr[-800:]
+    return row

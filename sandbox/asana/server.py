@@ -30,7 +30,7 @@ from sandbox.asana.render import (
     user_json,
     workspace_json,
 )
-from sandbox.server import Faults, HttpError, Request, SandboxServer
+from sandbox.server import Faults, HttpError, Request, SandboxServer, ServedSandbox
 
 API = "/api/1.0"
 EVENTS_PER_RESPONSE = 100
@@ -62,7 +62,7 @@ def _error_body(status: int) -> dict[str, Any]:
     return {"errors": [{"message": messages.get(status, f"Error {status}")}]}
 
 
-class AsanaSandbox:
+class AsanaSandbox(ServedSandbox):
     """A running Asana stand-in for one org; `url` ends in /api/1.0."""
 
     def __init__(
@@ -103,20 +103,7 @@ class AsanaSandbox:
         )
         self._routes()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> AsanaSandbox:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> AsanaSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
+    # -- where it listens and what users are handed --------------------------------------
     @property
     def url(self) -> str:
         return self.server.url + API

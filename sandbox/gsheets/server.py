@@ -26,7 +26,7 @@ from sandbox.gsheets.render import (
     parse_range,
     value_range,
 )
-from sandbox.server import Faults, HttpError, Request, Response, SandboxServer
+from sandbox.server import Faults, HttpError, Request, Response, SandboxServer, ServedSandbox
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -63,7 +63,7 @@ class _SheetsServer(SandboxServer):
         return super()._respond(request)
 
 
-class SheetsSandbox:
+class SheetsSandbox(ServedSandbox):
     """A running Sheets stand-in serving `books` (spreadsheet id -> Spreadsheet)."""
 
     def __init__(
@@ -99,24 +99,7 @@ class SheetsSandbox:
         self.server.token_handler = self._token
         self._routes()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> SheetsSandbox:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> SheetsSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
+    # -- where it listens ----------------------------------------------------------------
     @property
     def token_uri(self) -> str:
         return self.url + "/token"

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sandbox.jira.jql import JqlError, evaluate, parse
 from sandbox.jira.org import CUSTOM_FIELDS, LINK_TYPES, Issue, JiraOrg
 from sandbox.jira.render import ALL_FIELDS, SYSTEM_FIELDS, Renderer, jira_time, wanted_fields
-from sandbox.server import Faults, HttpError, Request, SandboxServer
+from sandbox.server import Faults, HttpError, Request, SandboxServer, ServedSandbox
 
 GONE = {
     "errorMessages": [
@@ -50,7 +50,7 @@ def _untoken(token: str) -> dict[str, Any]:
         raise _error(400, "The provided next page token is invalid or expired.") from None
 
 
-class JiraSandbox:
+class JiraSandbox(ServedSandbox):
     """Serves `org` as Jira Cloud (`deployment="cloud"`) or Data Center (`"data_center"`)."""
 
     def __init__(
@@ -100,24 +100,7 @@ class JiraSandbox:
         )
         self._routes()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> JiraSandbox:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> JiraSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
+    # -- where it listens and what users are handed --------------------------------------
     def banner(self) -> str:
         if self.cloud:
             return f"jira {self.url} email={self.email} token={self.token}"
