@@ -14,7 +14,7 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.jira import JiraConnector
-from connectors.jira_retry import RetryPolicy
+from connectors.jira.retry import RetryPolicy
 from connectors.retry_after import retry_after_seconds
 from handoff.config import JiraSource
 from model.landing import land, read_cursor

@@ -39,7 +39,7 @@ from connectors.base import (
     RawRecord,
     Rejection,
 )
-from connectors.jira_retry import Retrier, RetryPolicy
+from connectors.jira.retry import Retrier, RetryPolicy
 from handoff.config import JiraSource
 
 FIELDS = [

@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from connectors.asana_http import AsanaHttp, NotFound, OffsetExpired
+from connectors.asana.client import AsanaHttp, NotFound, OffsetExpired
 from connectors.base import Batch, Census, ConnectorError, Cursor, FetchStats, Page, RawRecord
 from handoff.config import AsanaSource
 
