@@ -46,7 +46,11 @@ def test_round_of_our_sync_over_tls_counts_requests_and_contents(tmp_path: Path)
     assert incremental["requests"] < full["requests"]
     text = write_peers(report, tmp_path)
     assert "| handoff | full |" in text and "## Targets" in text
-    assert json.loads((tmp_path / "peers-40.json").read_text())["results"]
+    kept = json.loads((tmp_path / "peers-40.json").read_text())
+    assert [r["requests"] for r in kept["results"]] == [full["requests"], incremental["requests"]]
+    assert "rows" not in kept and not any("routes" in r for r in kept["results"])
+    raw = json.loads((tmp_path / "raw" / "peers-40.json").read_text())
+    assert len(raw["rows"]) == 2 and all(r["routes"] for r in raw["results"])
     assert "## Handoff and its peers" in summary(tmp_path, [40], 0)
     assert (tmp_path / "README.md").exists()
 
