@@ -34,6 +34,7 @@ def _tiny_report(tmp_path: Path, tools: dict[str, compare.Tool]) -> dict[str, An
     }
 
 
+@pytest.mark.slow  # our sync as a child process against a TLS sandbox, twice
 def test_round_of_our_sync_over_tls_counts_requests_and_contents(tmp_path: Path) -> None:
     tools = {"handoff": compare.JIRA_SETUPS["data_center"]["tools"]["handoff"]}
     report = _tiny_report(tmp_path, tools)
@@ -78,6 +79,7 @@ def test_singer_stream_is_read_back(tmp_path: Path) -> None:
     assert read["state"]["bookmarks"]["issues"]["updated"] == "x"
 
 
+@pytest.mark.slow  # tap-jira in its own venv, as a subprocess
 @pytest.mark.skipif(not peer_python("tap-jira").exists(), reason="tap-jira venv not installed")
 def test_tap_jira_runs_against_the_tls_sandbox(tmp_path: Path) -> None:
     from bench.peers.jira_tools import tap_jira

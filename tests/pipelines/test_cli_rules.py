@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from handoff.config import HandoffConfig
 from rules.loading import load_rules
+
+pytestmark = pytest.mark.slow  # the CLI in a subprocess
 
 
 def test_rules_show_prints_the_query_intact(tmp_path: Path) -> None:

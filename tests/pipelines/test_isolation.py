@@ -20,6 +20,8 @@ from pipelines.runner import run_sync
 from sandbox.demo.organisation import DemoOrganisation, build_demo
 from sandbox.server import Faults
 
+pytestmark = pytest.mark.slow  # whole-job runs, concurrent syncs and subprocesses
+
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
