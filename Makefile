@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: venv demo test lint typecheck lock bench clean
+.PHONY: venv demo test test-fast lint typecheck lock bench clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ typecheck: venv
 
 test: venv lint typecheck
 	$(BIN)/pytest -q
+
+# The quick loop: tests not marked slow, no lint or type check (`make lint typecheck` for those).
+test-fast: venv
+	$(BIN)/pytest -q -m "not slow"
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

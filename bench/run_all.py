@@ -6,7 +6,8 @@
 Runs `bench.peers` at each Jira size (with Asana beside the first), then
 `bench.bench_pipeline`, each as its own process, and writes the summary table
 (results/README.md and summary.json): headline figures, the targets met or missed, the
-machine's core count, load and the date. The detailed tables sit beside it.
+machine's core count, load and the date. The detailed tables sit beside it; every round's raw
+measurements go to results/raw/, which git ignores (tens of MB at scale).
 """
 
 from __future__ import annotations

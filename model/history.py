@@ -20,7 +20,8 @@ def carry_previous(con: duckdb.DuckDBPyConnection, has_prev: bool) -> None:
     for table in CARRY_TABLES:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table}")
     con.execute(
-        "INSERT INTO status_changes SELECT * FROM prev.status_changes WHERE source = 'observed'"
+        "INSERT INTO status_changes BY NAME "
+        "SELECT * FROM prev.status_changes WHERE source = 'observed'"
     )
 
 

@@ -1,8 +1,11 @@
-"""Creates the public schema and upgrades older databases through numbered migrations.
+"""Creates the public schema in a new database file; no database is ever upgraded in place.
 
-Every build writes a fresh file from `schema.sql`; what carries over from the previous
-database (history, exceptions, runs) is read from it after its migrations ran, so a schema
-change is one SQL file in `model/migrations/NNN_what.sql` plus the bump of SCHEMA_VERSION.
+Every build writes a fresh file from `schema.sql` and fills it from the raw stores. Only the
+tables that accumulate across runs (`model.history.CARRY_TABLES` and observed status changes) are
+copied from the previous published file, by column name: a nullable column added to one of them
+needs no migration (carried rows hold NULL there), while a rename, a drop or a new carried table needs the
+carry in `model/history.py` to read the previous file accordingly. Raise SCHEMA_VERSION with
+every change to `schema.sql` so `schema_info` tells which shape a published file has.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()
-MIGRATIONS = Path(__file__).parent / "migrations"
 SCHEMA_VERSION = 1
 PUBLIC_TABLES = (
     "work_items",
@@ -45,26 +47,3 @@ def _copy_view_comments(con: duckdb.DuckDBPyConnection, view: str, table: str) -
     ).fetchall():
         escaped = str(comment).replace("'", "''")
         con.execute(f"COMMENT ON COLUMN {view}.{column} IS '{escaped}'")
-
-
-def schema_version(con: duckdb.DuckDBPyConnection, catalog: str = "main") -> int:
-    try:
-        row = con.execute(f"SELECT max(schema_version) FROM {catalog}.schema_info").fetchone()
-    except duckdb.CatalogException:
-        return 0
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def pending_migrations(version: int) -> list[Path]:
-    """Migration files newer than `version`, in order (`002_add_x.sql` upgrades 1 -> 2)."""
-    return sorted(p for p in MIGRATIONS.glob("[0-9][0-9][0-9]_*.sql") if int(p.name[:3]) > version)
-
-
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring a database opened read-write up to SCHEMA_VERSION; returns the version reached."""
-    version = schema_version(con)
-    for migration in pending_migrations(version):
-        con.execute(migration.read_text())
-        version = int(migration.name[:3])
-        con.execute("UPDATE schema_info SET schema_version = ?", [version])
-    return version

@@ -1,5 +1,6 @@
 -- The public governance model: the contract analysts query. Every table and column carries a
--- COMMENT (docs/data-dictionary.md is generated from them). Changes go through model/migrations.
+-- COMMENT (docs/data-dictionary.md is generated from them). Every build creates a new file from
+-- this schema; see model/schema.py for what carries over from the previous one.
 
 CREATE TABLE schema_info (
     schema_version INTEGER NOT NULL,
@@ -7,7 +8,7 @@ CREATE TABLE schema_info (
     run_id         VARCHAR NOT NULL
 );
 COMMENT ON TABLE schema_info IS 'Version of this model''s schema and when this database file was built.';
-COMMENT ON COLUMN schema_info.schema_version IS 'Schema version; bumped by every migration in model/migrations.';
+COMMENT ON COLUMN schema_info.schema_version IS 'Version of schema.sql this file was built with; raised by every schema change.';
 COMMENT ON COLUMN schema_info.built_at IS 'UTC time this database file was built and published.';
 COMMENT ON COLUMN schema_info.run_id IS 'The sync run that built this file (see sync_runs).';
 

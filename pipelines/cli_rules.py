@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from handoff.config import HandoffConfig, load_config
@@ -54,11 +55,14 @@ def show(rule_id: str, config: ConfigOption = Path("handoff.yaml")) -> None:
     rule = next((r for r in rules if r.id == rule_id), None)
     if rule is None:
         raise HandoffError(f"no rule {rule_id!r}; see `handoff rules list`")
-    console.print(f"[bold]{rule.id}[/] — {rule.spec.title} ({rule.spec.severity})")
-    console.print(rule.spec.description.strip())
-    for name, value in rule.params.items():
-        console.print(f"  param {name} = {value!r}")
-    console.print(rule.query)
+    # Rule text is data, not markup: SQL such as `[u.item_id, w.item_id]` must print intact.
+    console.print(f"[bold]{escape(rule.id)}[/] — {escape(rule.spec.title)} ({rule.spec.severity})")
+    for text in (
+        rule.spec.description.strip(),
+        *(f"  param {name} = {value!r}" for name, value in rule.params.items()),
+        rule.query,
+    ):
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("test")

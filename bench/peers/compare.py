@@ -22,7 +22,7 @@ from typing import Any
 from bench.peers import asana_tools, jira_tools
 from bench.peers.envs import PEER_PACKAGES, ensure_peer, installed_versions
 from bench.peers.measure import Host
-from bench.peers.report import RESULTS, machine, write_peers
+from bench.peers.report import RESULTS, machine, raw_path, write_peers
 
 Tool = Callable[..., dict[str, Any]]
 JIRA_SETUPS: dict[str, dict[str, Any]] = {
@@ -129,7 +129,7 @@ def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def merged(report: dict[str, Any], out: Path | None) -> dict[str, Any]:
     """Fold re-run tools into the earlier results of the same size (their rows replace the old)."""
-    earlier_path = (out or RESULTS) / f"peers-{report['jira_size']}.json"
+    earlier_path = raw_path(out or RESULTS, report["jira_size"])
     if not earlier_path.exists():
         return report
     earlier = json.loads(earlier_path.read_text())
@@ -161,6 +161,16 @@ def main() -> None:
         help="re-run only these tools (exact names) and merge them into the existing results",
     )
     args = parser.parse_args()
+    folder = args.out or RESULTS
+    if (
+        args.only
+        and (folder / f"peers-{args.jira_size}.json").exists()
+        and not raw_path(folder, args.jira_size).exists()
+    ):
+        parser.error(
+            f"--only merges into the earlier rounds in {raw_path(folder, args.jira_size)}, which "
+            "this checkout lacks (raw results stay out of git); run the whole comparison"
+        )
     wanted = [p for d in args.deployments for p in JIRA_SETUPS[d]["peers"]]
     if args.asana_size:
         wanted.append("tap-asana")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+RAW = "raw"  # git-ignored sub-folder of the results for raw measurements
 
 
 def _revision() -> str:
@@ -190,11 +191,34 @@ NOTES = [
 ]
 
 
+def raw_path(folder: Path, jira_size: int) -> Path:
+    """Every round's rows with per-route request counts: tens of MB at scale, kept out of git."""
+    return folder / RAW / f"peers-{jira_size}.json"
+
+
+def summary_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its bulk: no per-round rows, no per-route request counts."""
+    small = {key: value for key, value in report.items() if key != "rows"}
+    small["results"] = [
+        {key: value for key, value in row.items() if key != "routes"} for row in report["results"]
+    ]
+    small["raw"] = f"{RAW}/peers-{report['jira_size']}.json (not in git)"
+    return small
+
+
+def write_peers_json(report: dict[str, Any], folder: Path) -> None:
+    """The small summary beside the Markdown table; the full report in the ignored `raw/`."""
+    raw = raw_path(folder, report["jira_size"])
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    summary = folder / f"peers-{report['jira_size']}.json"
+    summary.write_text(json.dumps(summary_of(report), indent=2, default=str) + "\n")
+
+
 def write_peers(report: dict[str, Any], out: Path | None = None) -> str:
     folder = out or RESULTS
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"peers-{report['jira_size']}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_peers_json(report, folder)
     text = markdown(report)
-    stem.with_suffix(".md").write_text(text)
+    (folder / f"peers-{report['jira_size']}.md").write_text(text)
     return text

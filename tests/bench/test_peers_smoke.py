@@ -34,6 +34,7 @@ def _tiny_report(tmp_path: Path, tools: dict[str, compare.Tool]) -> dict[str, An
     }
 
 
+@pytest.mark.slow  # our sync as a child process against a TLS sandbox, twice
 def test_round_of_our_sync_over_tls_counts_requests_and_contents(tmp_path: Path) -> None:
     tools = {"handoff": compare.JIRA_SETUPS["data_center"]["tools"]["handoff"]}
     report = _tiny_report(tmp_path, tools)
@@ -46,7 +47,11 @@ def test_round_of_our_sync_over_tls_counts_requests_and_contents(tmp_path: Path)
     assert incremental["requests"] < full["requests"]
     text = write_peers(report, tmp_path)
     assert "| handoff | full |" in text and "## Targets" in text
-    assert json.loads((tmp_path / "peers-40.json").read_text())["results"]
+    kept = json.loads((tmp_path / "peers-40.json").read_text())
+    assert [r["requests"] for r in kept["results"]] == [full["requests"], incremental["requests"]]
+    assert "rows" not in kept and not any("routes" in r for r in kept["results"])
+    raw = json.loads((tmp_path / "raw" / "peers-40.json").read_text())
+    assert len(raw["rows"]) == 2 and all(r["routes"] for r in raw["results"])
     assert "## Handoff and its peers" in summary(tmp_path, [40], 0)
     assert (tmp_path / "README.md").exists()
 
@@ -74,6 +79,7 @@ def test_singer_stream_is_read_back(tmp_path: Path) -> None:
     assert read["state"]["bookmarks"]["issues"]["updated"] == "x"
 
 
+@pytest.mark.slow  # tap-jira in its own venv, as a subprocess
 @pytest.mark.skipif(not peer_python("tap-jira").exists(), reason="tap-jira venv not installed")
 def test_tap_jira_runs_against_the_tls_sandbox(tmp_path: Path) -> None:
     from bench.peers.jira_tools import tap_jira

@@ -8,7 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pipelines.runner import run_sync
+
+pytestmark = pytest.mark.slow  # a whole job, then the CLI in subprocesses
 
 
 def handoff(*args: str) -> subprocess.CompletedProcess[str]:

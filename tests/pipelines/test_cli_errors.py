@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # the CLI in subprocesses
+
 CASES = {
     "unknown source kind": (
         "sources:\n  - name: it\n    kind: trello\n    path: x.csv\n",

@@ -71,6 +71,7 @@ def test_definitions_load_for_every_source_kind(tmp_path: Path) -> None:
     } <= checks
 
 
+@pytest.mark.slow  # `dagster definitions validate` in a subprocess
 def test_dagster_cli_validates_the_code_location(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -94,6 +95,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.slow  # starts `dagster dev`
 @pytest.mark.timeout(240)
 def test_dagster_dev_serves_the_asset_graph(tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"

@@ -18,6 +18,8 @@ from pipelines.doctor import run_doctor
 from pipelines.runner import run_sync
 from sandbox.demo.organisation import DemoOrganisation, build_demo
 
+pytestmark = pytest.mark.slow  # runs the whole demo job against the sandbox servers
+
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 

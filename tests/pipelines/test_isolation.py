@@ -15,10 +15,13 @@ import duckdb
 import pytest
 
 from handoff.config import load_config
+from handoff.lock import sync_lock
 from pipelines.demo import write_demo
 from pipelines.runner import run_sync
 from sandbox.demo.organisation import DemoOrganisation, build_demo
 from sandbox.server import Faults
+
+pytestmark = pytest.mark.slow  # whole-job runs, concurrent syncs and subprocesses
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
@@ -105,37 +108,64 @@ def test_half_empty_source_is_stopped_by_the_blocking_check(
     assert published.read_bytes() == before
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` holds `path` open (Linux): a waiting sync keeps the lock file open."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds if fd.exists())
+
+
+def test_a_second_sync_is_refused_while_one_runs_and_waits_with_wait(
+    file_org: Callable[..., Path],
+) -> None:
+    config = file_org()
+    loaded = load_config(config, require_env=False)
+    data_dir = loaded.path(loaded.data_dir)
+    lock = data_dir / ".sync.lock"
+    command = [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config)]
+    with sync_lock(data_dir):  # a sync is running: this process holds the lock
+        impatient = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        assert impatient.returncode != 0
+        assert "another sync is running" in impatient.stderr, impatient.stderr
+        assert f"pid {os.getpid()}" in impatient.stderr  # names the holder
+        assert "--wait" in impatient.stderr and "Traceback" not in impatient.stderr
+        assert not loaded.database_path.exists()  # refused before doing anything
+        patient = subprocess.Popen(
+            [*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 120
+        while not _has_open(patient.pid, lock):  # it is now waiting for the lock
+            assert patient.poll() is None, patient.stderr.read() if patient.stderr else ""
+            assert time.monotonic() < deadline, "the waiting sync never reached the lock"
+            time.sleep(0.05)
+        assert patient.poll() is None and not loaded.database_path.exists()
+    assert patient.wait(timeout=240) == 0, patient.stderr.read() if patient.stderr else ""
+    assert lock.read_text() == f"pid {patient.pid}"  # it took the lock once released
+    assert rows(config.parent, "SELECT count(DISTINCT run_id) FROM sync_runs") == [(1,)]
+
+
 def test_two_concurrent_syncs_leave_a_consistent_model(file_org: Callable[..., Path]) -> None:
     config = file_org()
-    command = [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config)]
-    first = subprocess.Popen(
-        [*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    lock = config.parent / "data" / ".sync.lock"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (
-        lock.exists() and lock.read_text().startswith("pid")
-    ):
-        time.sleep(0.05)
-    impatient = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    patient = subprocess.Popen(
-        [*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert first.wait(timeout=240) == 0, first.stderr.read() if first.stderr else ""
-    assert patient.wait(timeout=240) == 0, patient.stderr.read() if patient.stderr else ""
-    if impatient.returncode != 0:  # it lost the race for the lock: a clear message, no traceback
-        assert "another sync is running" in impatient.stderr and "Traceback" not in impatient.stderr
+    command = [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config), "--wait"]
+    syncs = [
+        subprocess.Popen(
+            [*command, "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    for sync in syncs:
+        assert sync.wait(timeout=240) == 0, sync.stderr.read() if sync.stderr else ""
     db = load_config(config, require_env=False).database_path
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*), count(DISTINCT item_id) FROM work_items").fetchone() == (
-        16,
-        16,
-    )
-    runs = con.execute("SELECT count(DISTINCT run_id) FROM sync_runs").fetchone()[0]
-    assert runs == (3 if impatient.returncode == 0 else 2)
-    dupes = con.execute(
-        "SELECT count(*) - count(DISTINCT exception_id) FROM exceptions"
-    ).fetchone()[0]
-    assert dupes == 0
-    con.close()
-    assert os.path.exists(db)
+    try:
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT item_id) FROM work_items"
+        ).fetchone() == (16, 16)
+        assert con.execute("SELECT count(DISTINCT run_id) FROM sync_runs").fetchone() == (2,)
+        assert con.execute(
+            "SELECT count(*) - count(DISTINCT exception_id) FROM exceptions"
+        ).fetchone() == (0,)
+    finally:
+        con.close()

@@ -15,6 +15,8 @@ import pytest
 from handoff.config import load_config
 from pipelines.runner import run_sync
 
+pytestmark = pytest.mark.slow  # each test runs the whole job end to end
+
 NOW = datetime(2026, 11, 20, 2, 0)
 
 

@@ -185,4 +185,10 @@ def test_org_can_be_built_by_hand_for_a_story() -> None:
     )
     assert org.tasks[milestone].dependencies == [pos] and org.tasks[pos].dependents == [milestone]
     assert org.tasks[pos].subtasks == [sub] and org.root_of(sub).gid == pos
-    assert generate_org(300, 9).tasks.keys() == generate_org(300, 9).tasks.keys()
+
+
+def test_generated_org_is_the_same_for_the_same_seed() -> None:
+    """Benchmarks and tests rely on regenerating an org: the whole content, not only its ids."""
+    first, again, other = generate_org(300, 9), generate_org(300, 9), generate_org(300, 10)
+    assert first == again
+    assert first.tasks != other.tasks
