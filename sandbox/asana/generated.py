@@ -9,11 +9,11 @@ from sandbox.generated import GeneratedSandbox, GeneratedSettings
 
 
 def start_generated(settings: GeneratedSettings) -> GeneratedSandbox:
-    asana = AsanaSandbox(
+    server = AsanaSandbox(
         generate_org(max(1, settings.size // 2), settings.seed),
         faults=settings.faults,
         port=settings.port,
         tls=settings.tls,
     ).start()
-    entry, env = asana.source_entry("marketing-asana", "HANDOFF_ASANA_TOKEN")
-    return GeneratedSandbox(asana, entry, env)
+    entry, env = server.source_entry("marketing-asana", "HANDOFF_ASANA_TOKEN")
+    return GeneratedSandbox(server, entry, env)

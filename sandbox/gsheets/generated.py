@@ -10,12 +10,12 @@ BOOK_ID = "finance-budget"
 
 
 def start_generated(settings: GeneratedSettings) -> GeneratedSandbox:
-    sheets = SheetsSandbox(
+    server = SheetsSandbox(
         {BOOK_ID: generate_book(max(10, settings.size // 10), settings.seed)},
         faults=settings.faults,
         port=settings.port,
         tls=settings.tls,
     ).start()
-    credentials = sheets.write_credentials()  # a private temporary file: it holds a key
-    entry, env = sheets.source_entry("finance-sheets", BOOK_ID, str(credentials))
-    return GeneratedSandbox(sheets, entry, env)
+    credentials = server.write_credentials()  # a private temporary file: it holds a key
+    entry, env = server.source_entry("finance-sheets", BOOK_ID, str(credentials))
+    return GeneratedSandbox(server, entry, env)

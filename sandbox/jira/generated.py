@@ -8,7 +8,7 @@ from sandbox.jira.server import JiraSandbox
 
 
 def start_generated(settings: GeneratedSettings) -> GeneratedSandbox:
-    jira = JiraSandbox(
+    server = JiraSandbox(
         generate_org(settings.size, settings.seed),
         deployment=settings.deployment,
         faults=settings.faults,
@@ -16,5 +16,5 @@ def start_generated(settings: GeneratedSettings) -> GeneratedSandbox:
         tls=settings.tls,
         ca_bundle=settings.ca_bundle,
     ).start()
-    entry, env = jira.source_entry("it-jira", "HANDOFF_JIRA_TOKEN")
-    return GeneratedSandbox(jira, entry, env)
+    entry, env = server.source_entry("it-jira", "HANDOFF_JIRA_TOKEN")
+    return GeneratedSandbox(server, entry, env)
