@@ -210,7 +210,8 @@ class AsanaSource(SourceBase):
 
 @functools.cache
 def _source_union(version: int) -> TypeAdapter[SourceBase]:
-    """The discriminated union of the registered kinds' models (rebuilt when the registry changes)."""
+    """The discriminated union of the registered kinds' models; `version` (the registry's) keys
+    the cache, so a kind registered later is accepted."""
     models = tuple(kind.config for kind in kinds.registered_kinds())
     union: Any = Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
     return TypeAdapter(union)
