@@ -1,23 +1,24 @@
-"""Builds the connector for a configured source by its kind."""
+"""Builds and checks the connector of a configured source, as its kind declares (`handoff.kinds`)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import cast
 
 from connectors.base import Connector
-
-CLASS_BY_KIND = {
-    "csv": ("connectors.files", "CsvConnector"),
-    "xlsx": ("connectors.files", "ExcelConnector"),
-    "gsheets": ("connectors.gsheets", "GoogleSheetsConnector"),
-    "jira": ("connectors.jira", "JiraConnector"),
-    "asana": ("connectors.asana", "AsanaConnector"),
-}
+from handoff.config import SourceBase
+from handoff.kinds import kind_named, resolve
 
 
-def build_connector(source: Any) -> Connector:
+def build_connector(source: SourceBase) -> Connector:
     """Instantiate the connector for `source` (a typed source config)."""
-    module_name, class_name = CLASS_BY_KIND[source.kind]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(source)  # type: ignore[no-any-return]
+    factory = resolve(kind_named(source.kind).connector)
+    return cast(Connector, factory(source))
+
+
+def check_source(source: SourceBase) -> str:
+    """The kind's doctor check for `source` (by default its connector's `check()`): one cheap
+    request or file read; returns a short description, raises with the problem otherwise."""
+    doctor = kind_named(source.kind).doctor
+    if doctor is not None:
+        return str(resolve(doctor)(source))
+    return build_connector(source).check()

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from connectors.base import FetchStats, RawRecord, Rejection
+from handoff.config import SheetSourceBase
 
 HEADER_SCAN_ROWS = 25  # title rows above the header are searched this far down
 SERIAL_EPOCH = date(1899, 12, 30)  # Excel's and Sheets' day zero (1900 date system)
@@ -252,7 +253,7 @@ class RowMapper:
     names could not be read, and then no census may be taken.
     """
 
-    def __init__(self, source: Any, origin: str, stats: SheetFetchStats):
+    def __init__(self, source: SheetSourceBase, origin: str, stats: SheetFetchStats):
         self.source = source
         self.origin = origin
         self.stats = stats

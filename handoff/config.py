@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from handoff import kinds
 from handoff.errors import ConfigError
 from handoff.yaml_lines import line_of
 
@@ -80,7 +91,10 @@ class DepartmentRule(Strict):
 
 # -- sources ---------------------------------------------------------------------------------
 class SourceBase(Strict):
+    """What every source has; each kind's model (see `handoff.kinds`) narrows `kind`."""
+
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    kind: str
     department: str | None = None
     enabled: bool = True
     max_drop_share: float = 0.5  # blocking check: a source may not lose more items than this
@@ -194,10 +208,21 @@ class AsanaSource(SourceBase):
     ca_bundle: Path | None = None
 
 
-Source = Annotated[
-    CsvSource | ExcelSource | GoogleSheetsSource | JiraSource | AsanaSource,
-    Field(discriminator="kind"),
-]
+@functools.cache
+def _source_union(version: int) -> TypeAdapter[SourceBase]:
+    """The discriminated union of the registered kinds' models; `version` (the registry's) keys
+    the cache, so a kind registered later is accepted."""
+    models = tuple(kind.config for kind in kinds.registered_kinds())
+    union: Any = Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
+    return TypeAdapter(union)
+
+
+def _validate_source(value: Any) -> SourceBase:
+    return _source_union(kinds.registry_version()).validate_python(value)
+
+
+Source = Annotated[SourceBase, PlainValidator(_validate_source)]
+"""A source entry of any registered kind, validated as the discriminated union of their models."""
 
 
 # -- everything else -------------------------------------------------------------------------
@@ -286,7 +311,7 @@ class HandoffConfig(Strict):
     def raw_dir(self) -> Path:
         return self.path(self.data_dir) / "raw"
 
-    def source(self, name: str) -> Any:
+    def source(self, name: str) -> SourceBase:
         for source in self.sources:
             if source.name == name:
                 return source
@@ -294,7 +319,7 @@ class HandoffConfig(Strict):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, sources: list[Any]) -> list[Any]:
+    def _unique_names(cls, sources: list[SourceBase]) -> list[SourceBase]:
         seen: set[str] = set()
         for source in sources:
             if source.name in seen:
@@ -326,7 +351,7 @@ def _substitute(node: Any, path: str, env: dict[str, str], missing: list[str]) -
     return node
 
 
-def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
+def _format_loc(loc: tuple[Any, ...], data: Any, kind_names: tuple[str, ...]) -> str:
     out = ""
     node = data
     for part in loc:
@@ -337,7 +362,7 @@ def _format_loc(loc: tuple[Any, ...], data: Any) -> str:
                 else None
             )
             out += f"[{part}]" + (f"({name})" if name else "")
-        elif part in {"csv", "xlsx", "gsheets", "jira", "asana"} and isinstance(node, dict):
+        elif part in kind_names and isinstance(node, dict):
             continue  # the discriminator tag pydantic adds to the location
         else:
             out += f".{part}" if out else str(part)
@@ -374,11 +399,10 @@ def parse_config(
         )
     except ValidationError as err:
         lines = []
+        names = kinds.kind_names()
         for problem in err.errors():
-            loc = tuple(
-                p for p in problem["loc"] if p not in {"csv", "xlsx", "gsheets", "jira", "asana"}
-            )
-            where = _format_loc(problem["loc"], data) or "(top level)"
+            loc = tuple(p for p in problem["loc"] if p not in names)
+            where = _format_loc(problem["loc"], data, names) or "(top level)"
             if problem["type"] in {"union_tag_invalid", "union_tag_not_found"}:
                 loc, where = (*loc, "kind"), f"{where}.kind"
             line = line_of(text, loc)
@@ -386,7 +410,8 @@ def parse_config(
             msg = problem["msg"]
             if problem["type"] == "union_tag_invalid":
                 msg = (
-                    f"unknown source kind {problem['input'].get('kind')!r}; expected one of csv, xlsx, gsheets, jira, asana"
+                    f"unknown source kind {problem['input'].get('kind')!r}; "
+                    f"expected one of {', '.join(names)}"
                     if isinstance(problem.get("input"), dict)
                     else msg
                 )
@@ -394,7 +419,7 @@ def parse_config(
         raise ConfigError("\n".join(lines)) from None
 
 
-def _anchor_paths(source: Any, base_dir: Path) -> Any:
+def _anchor_paths(source: SourceBase, base_dir: Path) -> SourceBase:
     """Relative file paths in a source are relative to the config file, wherever we run from."""
     update = {}
     for name in ("path", "credentials_file", "ca_bundle"):

@@ -9,16 +9,18 @@ column, an Asana or Jira department field.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
 
-from handoff.config import DepartmentRule
+from handoff.config import DepartmentRule, SourceBase
 
 
 def build_department_map(
-    con: duckdb.DuckDBPyConnection, rules: list[DepartmentRule], sources: list[Any]
+    con: duckdb.DuckDBPyConnection,
+    department_rules: list[DepartmentRule],
+    sources: Sequence[SourceBase],
 ) -> None:
     """Fill the temp table `department_map` (item_id -> department).
 
@@ -28,14 +30,14 @@ def build_department_map(
         "department_rules",
         pa.table(
             {
-                "rank": list(range(len(rules))),
-                "department": [r.department for r in rules],
-                "source": [r.source for r in rules],
-                "project": [r.project for r in rules],
-                "component": [r.component for r in rules],
-                "label": [r.label for r in rules],
-                "custom_field": [r.custom_field for r in rules],
-                "value": [r.value for r in rules],
+                "rank": list(range(len(department_rules))),
+                "department": [r.department for r in department_rules],
+                "source": [r.source for r in department_rules],
+                "project": [r.project for r in department_rules],
+                "component": [r.component for r in department_rules],
+                "label": [r.label for r in department_rules],
+                "custom_field": [r.custom_field for r in department_rules],
+                "value": [r.value for r in department_rules],
             },
             schema=pa.schema(
                 [("rank", pa.int64())]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 from connectors.base import ConnectorError
 from connectors.registry import build_connector
-from handoff.config import HandoffConfig
+from handoff.config import HandoffConfig, SourceBase
 from model.build import SourceOutcome
 from model.landing import land, raw_store_path, read_cursor
 
@@ -19,7 +18,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def fetch_source(config: HandoffConfig, source: Any, *, full: bool = False) -> SourceOutcome:
+def fetch_source(config: HandoffConfig, source: SourceBase, *, full: bool = False) -> SourceOutcome:
     """Fetch `source` into its raw store. Never raises for a source failure: the outcome says
     `failed` with a message that names the source, and the raw store keeps its last good state."""
     started = utcnow()

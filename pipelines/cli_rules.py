@@ -32,9 +32,9 @@ def list_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
     """List the rules that will run, and the rule files that were rejected."""
     from rules.loading import load_rules
 
-    rules, problems = load_rules(_config(config))
+    rule_set, problems = load_rules(_config(config))
     table = Table("id", "severity", "title", "source")
-    for rule in rules:
+    for rule in rule_set:
         table.add_row(
             rule.id,
             rule.spec.severity,
@@ -71,8 +71,8 @@ def test_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
     from rules.harness import run_rule_tests
     from rules.loading import load_rules
 
-    rules, problems = load_rules(_config(config))
-    outcomes = run_rule_tests(rules)
+    rule_set, problems = load_rules(_config(config))
+    outcomes = run_rule_tests(rule_set)
     for outcome in outcomes:
         console.print(str(outcome), highlight=False)
     failed = [o for o in outcomes if not o.passed]

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 import yaml
 from rich.console import Console
 
 from handoff.errors import HandoffError
+from handoff.kinds import registered_kinds, resolve
+
+if TYPE_CHECKING:
+    from sandbox.generated import RunningSandbox
 
 app = typer.Typer(
     help="Run the sandbox servers that follow the vendors' API contracts.", no_args_is_help=True
@@ -21,65 +26,70 @@ console = Console()
 STATE_FILE = Path(".handoff-sandbox.json")
 
 
+def _ports(specs: list[str]) -> dict[str, int]:
+    """`--port jira=8080` (repeatable) -> {"jira": 8080}; kinds without a sandbox are refused."""
+    names = [kind.name for kind in registered_kinds() if kind.sandbox is not None]
+    ports: dict[str, int] = {}
+    for spec in specs:
+        name, _, value = spec.partition("=")
+        if name.strip() not in names or not value.strip().isdigit():
+            raise HandoffError(
+                f"--port {spec!r}: expected KIND=PORT, KIND one of {', '.join(names)}"
+            )
+        ports[name.strip()] = int(value)
+    return ports
+
+
 def start_generated(
     *,
     size: int,
     seed: int,
     faults: str | None,
     tls: bool,
-    deployment: str,
-    jira_port: int = 0,
-    asana_port: int = 0,
-    sheets_port: int = 0,
-) -> tuple[list[Any], list[dict[str, Any]], dict[str, str]]:
-    """Start the three servers on a generated organisation; returns servers, sources and env."""
-    from sandbox.asana import AsanaSandbox
-    from sandbox.asana import generate_org as generate_asana
-    from sandbox.jira import JiraSandbox
-    from sandbox.jira import generate_org as generate_jira
+    deployment: Literal["cloud", "data_center"],
+    ports: Mapping[str, int] | None = None,
+) -> tuple[list[RunningSandbox], list[dict[str, Any]], dict[str, str]]:
+    """Start the sandbox of every registered kind that has one, on a generated organisation;
+    returns the servers, their source entries and the env vars those entries reference."""
+    from sandbox.generated import GeneratedSettings, SandboxStarter
     from sandbox.server import Faults, test_ca_context
 
     fault_modes = Faults.parse(faults)
     context, bundle = (
         test_ca_context(tempfile.mkdtemp(prefix="handoff-ca-")) if tls else (None, None)
     )
-    jira = JiraSandbox(
-        generate_jira(size, seed),
-        deployment=deployment,  # type: ignore[arg-type]
-        faults=fault_modes,
-        port=jira_port,
-        tls=context,
-        ca_bundle=bundle,
-    ).start()
-    asana = AsanaSandbox(
-        generate_asana(max(1, size // 2), seed), faults=fault_modes, port=asana_port, tls=context
-    ).start()
-    servers: list[Any] = [jira, asana]
-    sources, env = [], {}
-    for server, name, var in (
-        (jira, "it-jira", "HANDOFF_JIRA_TOKEN"),
-        (asana, "marketing-asana", "HANDOFF_ASANA_TOKEN"),
-    ):
-        entry, values = server.source_entry(name, var)
-        if bundle:
-            entry["ca_bundle"] = bundle
-        sources.append(entry)
-        env.update(values)
+    servers: list[RunningSandbox] = []
+    sources: list[dict[str, Any]] = []
+    env: dict[str, str] = {}
     try:
-        from sandbox.gsheets import SheetsSandbox, generate_book
-
-        book_id, book = "finance-budget", generate_book(max(10, size // 10), seed)
-        sheets = SheetsSandbox(
-            {book_id: book}, faults=fault_modes, port=sheets_port, tls=context
-        ).start()
-        creds = Path(tempfile.mkdtemp(prefix="handoff-sheets-")) / "service-account.json"
-        creds.write_text(json.dumps(sheets.service_account_info()))
-        entry, values = sheets.source_entry("finance-sheets", book_id, str(creds))
-        sources.append(entry)
-        env.update(values)
-        servers.append(sheets)
-    except ImportError:
-        pass
+        for kind in registered_kinds():
+            if kind.sandbox is None:
+                continue
+            try:
+                starter: SandboxStarter = resolve(kind.sandbox)
+            except ImportError as err:  # an optional dependency of this sandbox is missing
+                console.print(f"no {kind.name} sandbox: {err}", highlight=False)
+                continue
+            started = starter(
+                GeneratedSettings(
+                    size=size,
+                    seed=seed,
+                    faults=fault_modes,
+                    tls=context,
+                    ca_bundle=bundle,
+                    deployment=deployment,
+                    port=(ports or {}).get(kind.name, 0),
+                )
+            )
+            servers.append(started.server)
+            if bundle:
+                started.source["ca_bundle"] = bundle
+            sources.append(started.source)
+            env.update(started.env)
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
     return servers, sources, env
 
 
@@ -94,21 +104,16 @@ def serve(
     ] = None,
     tls: bool = typer.Option(False, help="Serve HTTPS with a locally generated test CA."),
     deployment: Annotated[Literal["cloud", "data_center"], typer.Option()] = "cloud",
-    jira_port: int = 0,
-    asana_port: int = 0,
-    sheets_port: int = 0,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(help="KIND=PORT, e.g. jira=8080 (repeatable); any free port otherwise."),
+    ] = None,
 ) -> None:
     """Start the sandbox servers on 127.0.0.1 and keep them running (Ctrl-C stops them)."""
+    ports = _ports(port or [])
     try:
         servers, sources, env = start_generated(
-            size=size,
-            seed=seed,
-            faults=faults,
-            tls=tls,
-            deployment=deployment,
-            jira_port=jira_port,
-            asana_port=asana_port,
-            sheets_port=sheets_port,
+            size=size, seed=seed, faults=faults, tls=tls, deployment=deployment, ports=ports
         )
     except ValueError as err:
         raise HandoffError(f"--faults: {err}") from None

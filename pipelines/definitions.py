@@ -28,7 +28,7 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
         jobs=[job],
         schedules=[build_schedule(config, job)],
         sensors=[nightly_sync_failed],
-        resources={"handoff": HandoffConfigResource(path=path)},
+        resources={"handoff_config": HandoffConfigResource(path=path)},
     )
 
 

@@ -10,8 +10,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from connectors.registry import build_connector
-from handoff.config import HandoffConfig, load_config
+from connectors.registry import check_source
+from handoff.config import HandoffConfig, SourceBase, load_config
 from handoff.errors import ConfigError
 
 
@@ -33,10 +33,10 @@ def _config(path: Path) -> tuple[HandoffConfig | None, Finding]:
     return config, Finding("config", True, f"{path}: {len(config.sources)} sources")
 
 
-def _source(source: object) -> Finding:
-    name = getattr(source, "name", "?")
+def _source(source: SourceBase) -> Finding:
+    name = source.name
     try:
-        detail = build_connector(source).check()
+        detail = check_source(source)
     except Exception as err:  # doctor reports every failure, whatever its type
         message = str(err)
         lowered = message.lower()

@@ -80,7 +80,7 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> pa.Ta
 
 
 def collect_findings(
-    db_path: Path, rules: list[Rule], now: datetime
+    db_path: Path, enabled_rules: list[Rule], now: datetime
 ) -> tuple[pa.Table, list[str], list[RuleTiming], list[RuleProblem]]:
     """Run every rule on a read-only connection; a rule that fails is reported and skipped."""
     tables: list[pa.Table] = []
@@ -89,7 +89,7 @@ def collect_findings(
     problems: list[RuleProblem] = []
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        for rule in rules:
+        for rule in enabled_rules:
             started = time.perf_counter()
             try:
                 table = run_rule(con, rule, now)
@@ -117,9 +117,9 @@ def evaluate(
     """
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
-    rules, problems = load_rules(config)
+    enabled_rules, problems = load_rules(config)
     waivers, waiver_problems = load_waivers(config.path(config.rules.waivers))
-    findings, evaluated, timings, run_problems = collect_findings(db_path, rules, now)
+    findings, evaluated, timings, run_problems = collect_findings(db_path, enabled_rules, now)
     started = time.perf_counter()
     con = duckdb.connect(str(db_path))
     try:

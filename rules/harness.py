@@ -134,10 +134,10 @@ def run_case(rule: Rule, case: RuleCase) -> TestOutcome:
     return TestOutcome(rule.id, case.name, not problems, "; ".join(problems))
 
 
-def run_rule_tests(rules: list[Rule]) -> list[TestOutcome]:
+def run_rule_tests(rule_set: list[Rule]) -> list[TestOutcome]:
     """Every case of every rule; a rule without cases yields one failing outcome."""
     outcomes = []
-    for rule in rules:
+    for rule in rule_set:
         if not rule.spec.tests:
             outcomes.append(TestOutcome(rule.id, "(none)", False, "the rule has no test cases"))
         outcomes.extend(run_case(rule, case) for case in rule.spec.tests)

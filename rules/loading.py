@@ -61,7 +61,7 @@ def load_rules(config: HandoffConfig) -> tuple[list[Rule], list[RuleProblem]]:
     """
     folders: list[tuple[Path, bool]] = [(BUILTIN_DIR, True)] if config.rules.builtin else []
     folders += [(config.path(p), False) for p in config.rules.paths]
-    rules: list[Rule] = []
+    enabled: list[Rule] = []
     problems: list[RuleProblem] = []
     seen: dict[str, Path] = {}
     for folder, builtin in folders:
@@ -92,10 +92,10 @@ def load_rules(config: HandoffConfig) -> tuple[list[Rule], list[RuleProblem]]:
             if isinstance(compiled, list):
                 problems.extend(compiled)
             else:
-                rules.append(compiled)
+                enabled.append(compiled)
     unknown = set(config.rules.params) - set(seen)
     for rule_id in sorted(unknown):
         problems.append(
             RuleProblem(Path("handoff.yaml"), f"rules.params.{rule_id}", "no rule has this id")
         )
-    return rules, problems
+    return enabled, problems

@@ -13,14 +13,16 @@ import hashlib
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from connectors.base import Batch, Census, ConnectorError, Cursor, Page, RawRecord, Rejection
 from connectors.spreadsheet import RowMapper, SheetFetchStats, UnreadableRow
+from handoff.config import CsvSource, ExcelSource
 
 PAGE_SIZE = 1000
 SAMPLE_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t")
+FileSource = TypeVar("FileSource", CsvSource, ExcelSource)
 
 
 def detect_encoding(path: Path) -> str:
@@ -87,11 +89,11 @@ def paged(
         yield Census("row", set(mapper.live_ids))
 
 
-class _FileConnector:
+class _FileConnector(Generic[FileSource]):
     """Shared by CSV and Excel: existence checks and the fetch skeleton."""
 
-    def __init__(self, source: Any):
-        self.source = source
+    def __init__(self, source: FileSource):
+        self.source: FileSource = source
         self.path = Path(source.path)
         self.stats = SheetFetchStats()
 
@@ -113,7 +115,7 @@ class _FileConnector:
         raise NotImplementedError
 
 
-class CsvConnector(_FileConnector):
+class CsvConnector(_FileConnector[CsvSource]):
     """A `.csv` file: one worksheet named after the file; encoding and delimiter detected."""
 
     def dialect(self) -> tuple[str, str]:
@@ -147,7 +149,7 @@ def _csv_rows(handle: Iterable[str], delimiter: str) -> Iterator[Sequence[Any] |
             yield UnreadableRow(f"unreadable CSV record: {err}")
 
 
-class ExcelConnector(_FileConnector):
+class ExcelConnector(_FileConnector[ExcelSource]):
     """A `.xlsx` workbook: the configured worksheets (all when none are named)."""
 
     def _open(self) -> Any:

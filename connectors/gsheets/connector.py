@@ -27,6 +27,7 @@ from connectors.base import Batch, ConnectorError, Cursor, RawRecord, Rejection
 from connectors.files import paged
 from connectors.retry_after import retry_after_seconds
 from connectors.spreadsheet import RowMapper, SheetFetchStats
+from handoff.config import GoogleSheetsSource
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
 GOOGLE_API = "https://sheets.googleapis.com"
@@ -114,7 +115,7 @@ class SheetsHttpClient(HTTPClient):
 class GoogleSheetsConnector:
     """Pulls the configured tabs of one spreadsheet (all grid tabs when none are named)."""
 
-    def __init__(self, source: Any, *, max_wait_seconds: float | None = None):
+    def __init__(self, source: GoogleSheetsSource, *, max_wait_seconds: float | None = None):
         self.source = source
         self.stats = SheetFetchStats()
         self.max_wait_seconds = (

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from handoff.config import DEFAULT_STATUS_MAP
+from handoff.config import DEFAULT_STATUS_MAP, AsanaSource
 
 DEFAULT_FIELDS = {"department": "Department", "jira_key": "Jira key"}
 
@@ -36,7 +36,9 @@ def _category(section: str) -> str:
     )
 
 
-def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime) -> None:
+def normalise(
+    con: duckdb.DuckDBPyConnection, source: AsanaSource, raw: str, synced_at: datetime
+) -> None:
     """Fill stg_items, stg_references and stg_status_changes from the attached raw store."""
     status_map = {**DEFAULT_STATUS_MAP, **{k.lower(): v for k, v in source.section_status.items()}}
     fields = {**DEFAULT_FIELDS, **source.custom_fields}

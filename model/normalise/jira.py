@@ -19,6 +19,8 @@ from typing import Any
 
 import duckdb
 
+from handoff.config import JiraSource
+
 FIELD_ID = re.compile(r"^(customfield_\d+|[A-Za-z][A-Za-z0-9_]*)$")
 NEEDS_PHRASE = r"^(depends on|is blocked by|requires|needs|is caused by|is implemented by)"
 KEY_OR_URL = r"[A-Z][A-Z0-9_]{1,9}-[0-9]+|https?://"
@@ -53,7 +55,9 @@ def _custom_fields(con: duckdb.DuckDBPyConnection, raw: str) -> dict[str, str]:
     return {k: v for k, v in mapping.items() if isinstance(v, str) and FIELD_ID.match(v)}
 
 
-def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime) -> None:
+def normalise(
+    con: duckdb.DuckDBPyConnection, source: JiraSource, raw: str, synced_at: datetime
+) -> None:
     """Fill the staging tables from the attached raw store `raw` of Jira source `source`."""
     custom = _custom_fields(con, raw)
     params = {
@@ -82,7 +86,7 @@ def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: 
 def _items(
     con: duckdb.DuckDBPyConnection,
     raw: str,
-    source: Any,
+    source: JiraSource,
     custom: dict[str, str],
     params: dict[str, Any],
 ) -> None:
@@ -169,7 +173,7 @@ def _items(
     )
 
 
-def _versions(con: duckdb.DuckDBPyConnection, source: Any, params: dict[str, Any]) -> None:
+def _versions(con: duckdb.DuckDBPyConnection, source: JiraSource, params: dict[str, Any]) -> None:
     """Fix versions named by live issues become milestone items of their own."""
     if getattr(source, "milestones", "epics") not in ("versions", "both"):
         return

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
+
+from handoff.config import CsvSource, ExcelSource, GoogleSheetsSource, SheetSourceBase
 
 GOOGLE_SHEET_LINK = "https://docs.google.com/spreadsheets/d/{id}/edit"
 
@@ -63,20 +64,24 @@ WHERE trim(ref) <> ''
 """
 
 
-def row_link(source: Any) -> str:
+def row_link(source: SheetSourceBase) -> str:
     """Link template for a row: the configured `url` ({sheet}, {row}), else the file or sheet."""
-    if getattr(source, "url", None):
-        return str(source.url)
-    if source.kind == "gsheets":
+    if source.url:
+        return source.url
+    if isinstance(source, GoogleSheetsSource):
         return GOOGLE_SHEET_LINK.format(id=source.spreadsheet_id) + "#gid={gid}&range=A{row}"
-    return Path(source.path).resolve().as_uri() + "#{sheet}!A{row}"
+    if isinstance(source, CsvSource | ExcelSource):
+        return Path(source.path).resolve().as_uri() + "#{sheet}!A{row}"
+    return ""
 
 
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def normalise(con: duckdb.DuckDBPyConnection, source: Any, raw: str, synced_at: datetime) -> None:
+def normalise(
+    con: duckdb.DuckDBPyConnection, source: SheetSourceBase, raw: str, synced_at: datetime
+) -> None:
     """Fill stg_items (tombstones included, flagged) and stg_references for one sheet source."""
     params = {"source": source.name, "tool": source.kind, "synced_at": synced_at}
     con.execute(

@@ -25,9 +25,9 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         "the model is published atomically once they are written.",
     )
     def exceptions(
-        context: dg.AssetExecutionContext, handoff: HandoffConfigResource
+        context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
-        cfg = handoff.load()
+        cfg = handoff_config.parsed
         built = staging_path(cfg, context.run.run_id)
         result = evaluate(built, cfg, now=run_time(context), run_id=context.run.run_id)
         for problem in result.problems:

@@ -33,8 +33,8 @@ def _freshness_check(name: str) -> dg.AssetChecksDefinition:
         name="fresh",
         description="The source's last successful fetch is within sync.stale_after_hours.",
     )
-    def fresh(handoff: HandoffConfigResource) -> dg.AssetCheckResult:
-        cfg = handoff.load()
+    def fresh(handoff_config: HandoffConfigResource) -> dg.AssetCheckResult:
+        cfg = handoff_config.parsed
         limit = timedelta(hours=cfg.sync.stale_after_hours)
         raw = raw_store_path(cfg.raw_dir, name)
         when = last_success(str(raw)) if raw.exists() else None

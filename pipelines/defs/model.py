@@ -30,9 +30,9 @@ def build_model_assets(
         "and rules pass.",
     )
     def governance_model(
-        context: dg.AssetExecutionContext, handoff: HandoffConfigResource
+        context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
-        cfg = handoff.load()
+        cfg = handoff_config.parsed
         result = build_model(
             cfg,
             run_id=context.run.run_id,
@@ -63,9 +63,11 @@ def build_model_assets(
 
     @dg.asset_check(asset=MODEL_KEY, blocking=True, description="item_id is unique in work_items.")
     def unique_item_ids(
-        context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource
+        context: dg.AssetCheckExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.AssetCheckResult:
-        return _as_result(checks.unique_item_ids(staging_path(handoff.load(), context.run.run_id)))
+        return _as_result(
+            checks.unique_item_ids(staging_path(handoff_config.parsed, context.run.run_id))
+        )
 
     @dg.asset_check(
         asset=MODEL_KEY,
@@ -73,10 +75,12 @@ def build_model_assets(
         description="Every resolved dependency points at items that exist.",
     )
     def dependencies_point_at_items(
-        context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource
+        context: dg.AssetCheckExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.AssetCheckResult:
         return _as_result(
-            checks.resolved_dependencies_exist(staging_path(handoff.load(), context.run.run_id))
+            checks.resolved_dependencies_exist(
+                staging_path(handoff_config.parsed, context.run.run_id)
+            )
         )
 
     @dg.asset_check(
@@ -85,9 +89,9 @@ def build_model_assets(
         description="No source lost more than its max_drop_share of live items since the last run.",
     )
     def no_source_collapsed(
-        context: dg.AssetCheckExecutionContext, handoff: HandoffConfigResource
+        context: dg.AssetCheckExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.AssetCheckResult:
-        cfg = handoff.load()
+        cfg = handoff_config.parsed
         limits = {s.name: s.max_drop_share for s in cfg.sources}
         return _as_result(
             checks.no_source_collapsed(

@@ -24,9 +24,9 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         description="The exception report (HTML, Markdown, JSON) for leaders; posts the webhook.",
     )
     def exception_report(
-        context: dg.AssetExecutionContext, handoff: HandoffConfigResource
+        context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
-        cfg = handoff.load()
+        cfg = handoff_config.parsed
         now = run_time(context)
         data = gather(cfg.database_path, now=now)
         outputs: dict[str, Path] = {

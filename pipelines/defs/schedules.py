@@ -34,7 +34,7 @@ def build_schedule(config: HandoffConfig, job: Any) -> dg.ScheduleDefinition:
 
 @dg.run_failure_sensor(name="nightly_sync_failed", monitor_all_code_locations=False)
 def nightly_sync_failed(
-    context: dg.RunFailureSensorContext, handoff: HandoffConfigResource
+    context: dg.RunFailureSensorContext, handoff_config: HandoffConfigResource
 ) -> None:
     """Logs every failed run with its reason and alerts the configured webhook."""
     text = (
@@ -42,6 +42,6 @@ def nightly_sync_failed(
         f"{context.failure_event.message}"
     )
     context.log.error(text)
-    config = handoff.load()
-    if config.webhook is not None:
-        post_alert(config.webhook.url.get_secret_value(), config.webhook.format, text)
+    cfg = handoff_config.parsed
+    if cfg.webhook is not None:
+        post_alert(cfg.webhook.url.get_secret_value(), cfg.webhook.format, text)

@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from handoff.config import HandoffConfig
+from handoff.config import HandoffConfig, SourceBase
 from model.build import SourceOutcome
 from model.fetch import fetch_source
 from pipelines.resources import HandoffConfigResource
@@ -18,8 +18,8 @@ def source_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", name])
 
 
-def _spec(source: object) -> dg.AssetSpec:
-    name, kind = source.name, source.kind  # type: ignore[attr-defined]
+def _spec(source: SourceBase) -> dg.AssetSpec:
+    name, kind = source.name, source.kind
     return dg.AssetSpec(
         key=source_key(name),
         group_name="sources",
@@ -61,9 +61,9 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             jitter=dg.Jitter.PLUS_MINUS,
         ),
     )
-    def fetch_sources(context: dg.AssetExecutionContext, handoff: HandoffConfigResource):  # type: ignore[no-untyped-def]
+    def fetch_sources(context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource):  # type: ignore[no-untyped-def]
         """Fetch the selected sources concurrently; a failed source keeps its last good data."""
-        cfg = handoff.load()
+        cfg = handoff_config.parsed
         full = context.run.tags.get(FULL_TAG) == "true"
         wanted = [
             s
