@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.asana.contract import Contract
+from sandbox.asana.contract import UNKNOWN_ACTION, Contract
 from sandbox.asana.org import AsanaOrg, Task
 from sandbox.asana.render import (
     STORY_COMPACT,
@@ -196,7 +196,9 @@ class AsanaSandbox(ServedSandbox):
                     {"Retry-After": str(wait)},
                 )
         if problem and self.strict:
-            return Response(400, error_body(problem))
+            # "404: the request method and path supplied do not specify a known action"
+            unknown = problem.startswith(UNKNOWN_ACTION)
+            return Response(404 if unknown else 400, error_body(problem))
         if self.org.plan == "free" and _asks_for_premium(request):
             return Response(402, error_body(PAYMENT_REQUIRED))
         if self.concurrent_reads and request.method == "GET":
