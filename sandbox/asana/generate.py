@@ -31,15 +31,27 @@ FIRST = ["Ana", "Ben", "Chloe", "Dev", "Eva", "Farid", "Gus", "Hana", "Ivo", "Ja
 LAST = ["Lopez", "Smith", "Nguyen", "Okafor", "Berg", "Rossi", "Kim", "Dubois", "Silva"]
 
 
-def generate_org(size: int, seed: int, *, now: datetime | None = None) -> AsanaOrg:
+def generate_org(
+    size: int,
+    seed: int,
+    *,
+    now: datetime | None = None,
+    multi_project_share: float = 0.08,
+    plan: str = "paid",
+) -> AsanaOrg:
     """An org with about `size` tasks (subtasks included), the same for the same arguments.
 
     Mix: ~15% subtasks, milestones and approvals, department / Jira-key / budget custom fields,
     dependencies (a third across projects), notes that mention Jira keys and browse URLs, and
     stories consistent with each task's current section and completion.
+
+    About `multi_project_share` of the top-level tasks are also members of a second project, in
+    a section of their own there, with that membership listed first half of the time (as in
+    Asana, where `memberships` order is not the synced project's). 0 keeps every task in one
+    project.
     """
     rng = random.Random(seed)
-    org = AsanaOrg.empty(now or datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
+    org = AsanaOrg.empty(now or datetime(2025, 6, 2, 9, 0, tzinfo=UTC), plan=plan)
     now = org.now
     dept_field = org.field_gid(DEPARTMENT_FIELD)
     jira_field = org.field_gid(JIRA_KEY_FIELD)
@@ -115,7 +127,27 @@ def generate_org(size: int, seed: int, *, now: datetime | None = None) -> AsanaO
             other = rng.choice(pool)
             if other != gid and gid not in org.tasks[other].dependencies:
                 org.add_dependency(gid, other)
+    _multi_home(org, top_level, projects, multi_project_share, random.Random(seed * 7919 + 1))
     return org
+
+
+def _multi_home(
+    org: AsanaOrg, top_level: list[str], projects: list[str], share: float, rng: random.Random
+) -> None:
+    """Add a second project membership to about `share` of the top-level tasks (own rng, so
+    the rest of the org is the same whatever the share)."""
+    if share <= 0 or len(projects) < 2:
+        return
+    for gid in top_level:
+        if rng.random() >= share:
+            continue
+        home, home_section = org.tasks[gid].memberships[0]
+        other = rng.choice([p for p in projects if p != home])
+        home_name = org.sections[home_section].name
+        sections = [
+            s for s in org.projects[other].section_gids if org.sections[s].name != home_name
+        ]
+        org.add_membership(gid, other, rng.choice(sections), first=rng.random() < 0.5)
 
 
 def _finish(

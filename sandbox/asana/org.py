@@ -125,14 +125,24 @@ class AsanaOrg:
     stories: dict[str, Story] = field(default_factory=dict)
     custom_field_defs: dict[str, CustomFieldDef] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    plan: str = "paid"  # "free" workspaces lack premium features such as dependencies
     version: int = 0  # bumped on every change; the server uses it to drop cached renderings
     _next_gid: int = GID_BASE
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
-    def empty(cls, now: datetime | None = None, *, workspace: str = "Acme") -> AsanaOrg:
-        """An org with a workspace and the three standard custom fields, nothing else."""
-        org = cls(now=now or datetime(2025, 6, 2, 9, 0, tzinfo=UTC), workspace_name=workspace)
+    def empty(
+        cls, now: datetime | None = None, *, workspace: str = "Acme", plan: str = "paid"
+    ) -> AsanaOrg:
+        """An org with a workspace and the three standard custom fields, nothing else.
+
+        `plan="free"` makes a workspace without premium features (dependencies answer 402).
+        """
+        if plan not in {"free", "paid"}:
+            raise ValueError(f"plan must be 'free' or 'paid', not {plan!r}")
+        org = cls(
+            now=now or datetime(2025, 6, 2, 9, 0, tzinfo=UTC), workspace_name=workspace, plan=plan
+        )
         org.workspace_gid = org.new_gid()
         org.add_custom_field(DEPARTMENT_FIELD, "enum", ["Marketing", "IT", "Finance", "Store Ops"])
         org.add_custom_field(JIRA_KEY_FIELD, "text")
@@ -234,6 +244,20 @@ class AsanaOrg:
         self.version += 1
         return gid
 
+    def add_membership(self, task: str, project: str, section: str, *, first: bool = False) -> None:
+        """Put a task in another project too (Asana's multi-homing), in `section` (gid or name).
+
+        `first=True` lists the new membership before the others: Asana's order of `memberships`
+        says nothing about which project a client is syncing.
+        """
+        if section not in self.sections:
+            section = self.section_named(project, section)
+        memberships = self.tasks[task].memberships
+        if any(p == project for p, _ in memberships):
+            raise ValueError(f"task {task} is already in project {project}")
+        memberships.insert(0 if first else len(memberships), (project, section))
+        self.version += 1
+
     def add_dependency(self, task: str, depends_on: str) -> None:
         """`task` is blocked by `depends_on`: a dependency of one, a dependent of the other."""
         if depends_on not in self.tasks[task].dependencies:
@@ -332,10 +356,13 @@ class AsanaOrg:
         self.version += 1
 
     def move_section(self, gid: str, section: str, now: datetime) -> None:
-        """Move a task to another section of its first project (a status change with a story)."""
+        """Move a task to another section of that section's project (a status change with a
+        story); its memberships in other projects stay as they were."""
         task = self.tasks[gid]
-        project, old = task.memberships[0]
-        task.memberships[0] = (project, section)
+        project = self.sections[section].project_gid
+        index = next(i for i, (p, _) in enumerate(task.memberships) if p == project)
+        old = task.memberships[index][1]
+        task.memberships[index] = (project, section)
         task.modified_at = now
         self.add_story(gid, "section_changed", at=now, old_section=old, new_section=section)
         self._event(task, "changed", now)

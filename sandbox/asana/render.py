@@ -212,7 +212,9 @@ def story_json(org: AsanaOrg, story: Story) -> dict[str, Any]:
     return data
 
 
-def event_json(org: AsanaOrg, event: Event) -> dict[str, Any]:
+def event_json(org: AsanaOrg, event: Event, type_field: bool = True) -> dict[str, Any]:
+    """An event; `type` is deprecated in favour of `resource.resource_type` (kept unless
+    `type_field` is False)."""
     parent = (
         {
             "gid": event.parent_gid,
@@ -229,10 +231,11 @@ def event_json(org: AsanaOrg, event: Event) -> dict[str, Any]:
             "name": event.resource_name,
             "resource_subtype": event.resource_subtype,
         },
-        "type": "task",
         "action": event.action,
         "created_at": iso(event.created_at),
     }
+    if type_field:
+        data["type"] = "task"
     if parent is not None:
         data["parent"] = parent
     if event.action == "changed":

@@ -2,20 +2,33 @@
 
 Paging uses opaque offset tokens (`next_page` only when `limit` is passed), `opt_fields` select
 nested fields, `modified_since` / `completed_since` filter task lists, and `/events` hands out
-sync tokens (412 with a fresh one when missing or expired). Faults come from `Faults`, plus
-`expire_offset_every` (every Nth offset presented is answered 400, as an expired token is).
+sync tokens (412 with a fresh one when missing, unknown or older than 24 hours on the sandbox's
+clock). Faults come from `Faults`, plus `expire_offset_every` (every Nth offset presented is
+answered 400, as an expired token is).
+
+What Asana's documents say and the sandbox enforces (each switchable per instance):
+- `strict`: every request is checked against Asana's OpenAPI document (`contract.py`); one Asana
+  would refuse is answered 400 in Asana's error envelope. Every check is kept in
+  `contract.checks`, and with `check_responses` every response is checked too.
+- a free-plan workspace (`org.plan == "free"`) answers 402 Payment Required to reads of
+  dependencies, a premium feature.
+- `quota`: requests per minute per token (150 free, 1,500 paid), 429 with `Retry-After` in
+  seconds; `quota_window` shortens the "minute" for tests; `concurrent_reads` caps parallel GETs
+  per token (Asana: 50).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import ssl
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sandbox.asana.contract import UNKNOWN_ACTION, Contract
 from sandbox.asana.org import AsanaOrg, Task
 from sandbox.asana.render import (
     STORY_COMPACT,
@@ -30,25 +43,37 @@ from sandbox.asana.render import (
     user_json,
     workspace_json,
 )
-from sandbox.server import Faults, HttpError, Request, SandboxServer, ServedSandbox
+from sandbox.clock import Quota, SandboxClock
+from sandbox.server import Faults, HttpError, Request, Response, SandboxServer, ServedSandbox
 
 API = "/api/1.0"
 EVENTS_PER_RESPONSE = 100
+SYNC_TOKEN_LIFETIME = timedelta(hours=24)  # "Sync tokens always expire after 24 hours"
+REQUESTS_PER_MINUTE = {"free": 150, "paid": 1500}
+ERRORS_HELP = (
+    "For more information on API status codes and how to handle them, read the docs on "
+    "errors: https://developers.asana.com/docs/errors"
+)
+PREMIUM_FIELDS = ("dependencies", "dependents")
+PAYMENT_REQUIRED = (
+    "Task dependencies are not available for free workspaces. The request was valid, but the "
+    "queried object is above your current premium level."
+)
+SYNC_EXPIRED = (
+    "Sync token invalid or too old. If you are attempting to keep resources "
+    "in sync, you must fetch the full dataset for this query now and use the "
+    "new sync token for the next sync."
+)
 
 
-def asana_error(status: int, message: str) -> HttpError:
+def error_body(message: str) -> dict[str, Any]:
+    """Asana's error envelope."""
+    return {"errors": [{"message": message, "help": ERRORS_HELP}]}
+
+
+def asana_error(status: int, message: str, headers: dict[str, str] | None = None) -> HttpError:
     """An error in Asana's envelope."""
-    phrase = "sandbox " + secrets.token_hex(3)
-    body = {
-        "errors": [
-            {
-                "message": message,
-                "help": "See https://developers.asana.com/docs/errors",
-                "phrase": phrase,
-            }
-        ]
-    }
-    return HttpError(status, body)
+    return HttpError(status, error_body(message), headers)
 
 
 def _error_body(status: int) -> dict[str, Any]:
@@ -62,6 +87,20 @@ def _error_body(status: int) -> dict[str, Any]:
     return {"errors": [{"message": messages.get(status, f"Error {status}")}]}
 
 
+class _AsanaServer(SandboxServer):
+    """The shared server with Asana's gate in front: contract, plan, quotas."""
+
+    gate: Callable[[Request], Response | None] | None = None
+    after: Callable[[Request, Response], None] | None = None
+
+    def _respond(self, request: Request) -> Response:
+        early = self.gate(request) if self.gate else None
+        response = early if early is not None else super()._respond(request)
+        if self.after:
+            self.after(request, response)
+        return response
+
+
 class AsanaSandbox(ServedSandbox):
     """A running Asana stand-in for one org; `url` ends in /api/1.0."""
 
@@ -73,34 +112,50 @@ class AsanaSandbox(ServedSandbox):
         port: int = 0,
         tls: ssl.SSLContext | None = None,
         token: str | None = None,
+        strict: bool = True,
+        check_responses: bool = True,
+        clock: SandboxClock | None = None,
+        quota: bool = False,
+        quota_window: float = 60.0,
+        concurrent_reads: int | None = None,
+        event_type_field: bool = True,
     ):
         self.org = org
         self.token = token or "asana-sandbox-" + secrets.token_hex(8)
         self.expire_offset_every = 0
         self.sync_generation = 0  # bumped by expire_sync_tokens: older tokens answer 412
+        self.strict = strict
+        self.check_responses = check_responses
+        self.contract = Contract()
+        self.clock = clock or SandboxClock(org.now)
+        self.quota = (
+            Quota(REQUESTS_PER_MINUTE[org.plan], quota_window, self.clock) if quota else None
+        )
+        self.concurrent_reads = concurrent_reads
+        # events still carry the deprecated `type`; False serves only resource.resource_type
+        self.event_type_field = event_type_field
+        self._in_flight: dict[str, int] = {}
+        self._reading: set[int] = set()  # requests counted in _in_flight
+        self._sync_issued: dict[str, datetime] = {}
         self._offsets_seen = 0
         self._lock = threading.Lock()
         self._cache_version = -1
         self._task_cache: dict[str, dict[str, Any]] = {}
         self._list_cache: dict[tuple[Any, ...], list[str]] = {}
-        self.server = SandboxServer(
+        self.server = _AsanaServer(
             "asana",
             auth=self._authorized,
-            unauthorized_body={
-                "errors": [
-                    {"message": "Not Authorized", "help": "Check your personal access token."}
-                ]
-            },
-            rate_limit_body=lambda: {
-                "errors": [
-                    {"message": "You have made too many requests recently. Please, be chill."}
-                ]
-            },
+            unauthorized_body=error_body("Not Authorized"),
+            rate_limit_body=lambda: error_body(
+                "You have made too many requests recently. Please, be chill."
+            ),
             error_body=_error_body,
             faults=faults,
             port=port,
             tls=tls,
         )
+        self.server.gate = self._gate
+        self.server.after = self._after
         self._routes()
 
     # -- where it listens and what users are handed --------------------------------------
@@ -125,6 +180,48 @@ class AsanaSandbox(ServedSandbox):
     def expire_sync_tokens(self) -> None:
         """Every sync token handed out so far is now too old (the next events call gets 412)."""
         self.sync_generation += 1
+
+    # -- Asana's gate: contract, plan and quotas ------------------------------------------
+    def _gate(self, request: Request) -> Response | None:
+        """Answer here what Asana answers before serving: 400 (not in the contract), 429, 402."""
+        problem = self.contract.check_request(request)
+        if not self._authorized(request):
+            return None  # the server answers 401
+        if self.quota is not None:
+            wait = self.quota.take(self.token)
+            if wait is not None:
+                return Response(
+                    429,
+                    error_body("You have made too many requests recently. Please, be chill."),
+                    {"Retry-After": str(wait)},
+                )
+        if problem and self.strict:
+            # "404: the request method and path supplied do not specify a known action"
+            unknown = problem.startswith(UNKNOWN_ACTION)
+            return Response(404 if unknown else 400, error_body(problem))
+        if self.org.plan == "free" and _asks_for_premium(request):
+            return Response(402, error_body(PAYMENT_REQUIRED))
+        if self.concurrent_reads and request.method == "GET":
+            with self._lock:
+                running = self._in_flight.get(self.token, 0)
+                if running >= self.concurrent_reads:
+                    return Response(
+                        429,
+                        error_body("You have too many concurrent requests. Please, be chill."),
+                        {"Retry-After": "1"},
+                    )
+                self._in_flight[self.token] = running + 1
+                self._reading.add(id(request))
+        return None
+
+    def _after(self, request: Request, response: Response) -> None:
+        with self._lock:
+            if id(request) in self._reading:
+                self._reading.discard(id(request))
+                self._in_flight[self.token] -= 1
+        if self.check_responses and response.raw is None:
+            payload = json.dumps(response.body, separators=(",", ":")).encode()
+            self.contract.check_response(request, response.status, payload, response.headers)
 
     # -- helpers -----------------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
@@ -375,7 +472,15 @@ class AsanaSandbox(ServedSandbox):
             return self._events(request)
 
     def _sync_token(self, seq: int) -> str:
-        return f"{seq}-{self.sync_generation}-{secrets.token_hex(6)}"
+        token = f"{seq}-{self.sync_generation}-{secrets.token_hex(6)}"
+        with self._lock:
+            self._sync_issued[token] = self.clock.now()
+        return token
+
+    def _sync_expired(self, token: str) -> bool:
+        with self._lock:
+            issued = self._sync_issued.get(token)
+        return issued is None or self.clock.now() - issued > SYNC_TOKEN_LIFETIME
 
     def _events(self, request: Request) -> Any:
         resource = request.arg("resource")
@@ -391,13 +496,9 @@ class AsanaSandbox(ServedSandbox):
             seq is None
             or (sync or "").split("-")[1:2] != [str(self.sync_generation)]
             or seq > current
+            or self._sync_expired(sync or "")
         ):
-            message = (
-                "Sync token invalid or too old. If you are attempting to keep resources "
-                "in sync, you must fetch the full dataset for this query now and use the "
-                "new sync token for the next sync."
-            )
-            raise HttpError(412, {"errors": [{"message": message}], "sync": fresh})
+            raise HttpError(412, {**error_body(SYNC_EXPIRED), "sync": fresh})
         matched = []
         last = seq
         for event in self.org.events[seq:]:
@@ -419,10 +520,17 @@ class AsanaSandbox(ServedSandbox):
             else False
         )
         return {
-            "data": [event_json(self.org, e) for e in matched],
+            "data": [event_json(self.org, e, self.event_type_field) for e in matched],
             "sync": self._sync_token(last if has_more else current),
             "has_more": has_more,
         }
+
+
+def _asks_for_premium(request: Request) -> bool:
+    """Dependencies, by their endpoints or as fields of a task."""
+    if request.path.endswith(("/dependencies", "/dependents")):
+        return True
+    return any(f.split(".")[0] in PREMIUM_FIELDS for f in request.args("opt_fields"))
 
 
 def _sync_seq(token: str | None) -> int | None:

@@ -22,14 +22,63 @@ class Formula:
 
 
 @dataclass
+class Link:
+    """A cell whose text is a hyperlink: the values API shows `text`, grid data also `url`."""
+
+    text: str
+    url: str
+
+
+@dataclass
+class PersonChip:
+    """A people smart chip: shown as the person's name (or e-mail when there is none)."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass
+class RichLinkChip:
+    """A rich link smart chip (a Drive file, a Jira issue...): shown as its `title`."""
+
+    uri: str
+    title: str
+
+
+@dataclass
+class Number:
+    """A number with a number format; `pattern` "00000" shows 123 as 00123 (zero-padded ids)."""
+
+    value: float | int
+    pattern: str
+
+
+@dataclass
 class Worksheet:
-    """One tab. `rows[0]` is spreadsheet row 1; rows may be ragged or empty."""
+    """One tab. `rows[0]` is spreadsheet row 1; rows may be ragged or empty.
+
+    `merges` are 0-based (row0, col0, row1, col1) boxes, ends exclusive, whose value lives in
+    the top-left cell; `hidden_rows` are hidden by the user, `filtered_rows` by the basic filter
+    (`basic_filter` is its 0-based box); `filter_views` are saved views (they hide nothing for
+    the API).
+    """
 
     title: str
     sheet_id: int
     rows: list[list[Any]] = field(default_factory=list)
     date_format: str = "%Y-%m-%d"  # how FORMATTED_VALUE shows date cells
     hidden: bool = False
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hidden_rows: set[int] = field(default_factory=set)
+    filtered_rows: set[int] = field(default_factory=set)
+    basic_filter: tuple[int, int, int, int] | None = None
+    filter_views: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
+
+    def merge(self, row0: int, col0: int, row1: int, col1: int) -> None:
+        """Merge a box (0-based, ends exclusive), as Format > Merge cells does."""
+        if row1 - row0 < 1 or col1 - col0 < 1 or (row1 - row0) * (col1 - col0) < 2:
+            raise ValueError("a merge covers at least two cells")
+        self.merges.append((row0, col0, row1, col1))
 
     @property
     def header_index(self) -> int:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sandbox.gsheets.book import Formula, Spreadsheet, Worksheet
+from sandbox.gsheets.book import (
+    Formula,
+    Link,
+    Number,
+    PersonChip,
+    RichLinkChip,
+    Spreadsheet,
+    Worksheet,
+)
 
 SERIAL_EPOCH = datetime(1899, 12, 30)
 MIN_ROWS, MIN_COLUMNS = 1000, 26
@@ -115,8 +123,44 @@ def serial(value: date | datetime) -> float | int:
     return (value - SERIAL_EPOCH.date()).days
 
 
+def display_text(value: Any) -> str | None:
+    """What a link, chip or formatted number shows in the cell (None for other values)."""
+    if isinstance(value, Link):
+        return value.text
+    if isinstance(value, PersonChip):
+        return value.name or value.email
+    if isinstance(value, RichLinkChip):
+        return value.title
+    if isinstance(value, Number):
+        return format_number(value.value, value.pattern)
+    return None
+
+
+def format_number(value: float | int, pattern: str) -> str:
+    """Sheets number formats made of zeros (and one decimal point): "00000", "0.00"."""
+    whole, _, decimals = pattern.partition(".")
+    text = f"{value:.{len(decimals)}f}"
+    head, _, tail = text.partition(".")
+    sign = "-" if head.startswith("-") else ""
+    head = head.lstrip("-").rjust(whole.count("0"), "0")
+    return sign + head + ("." + tail if decimals else "")
+
+
 def render_cell(value: Any, value_option: str, datetime_option: str, date_format: str) -> Any:
-    """One cell as the API returns it; "" for an empty cell."""
+    """One cell as the API returns it; "" for an empty cell.
+
+    Links and chips are text to the values API; a formatted number is its display under
+    FORMATTED_VALUE and the bare number otherwise.
+    """
+    if isinstance(value, Number):
+        return (
+            format_number(value.value, value.pattern)
+            if value_option == "FORMATTED_VALUE"
+            else (value.value)
+        )
+    shown = display_text(value)
+    if shown is not None:
+        return shown
     if isinstance(value, Formula):
         if value_option == "FORMULA":
             return value.text
@@ -142,10 +186,13 @@ def value_range(
 ) -> dict[str, Any]:
     """A ValueRange: trailing empty cells and rows dropped; no `values` when nothing is left."""
     rows: list[list[Any]] = []
-    for row in grid.sheet.rows[grid.row0 : grid.row1]:
+    covered = merged_away(grid.sheet)
+    for r, row in enumerate(grid.sheet.rows[grid.row0 : grid.row1], start=grid.row0):
         cells = [
-            render_cell(v, value_option, datetime_option, grid.sheet.date_format)
-            for v in row[grid.col0 : grid.col1]
+            ""
+            if (r, c) in covered
+            else render_cell(v, value_option, datetime_option, grid.sheet.date_format)
+            for c, v in enumerate(row[grid.col0 : grid.col1], start=grid.col0)
         ]
         while cells and cells[-1] == "":
             cells.pop()
@@ -165,10 +212,143 @@ def value_range(
     return body
 
 
-def metadata(spreadsheet_id: str, book: Spreadsheet) -> dict[str, Any]:
-    """The Spreadsheet resource without grid data (what `includeGridData=false` returns)."""
+def merged_away(sheet: Worksheet) -> set[tuple[int, int]]:
+    """Cells inside a merge other than its top-left one: Sheets keeps no value in them."""
+    return {
+        (r, c)
+        for r0, c0, r1, c1 in sheet.merges
+        for r in range(r0, r1)
+        for c in range(c0, c1)
+        if (r, c) != (r0, c0)
+    }
+
+
+def grid_range(sheet: Worksheet, box: tuple[int, int, int, int]) -> dict[str, int]:
+    """A GridRange object (0-based, ends exclusive)."""
+    r0, c0, r1, c1 = box
+    return {
+        "sheetId": sheet.sheet_id,
+        "startRowIndex": r0,
+        "endRowIndex": r1,
+        "startColumnIndex": c0,
+        "endColumnIndex": c1,
+    }
+
+
+def _extended(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int | float):
+        return {"numberValue": value}
+    return {"stringValue": str(value)}
+
+
+def cell_data(value: Any, date_format: str) -> dict[str, Any]:
+    """A CellData object: entered and effective value, formatted text, links and chips."""
+    if value is None:
+        return {}
+    formatted = render_cell(value, "FORMATTED_VALUE", "SERIAL_NUMBER", date_format)
+    cell: dict[str, Any] = {"formattedValue": formatted}
+    if isinstance(value, Link):
+        cell["userEnteredValue"] = cell["effectiveValue"] = {"stringValue": value.text}
+        cell["hyperlink"] = value.url
+        cell["textFormatRuns"] = [{"format": {"link": {"uri": value.url}}}]
+    elif isinstance(value, PersonChip):
+        cell["userEnteredValue"] = {"stringValue": "@"}
+        cell["effectiveValue"] = {"stringValue": formatted}
+        cell["chipRuns"] = [
+            {"chip": {"personProperties": {"email": value.email, "displayFormat": "DEFAULT"}}}
+        ]
+    elif isinstance(value, RichLinkChip):
+        cell["userEnteredValue"] = {"stringValue": "@"}
+        cell["effectiveValue"] = {"stringValue": formatted}
+        cell["chipRuns"] = [{"chip": {"richLinkProperties": {"uri": value.uri}}}]
+    elif isinstance(value, Number):
+        cell["userEnteredValue"] = cell["effectiveValue"] = {"numberValue": value.value}
+        cell["userEnteredFormat"] = {"numberFormat": {"type": "NUMBER", "pattern": value.pattern}}
+    elif isinstance(value, Formula):
+        cell["userEnteredValue"] = {"formulaValue": value.text}
+        computed = value.value
+        if isinstance(computed, str) and computed.startswith("#"):
+            cell["effectiveValue"] = {"errorValue": {"type": "ERROR", "message": computed}}
+        else:
+            cell["effectiveValue"] = _extended(
+                render_cell(computed, "UNFORMATTED_VALUE", "SERIAL_NUMBER", date_format)
+            )
+    else:
+        raw = render_cell(value, "UNFORMATTED_VALUE", "SERIAL_NUMBER", date_format)
+        cell["userEnteredValue"] = cell["effectiveValue"] = _extended(raw)
+        if isinstance(value, date):
+            kind = "DATE_TIME" if isinstance(value, datetime) else "DATE"
+            cell["userEnteredFormat"] = {"numberFormat": {"type": kind}}
+    return cell
+
+
+def grid_data(grid: GridRange) -> dict[str, Any]:
+    """A GridData object for a range: rowData (trailing empties dropped) and row metadata
+    with hiddenByUser / hiddenByFilter, as `spreadsheets.get` with grid data returns it."""
+    sheet = grid.sheet
+    covered = merged_away(sheet)
+    row_data = []
+    row_meta = []
+    last = min(grid.row1, len(sheet.rows))
+    for r in range(grid.row0, grid.row1):
+        if r < last:
+            row = sheet.rows[r]
+            values = [
+                {} if (r, c) in covered else cell_data(v, sheet.date_format)
+                for c, v in enumerate(row[grid.col0 : grid.col1], start=grid.col0)
+            ]
+            while values and not values[-1]:
+                values.pop()
+            row_data.append({"values": values} if values else {})
+        meta: dict[str, Any] = {"pixelSize": 21}
+        if r in sheet.hidden_rows:
+            meta["hiddenByUser"] = True
+        if r in sheet.filtered_rows:
+            meta["hiddenByFilter"] = True
+        row_meta.append(meta)
+    while row_data and not row_data[-1]:
+        row_data.pop()
+    data: dict[str, Any] = {"rowMetadata": row_meta}
+    if grid.row0:
+        data["startRow"] = grid.row0
+    if grid.col0:
+        data["startColumn"] = grid.col0
+    if row_data:
+        data["rowData"] = row_data
+    data["columnMetadata"] = [{"pixelSize": 100} for _ in range(grid.col0, grid.col1)]
+    return data
+
+
+def sheet_extras(sheet: Worksheet) -> dict[str, Any]:
+    """Merges, the basic filter and filter views of a sheet (omitted when there are none)."""
+    extras: dict[str, Any] = {}
+    if sheet.merges:
+        extras["merges"] = [grid_range(sheet, box) for box in sheet.merges]
+    if sheet.basic_filter:
+        extras["basicFilter"] = {"range": grid_range(sheet, sheet.basic_filter)}
+    if sheet.filter_views:
+        extras["filterViews"] = [
+            {
+                "filterViewId": sheet.sheet_id * 100 + i + 1,
+                "title": t,
+                "range": grid_range(sheet, b),
+            }
+            for i, (t, b) in enumerate(sheet.filter_views)
+        ]
+    return extras
+
+
+def metadata(
+    spreadsheet_id: str, book: Spreadsheet, data: dict[int, list[GridRange]] | None = None
+) -> dict[str, Any]:
+    """The Spreadsheet resource; with `data` (sheet id -> ranges) only those sheets, each with
+    its GridData (what `includeGridData=true` or a `sheets.data` field mask returns)."""
     sheets = []
     for index, sheet in enumerate(book.sheets):
+        if data is not None and sheet.sheet_id not in data:
+            continue
         rows, columns = grid_size(sheet)
         properties: dict[str, Any] = {
             "sheetId": sheet.sheet_id,
@@ -179,7 +359,10 @@ def metadata(spreadsheet_id: str, book: Spreadsheet) -> dict[str, Any]:
         }
         if sheet.hidden:
             properties["hidden"] = True
-        sheets.append({"properties": properties})
+        entry: dict[str, Any] = {"properties": properties, **sheet_extras(sheet)}
+        if data is not None:
+            entry["data"] = [grid_data(grid) for grid in data[sheet.sheet_id]]
+        sheets.append(entry)
     return {
         "spreadsheetId": spreadsheet_id,
         "properties": {
@@ -191,3 +374,68 @@ def metadata(spreadsheet_id: str, book: Spreadsheet) -> dict[str, Any]:
         "sheets": sheets,
         "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit",
     }
+
+
+FieldMask = dict[str, "FieldMask"]
+
+
+def parse_fields(text: str) -> FieldMask:
+    """Google's field mask syntax: `a.b(c,d),e` -> {"a": {"b": {"c": {}, "d": {}}}, "e": {}}."""
+    position = 0
+
+    def parse_list() -> FieldMask:
+        nonlocal position
+        tree: FieldMask = {}
+        while True:
+            match = re.compile(r"\s*([A-Za-z_*][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)").match(
+                text, position
+            )
+            if not match:
+                raise ValueError(f"Invalid field selection {text!r} at {position}")
+            position = match.end()
+            node = tree
+            for part in match[1].split("."):
+                node = node.setdefault(part, {})
+            if position < len(text) and text[position] == "(":
+                position += 1
+                sub = parse_list()
+                _merge(node, sub)
+                if position >= len(text) or text[position] != ")":
+                    raise ValueError(f"Invalid field selection {text!r}: unbalanced parenthesis")
+                position += 1
+            if position < len(text) and text[position] == ",":
+                position += 1
+                continue
+            return tree
+
+    tree = parse_list()
+    if position != len(text.rstrip()):
+        raise ValueError(f"Invalid field selection {text!r} at {position}")
+    return tree
+
+
+def _merge(into: FieldMask, other: FieldMask) -> None:
+    for key, sub in other.items():
+        _merge(into.setdefault(key, {}), sub)
+
+
+def mask_mentions(mask: FieldMask, *path: str) -> bool:
+    node = mask
+    for part in path:
+        if "*" in node:
+            return True
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def apply_mask(value: Any, mask: FieldMask) -> Any:
+    """Keep only the masked fields (an empty mask node keeps the whole value)."""
+    if not mask or "*" in mask:
+        return value
+    if isinstance(value, list):
+        return [apply_mask(v, mask) for v in value]
+    if isinstance(value, dict):
+        return {k: apply_mask(v, mask[k]) for k, v in value.items() if k in mask}
+    return value

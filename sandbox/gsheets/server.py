@@ -4,6 +4,15 @@ Serves `GET /v4/spreadsheets/{id}`, `GET /v4/spreadsheets/{id}/values/{range}` a
 `GET /v4/spreadsheets/{id}/values:batchGet`, with errors in Google's envelope (401, 403, 404,
 400, 429 RESOURCE_EXHAUSTED). `POST /token` runs the JWT-bearer grant google-auth uses; quota
 faults never hit it (Google's OAuth endpoint is not under the Sheets read quota).
+
+What Google's reference says and the sandbox does (each switchable per instance):
+- `strict`: a query parameter the method does not document is refused with 400
+  INVALID_ARGUMENT ("Cannot bind query parameter"); every request is kept in `checks`.
+- merged cells keep their value in the top-left cell only; links, chips, hidden rows, filters
+  and number formats show through `spreadsheets.get` grid data (`includeGridData`, `ranges`,
+  `fields` masks), while the values API shows display text and still returns hidden rows.
+- `quota`: 60 read requests per minute per user and 300 per project, 429 RESOURCE_EXHAUSTED
+  (Google sends no Retry-After); `quota_window` shortens the "minute" for tests.
 """
 
 from __future__ import annotations
@@ -12,21 +21,65 @@ import json
 import ssl
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from sandbox.clock import Quota, SandboxClock
 from sandbox.gsheets.auth import GrantError, ServiceAccount, TokenIssuer
 from sandbox.gsheets.book import Spreadsheet
 from sandbox.gsheets.render import (
     DATETIME_OPTIONS,
     VALUE_OPTIONS,
+    GridRange,
     RangeError,
+    apply_mask,
+    mask_mentions,
     metadata,
+    parse_fields,
     parse_range,
     value_range,
 )
 from sandbox.server import Faults, HttpError, Request, Response, SandboxServer, ServedSandbox
+
+# system parameters every Google API method takes
+STANDARD_PARAMS = {
+    "$.xgafv",
+    "access_token",
+    "alt",
+    "callback",
+    "fields",
+    "key",
+    "oauth_token",
+    "prettyPrint",
+    "quotaUser",
+    "upload_protocol",
+    "uploadType",
+}
+METHOD_PARAMS = {
+    "spreadsheets.get": {"ranges", "includeGridData", "excludeTablesInBandedRanges"},
+    "spreadsheets.values.get": {"majorDimension", "valueRenderOption", "dateTimeRenderOption"},
+    "spreadsheets.values.batchGet": {
+        "ranges",
+        "majorDimension",
+        "valueRenderOption",
+        "dateTimeRenderOption",
+    },
+}
+READS_PER_MINUTE_PER_USER = 60
+READS_PER_MINUTE_PER_PROJECT = 300
+
+
+@dataclass(frozen=True)
+class Check:
+    """One request checked against the method's documented parameters."""
+
+    method: str
+    path: str
+    ok: bool
+    problem: str = ""
+
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -53,14 +106,17 @@ def google_error(status: int, message: str) -> dict[str, Any]:
 
 
 class _SheetsServer(SandboxServer):
-    """The shared server, except that the token endpoint is exempt from injected faults."""
+    """The shared server, except that the token endpoint is exempt from injected faults, and
+    Google's gate (parameters, quotas) runs before the Sheets methods."""
 
     token_handler: Any = None
+    gate: Any = None
 
     def _respond(self, request: Request) -> Response:
         if request.method == "POST" and request.path == "/token" and self.token_handler:
             return self.token_handler(request)  # type: ignore[no-any-return]
-        return super()._respond(request)
+        early = self.gate(request) if self.gate else None
+        return early if early is not None else super()._respond(request)
 
 
 class SheetsSandbox(ServedSandbox):
@@ -74,8 +130,18 @@ class SheetsSandbox(ServedSandbox):
         port: int = 0,
         tls: ssl.SSLContext | None = None,
         account: ServiceAccount | None = None,
+        strict: bool = True,
+        clock: SandboxClock | None = None,
+        quota: bool = False,
+        quota_window: float = 60.0,
     ):
         self.books = books
+        self.strict = strict
+        self.checks: list[Check] = []
+        self.clock = clock or SandboxClock()
+        self.user_quota = Quota(READS_PER_MINUTE_PER_USER, quota_window, self.clock)
+        self.project_quota = Quota(READS_PER_MINUTE_PER_PROJECT, quota_window, self.clock)
+        self.quota = quota
         self.account = account or ServiceAccount()
         self.issuer = TokenIssuer([self.account])
         self.credentials_file: Path | None = None
@@ -97,6 +163,7 @@ class SheetsSandbox(ServedSandbox):
             tls=tls,
         )
         self.server.token_handler = self._token
+        self.server.gate = self._gate
         self._routes()
 
     # -- where it listens ----------------------------------------------------------------
@@ -143,6 +210,26 @@ class SheetsSandbox(ServedSandbox):
         }
         return entry, {}
 
+    # -- Google's gate -------------------------------------------------------------------------
+    def _gate(self, request: Request) -> Response | None:
+        caller = self.issuer.caller(request.headers.get("authorization"))
+        problem = _parameter_problem(request)
+        with self._lock:
+            self.checks.append(Check(request.method, request.path, not problem, problem))
+        if caller is None:
+            return None  # the server answers 401
+        if self.quota:
+            for quota, key, limit in (
+                (self.user_quota, caller, "Read requests per minute per user"),
+                (self.project_quota, "project", "Read requests per minute"),
+            ):
+                if quota.take(key) is not None:
+                    message = QUOTA_MESSAGE.replace("Read requests per minute per user", limit)
+                    return Response(429, google_error(429, message))
+        if problem and self.strict:
+            return Response(400, google_error(400, problem))
+        return None
+
     # -- routes ------------------------------------------------------------------------------
     def _token(self, request: Request) -> Response:
         try:
@@ -176,13 +263,16 @@ class SheetsSandbox(ServedSandbox):
             raise HttpError(400, google_error(400, f"Invalid value at 'major_dimension' ({major})"))
         return value, when, major
 
+    def _grid(self, book: Spreadsheet, text: str) -> GridRange:
+        try:
+            return parse_range(book, text)
+        except RangeError:
+            raise HttpError(400, google_error(400, f"Unable to parse range: {text}")) from None
+
     def _value_range(
         self, book: Spreadsheet, text: str, options: tuple[str, str, str]
     ) -> dict[str, Any]:
-        try:
-            grid = parse_range(book, text)
-        except RangeError:
-            raise HttpError(400, google_error(400, f"Unable to parse range: {text}")) from None
+        grid = self._grid(book, text)
         with self._lock:
             return value_range(grid, *options)
 
@@ -192,24 +282,93 @@ class SheetsSandbox(ServedSandbox):
         @route("GET", "/v4/spreadsheets/{id}")
         def get_spreadsheet(request: Request) -> Any:
             spreadsheet_id, book = self._book(request)
+            mask = _mask(request)
+            # "includeGridData ... is ignored if a field mask was set in the request"
+            if mask:
+                with_data = mask_mentions(mask, "sheets", "data")
+            else:
+                with_data = (request.arg("includeGridData") or "false").lower() == "true"
+            ranges = request.query.get("ranges", [])
             with self._lock:
-                return metadata(spreadsheet_id, book)
+                grids: dict[int, list[GridRange]] | None = None
+                if ranges:
+                    grids = {}
+                    for text in ranges:
+                        grid = self._grid(book, text)
+                        grids.setdefault(grid.sheet.sheet_id, []).append(grid)
+                elif with_data:
+                    grids = {s.sheet_id: [self._grid(book, _whole(s.title))] for s in book.sheets}
+                body = metadata(spreadsheet_id, book, grids)
+            if grids is not None and not with_data:
+                for sheet in body["sheets"]:
+                    sheet.pop("data", None)
+            return apply_mask(body, mask) if mask else body
 
         @route("GET", "/v4/spreadsheets/{id}/values/{range}")
         def get_values(request: Request) -> Any:
             _, book = self._book(request)
-            return self._value_range(book, unquote(request.params["range"]), self._options(request))
+            body = self._value_range(book, unquote(request.params["range"]), self._options(request))
+            mask = _mask(request)
+            return apply_mask(body, mask) if mask else body
 
         @route("GET", "/v4/spreadsheets/{id}/values:batchGet")
         def batch_get(request: Request) -> Any:
             spreadsheet_id, book = self._book(request)
             options = self._options(request)
             ranges = request.query.get("ranges", [])
-            return {
+            body = {
                 "spreadsheetId": spreadsheet_id,
                 "valueRanges": [self._value_range(book, r, options) for r in ranges],
             }
+            mask = _mask(request)
+            return apply_mask(body, mask) if mask else body
 
     def edit(self) -> threading.Lock:
         """Hold this lock while editing a served book from another thread."""
         return self._lock
+
+
+def _whole(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _mask(request: Request) -> dict[str, Any]:
+    text = request.arg("fields")
+    if not text:
+        return {}
+    try:
+        return parse_fields(text)
+    except ValueError as err:
+        raise HttpError(400, google_error(400, str(err))) from None
+
+
+def _method(request: Request) -> str | None:
+    parts = request.path.split("/")
+    if request.method != "GET" or parts[:3] != ["", "v4", "spreadsheets"] or len(parts) < 4:
+        return None
+    if len(parts) == 4:
+        return (
+            "spreadsheets.values.batchGet"
+            if parts[3].endswith(":batchGet")
+            else ("spreadsheets.get")
+        )
+    if len(parts) == 5 and parts[4] == "values:batchGet":
+        return "spreadsheets.values.batchGet"
+    if len(parts) >= 6 and parts[4] == "values":
+        return "spreadsheets.values.get"
+    return None
+
+
+def _parameter_problem(request: Request) -> str:
+    """Google's answer to a parameter the method does not document (empty when all are)."""
+    method = _method(request)
+    if method is None:
+        return f"no such method in Sheets API v4: {request.method} {request.path}"
+    allowed = METHOD_PARAMS[method] | STANDARD_PARAMS
+    unknown = sorted(set(request.query) - allowed)
+    if unknown:
+        return (
+            f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot bind query '
+            f"parameter. Field '{unknown[0]}' could not be found in request message."
+        )
+    return ""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 import requests
 from openapi_core import OpenAPI
@@ -192,3 +193,155 @@ def test_generated_org_is_the_same_for_the_same_seed() -> None:
     first, again, other = generate_org(300, 9), generate_org(300, 9), generate_org(300, 10)
     assert first == again
     assert first.tasks != other.tasks
+
+
+# -- strict contract and vendor behaviours (plain httpx, not the connector) -------------------
+
+
+def _client(sb: AsanaSandbox) -> httpx.Client:
+    return httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {sb.token}"})
+
+
+def test_requests_outside_the_document_are_refused_and_recorded() -> None:
+    org = generate_org(120, 21)
+    project = next(iter(org.projects))
+    with AsanaSandbox(org) as sb, _client(sb) as http:
+        good = http.get(
+            "/tasks",
+            params={
+                "project": project,
+                "limit": 100,
+                "opt_fields": "name,memberships.section.name,memberships.project.gid,"
+                "assignee.email,dependencies.gid,modified_at",
+                "modified_since": "2025-01-01T00:00:00Z",
+            },
+        )
+        assert good.status_code == 200
+        refused = {
+            "limit": http.get("/tasks", params={"project": project, "limit": 101}),
+            "zone": http.get(
+                "/tasks", params={"project": project, "modified_since": "2025-01-01T00:00:00"}
+            ),
+            "field": http.get("/tasks", params={"project": project, "opt_fields": "name,colour"}),
+            "type": http.get("/events", params={"resource": project, "type": "task"}),
+            "path": http.get("/tasks/1/everything"),  # 404: not a known action
+        }
+        for why, answer in refused.items():
+            assert answer.status_code == (404 if why == "path" else 400), why
+            error = answer.json()["errors"][0]
+            assert error["message"] and error["help"].startswith("For more information"), why
+        assert "time zone" in refused["zone"].json()["errors"][0]["message"]
+        assert (
+            "type: not a parameter of GET /events" in refused["type"].json()["errors"][0]["message"]
+        )
+        requests_seen = sb.contract.requests_checked()
+        assert [c.ok for c in requests_seen] == [True, False, False, False, False, False]
+        assert not sb.contract.failures("response")
+    with AsanaSandbox(org, strict=False) as lax, _client(lax) as http:
+        assert http.get("/tasks", params={"project": project, "limit": 101}).status_code == 400
+        assert http.get("/events", params={"resource": project, "type": "task"}).status_code == 412
+        assert not lax.contract.requests_checked()[-1].ok
+
+
+def test_tasks_in_two_projects_list_both_memberships_in_either_order() -> None:
+    org = generate_org(600, 22)
+    shared = [t for t in org.tasks.values() if len(t.memberships) == 2]
+    assert shared, "the generated org multi-homes some tasks"
+    firsts = {t.memberships[0][0] for t in shared}
+    with AsanaSandbox(org) as sb, _client(sb) as http:
+        for task in shared[:5]:
+            home, other = (p for p, _ in task.memberships)
+            for project in (home, other):
+                listed = http.get(
+                    f"/projects/{project}/tasks",
+                    params={"opt_fields": "memberships.project.gid,memberships.section.name"},
+                ).json()["data"]
+                mine = next(t for t in listed if t["gid"] == task.gid)
+                sections = {m["project"]["gid"]: m["section"]["name"] for m in mine["memberships"]}
+                assert sections == {p: org.sections[s].name for p, s in task.memberships}
+                assert sections[home] != sections[other]
+    assert len(firsts) > 1  # memberships[0] is not always the same project
+    assert generate_org(600, 22, multi_project_share=0).tasks.keys() == org.tasks.keys()
+    assert all(
+        len(t.memberships) <= 1 for t in generate_org(600, 22, multi_project_share=0).tasks.values()
+    )
+
+
+def test_sync_tokens_expire_after_a_day_on_the_sandbox_clock() -> None:
+    org = generate_org(150, 23)
+    project = next(iter(org.projects))
+    with AsanaSandbox(org, event_type_field=False) as sb, _client(sb) as http:
+        first = http.get("/events", params={"resource": project})
+        assert first.status_code == 412 and first.json()["sync"]
+        token = first.json()["sync"]
+        task = org.project_tasks(project)[0]
+        org.touch([task.gid], org.now + timedelta(hours=1))
+        sb.clock.advance(timedelta(hours=23))
+        fresh = http.get("/events", params={"resource": project, "sync": token})
+        assert fresh.status_code == 200
+        event = fresh.json()["data"][0]
+        assert event["resource"]["resource_type"] == "task" and "type" not in event
+        sb.clock.advance(timedelta(hours=24, seconds=1))
+        stale = http.get("/events", params={"resource": project, "sync": fresh.json()["sync"]})
+        assert stale.status_code == 412
+        body = stale.json()
+        assert body["errors"][0]["message"].startswith("Sync token invalid or too old")
+        assert body["sync"] and body["sync"] != fresh.json()["sync"]
+        assert (
+            http.get("/events", params={"resource": project, "sync": body["sync"]}).status_code
+            == 200
+        )
+        assert not sb.contract.failures()
+
+
+def test_free_workspace_answers_402_for_dependencies() -> None:
+    org = generate_org(200, 24, plan="free")
+    linked = next(t for t in org.tasks.values() if t.dependencies)
+    project = linked.memberships[0][0]
+    with AsanaSandbox(org) as sb, _client(sb) as http:
+        for answer in (
+            http.get(f"/tasks/{linked.gid}/dependencies"),
+            http.get(f"/tasks/{linked.gid}/dependents"),
+            http.get(f"/projects/{project}/tasks", params={"opt_fields": "name,dependencies.gid"}),
+        ):
+            assert answer.status_code == 402
+            assert "not available for free" in answer.json()["errors"][0]["message"]
+        plain = http.get(f"/projects/{project}/tasks", params={"opt_fields": "name"})
+        assert plain.status_code == 200
+        assert not sb.contract.failures()
+    with AsanaSandbox(generate_org(200, 24)) as paid, _client(paid) as http:
+        assert http.get(f"/tasks/{linked.gid}/dependencies").status_code == 200
+
+
+def test_per_token_quota_answers_429_with_retry_after() -> None:
+    free = AsanaSandbox(AsanaOrg.empty(plan="free"), quota=True, quota_window=30.0)
+    with free as sb, _client(sb) as http:
+        codes = [http.get("/workspaces").status_code for _ in range(151)]
+        assert codes[:150] == [200] * 150 and codes[150] == 429
+        late = http.get("/workspaces")
+        assert late.status_code == 429 and 1 <= int(late.headers["Retry-After"]) <= 30
+        assert late.json()["errors"][0]["message"]
+        sb.clock.advance(timedelta(seconds=30))
+        assert http.get("/workspaces").status_code == 200
+    with AsanaSandbox(AsanaOrg.empty(), quota=True) as paid:
+        assert paid.quota is not None and paid.quota.limit == 1500
+    with AsanaSandbox(AsanaOrg.empty()) as unlimited, _client(unlimited) as http:
+        assert {http.get("/workspaces").status_code for _ in range(160)} == {200}
+
+
+def test_modified_at_ignores_subtasks_and_listing_is_not_sorted_by_it() -> None:
+    org = generate_org(400, 25)
+    project = next(iter(org.projects))
+    parent = next(t for t in org.project_tasks(project) if t.subtasks)
+    before = parent.modified_at
+    org.touch_subtask_only(parent.subtasks[0], org.now + timedelta(hours=2))
+    with AsanaSandbox(org) as sb, _client(sb) as http:
+        listed = http.get(
+            f"/projects/{project}/tasks", params={"opt_fields": "modified_at"}
+        ).json()["data"]
+        stamps = [t["modified_at"] for t in listed]
+        assert stamps != sorted(stamps)
+        again = http.get(f"/tasks/{parent.gid}", params={"opt_fields": "modified_at"}).json()
+        assert again["data"]["modified_at"] == before.strftime("%Y-%m-%dT%H:%M:%S.") + (
+            f"{before.microsecond // 1000:03d}Z"
+        )

@@ -11,7 +11,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import jsonschema
@@ -301,3 +301,122 @@ def test_gspread_high_level_reads_work_against_the_sandbox(
     assert tab.get("A1:B2") == [["ID", "Title"], ["F-1", "Budget"]]
     empty = spreadsheet.worksheet("Empty").get_all_values()
     assert empty == [[]]  # gspread fills in the missing "values" key
+
+
+# -- what Google's reference documents for merges, links, chips, hidden rows, formats ---------
+
+
+def _realistic_book() -> Spreadsheet:
+    from sandbox.gsheets.book import Link, Number, PersonChip, RichLinkChip
+
+    book = Spreadsheet("Rollout")
+    plan = book.add_sheet(
+        "Plan",
+        [
+            ["ID", "Department", "Jira", "Owner", "Spec"],
+            [
+                Number(123, "00000"),
+                "Finance",
+                Link("OPS-12", "https://acme.atlassian.net/browse/OPS-12"),
+                PersonChip("ana@acme.example", "Ana Lopez"),
+                RichLinkChip("https://acme.atlassian.net/browse/OPS-13", "OPS-13"),
+            ],
+            ["00124", "stale value under the merge", "", ""],
+            [Number(125, "00000"), "IT"],
+        ],
+    )
+    plan.merge(1, 1, 3, 2)  # Department B2:B3
+    plan.hidden_rows.add(2)
+    plan.filtered_rows.add(3)
+    plan.basic_filter = (0, 0, 4, 5)
+    plan.filter_views.append(("Mine", (0, 0, 4, 5)))
+    book.add_sheet("Archive", [["ID"], ["X-1"]], hidden=True)
+    return book
+
+
+def _sheets_client(sb: SheetsSandbox) -> AuthorizedSession:
+    creds = service_account.Credentials.from_service_account_info(
+        sb.service_account_info(), scopes=SCOPES
+    )
+    return AuthorizedSession(creds)
+
+
+def test_values_api_shows_merges_links_and_formats_as_google_does() -> None:
+    with SheetsSandbox({"b": _realistic_book()}) as sb:
+        http = _sheets_client(sb)
+        base = f"{sb.url}/v4/spreadsheets/b"
+        one = http.get(f"{base}/values/Plan").json()
+        jsonschema.validate(one, VALUE_RANGE)
+        assert one["values"][1] == ["00123", "Finance", "OPS-12", "Ana Lopez", "OPS-13"]
+        assert one["values"][2] == ["00124"]  # merged-away cell empty; hidden row still served
+        assert one["values"][3] == ["00125", "IT"]  # filtered row still served
+        raw = http.get(f"{base}/values/Plan", params={"valueRenderOption": "UNFORMATTED_VALUE"})
+        assert [r[0] for r in raw.json()["values"][1:]] == [123, "00124", 125]
+        both = http.get(f"{base}/values:batchGet", params={"ranges": ["Plan!A1:B2", "Archive"]})
+        jsonschema.validate(both.json(), BATCH_GET)
+        assert [v["range"] for v in both.json()["valueRanges"]] == [
+            "Plan!A1:B2",
+            "Archive!A1:Z1000",
+        ]
+        bad = http.get(f"{base}/values/Plan", params={"render": "x"})
+        assert (
+            bad.status_code == 400
+            and "Cannot bind query parameter" in bad.json()["error"]["message"]
+        )
+        assert [c.ok for c in sb.checks] == [True, True, True, False]
+
+
+def test_spreadsheet_get_reports_merges_hidden_rows_links_and_chips() -> None:
+    with SheetsSandbox({"b": _realistic_book()}) as sb:
+        http = _sheets_client(sb)
+        base = f"{sb.url}/v4/spreadsheets/b"
+        meta = http.get(base).json()
+        jsonschema.validate(meta, SPREADSHEET)
+        plan, archive = meta["sheets"]
+        assert "data" not in plan and archive["properties"]["hidden"] is True
+        assert plan["merges"] == [
+            {
+                "sheetId": 0,
+                "startRowIndex": 1,
+                "endRowIndex": 3,
+                "startColumnIndex": 1,
+                "endColumnIndex": 2,
+            }
+        ]
+        assert (
+            plan["basicFilter"]["range"]["endRowIndex"] == 4
+            and plan["filterViews"][0]["title"] == "Mine"
+        )
+        fields = "sheets.data(rowMetadata,rowData.values(hyperlink,chipRuns,formattedValue,textFormatRuns))"
+        grid = http.get(base, params={"ranges": "Plan!A1:E4", "fields": fields}).json()
+        assert list(grid) == ["sheets"] and list(grid["sheets"][0]) == ["data"]
+        data = grid["sheets"][0]["data"][0]
+        cells = data["rowData"][1]["values"]
+        assert cells[0] == {"formattedValue": "00123"}
+        assert cells[2]["hyperlink"] == "https://acme.atlassian.net/browse/OPS-12"
+        assert cells[2]["textFormatRuns"][0]["format"]["link"]["uri"].endswith("OPS-12")
+        assert cells[3]["chipRuns"][0]["chip"]["personProperties"]["email"] == "ana@acme.example"
+        assert cells[4]["chipRuns"][0]["chip"]["richLinkProperties"]["uri"].endswith("OPS-13")
+        assert data["rowData"][2]["values"][1] == {}  # inside the merge
+        hidden = [
+            (m.get("hiddenByUser", False), m.get("hiddenByFilter", False))
+            for m in data["rowMetadata"]
+        ]
+        assert hidden == [(False, False), (False, False), (True, False), (False, True)]
+        full = http.get(base, params={"includeGridData": "true"}).json()
+        assert all("data" in s for s in full["sheets"])
+
+
+def test_read_quota_per_user_answers_resource_exhausted() -> None:
+    with SheetsSandbox({"b": _realistic_book()}, quota=True, quota_window=30.0) as sb:
+        http = _sheets_client(sb)
+        codes = [http.get(f"{sb.url}/v4/spreadsheets/b/values/Plan").status_code for _ in range(61)]
+        assert codes[:60] == [200] * 60 and codes[60] == 429
+        body = http.get(f"{sb.url}/v4/spreadsheets/b/values/Plan").json()
+        jsonschema.validate(body, ERROR)
+        assert (
+            body["error"]["status"] == "RESOURCE_EXHAUSTED"
+            and "per user" in body["error"]["message"]
+        )
+        sb.clock.advance(timedelta(seconds=30))
+        assert http.get(f"{sb.url}/v4/spreadsheets/b/values/Plan").status_code == 200
