@@ -264,7 +264,7 @@ class HandoffConfig(Strict):
     data_dir: Path = Path("data")
     report: ReportConfig = ReportConfig.model_validate({})
     schedule: Schedule = Schedule()
-    sync: SyncConfig = SyncConfig()
+    sync: SyncConfig = SyncConfig.model_validate({})
     departments: list[Department] = []
     department_rules: list[DepartmentRule] = []
     kpi_tensions: list[KpiTension] = []

@@ -31,15 +31,13 @@ class ConfigLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise _Refused(
-                    f"line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep"
-                )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                raise _Refused(f"line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -122,7 +120,10 @@ def load_yaml(text: str, origin: str) -> Any:
     """Parse config text into plain Python values, or raise a ConfigError naming the problem."""
     if len(text) > MAX_BYTES:
         raise ConfigError(f"{origin}: the text is longer than {MAX_BYTES:,} characters")
-    loader = ConfigLoader(text)
+    try:
+        loader = ConfigLoader(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{origin}: not valid YAML: {err}") from None
     try:
         root = loader.get_single_node()
         if root is None:
