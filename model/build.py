@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from handoff.config import HandoffConfig
+from handoff.redact import redact_optional
 from model import config_tables, history
 from model.departments import build_department_map
 from model.landing import raw_store_path
@@ -45,6 +46,7 @@ class SourceOutcome:
     retries: int = 0
     seconds: float = 0.0
     error: str | None = None
+    permanent: bool = False  # the failure is one retrying cannot fix (credentials, missing file)
 
 
 @dataclass
@@ -211,7 +213,7 @@ def _record_runs(
         outcome = outcomes.get(source.name)
         if outcome is None:
             continue
-        error = outcome.error or result.normalise_errors.get(source.name)
+        error = redact_optional(outcome.error or result.normalise_errors.get(source.name))
         status = "failed" if error and outcome.status == "success" else outcome.status
         last_success: Any = con.execute(
             "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND status = 'success'",

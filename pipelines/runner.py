@@ -12,6 +12,7 @@ import dagster as dg
 
 from handoff.config import load_config
 from handoff.lock import sync_lock
+from handoff.redact import redact
 from model.build import SourceOutcome
 from pipelines.definitions import build_definitions
 from pipelines.defs.run_time import NOW_TAG
@@ -84,7 +85,7 @@ def run_sync(
             report.failed_steps.append(event.step_key)
             data = event.step_failure_data
             if data and data.error:
-                report.errors.append(f"{event.step_key}: {_root_message(data.error)}")
+                report.errors.append(redact(f"{event.step_key}: {_root_message(data.error)}"))
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             check: Any = event.event_specific_data
             if not check.passed:

@@ -15,7 +15,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Batch, Census, ConnectorError, Cursor, Page, RawRecord, Rejection
+from connectors.base import (
+    Batch,
+    Census,
+    ConnectorError,
+    Cursor,
+    Page,
+    PermanentConnectorError,
+    RawRecord,
+    Rejection,
+)
 from connectors.spreadsheet import RowMapper, SheetFetchStats, UnreadableRow
 
 PAGE_SIZE = 1000
@@ -97,7 +106,9 @@ class _FileConnector:
 
     def _require_file(self) -> None:
         if not self.path.is_file():
-            raise ConnectorError(f"source {self.source.name!r}: file {self.path} not found")
+            raise PermanentConnectorError(
+                f"source {self.source.name!r}: file {self.path} not found"
+            )
 
     def _cursor(self) -> Cursor:
         return {"sha256": file_digest(self.path), "size": self.path.stat().st_size}
