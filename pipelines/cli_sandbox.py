@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -72,8 +73,7 @@ def start_generated(
         sheets = SheetsSandbox(
             {book_id: book}, faults=fault_modes, port=sheets_port, tls=context
         ).start()
-        creds = Path(tempfile.mkdtemp(prefix="handoff-sheets-")) / "service-account.json"
-        creds.write_text(json.dumps(sheets.service_account_info()))
+        creds = sheets.write_credentials()  # a private temporary file, deleted on stop
         entry, values = sheets.source_entry("finance-sheets", book_id, str(creds))
         sources.append(entry)
         env.update(values)
@@ -81,6 +81,14 @@ def start_generated(
     except ImportError:
         pass
     return servers, sources, env
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` readable by its owner only: the file holds the sandbox tokens."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 @app.command()
@@ -114,7 +122,7 @@ def serve(
         raise HandoffError(f"--faults: {err}") from None
     for server in servers:
         console.print(server.banner(), highlight=False, soft_wrap=True)
-    STATE_FILE.write_text(json.dumps({"sources": sources, "env": env}))
+    write_private(STATE_FILE, json.dumps({"sources": sources, "env": env}))
     console.print(
         f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
         f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
@@ -136,6 +144,9 @@ def config() -> None:
     if not STATE_FILE.exists():
         raise HandoffError("no sandbox is running here; start one with `handoff sandbox serve`")
     state = json.loads(STATE_FILE.read_text())
-    exports = " ".join(f"{k}={v}" for k, v in state["env"].items())
-    print(f"# Sandbox config. Set the tokens first: export {exports}")
+    names = ", ".join(state["env"]) or "none"
+    print(
+        f"# Sandbox config. Export the token variables first ({names}); "
+        "`handoff sandbox serve` printed their values"
+    )
     print(yaml.safe_dump({"version": 1, "sources": state["sources"]}, sort_keys=False))
