@@ -65,6 +65,19 @@ def staging_path(config: HandoffConfig, run_id: str) -> Path:
     return path
 
 
+def remove_stale_builds(config: HandoffConfig) -> list[Path]:
+    """Delete build files a killed run left behind. Call only while holding the sync lock:
+    then no other run can be building, and every file in the folder is an orphan."""
+    folder = config.path(config.data_dir) / "build"
+    removed = []
+    for path in sorted(folder.glob("handoff-*.duckdb*")) if folder.is_dir() else []:
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        log.info("removed %d build files left by an interrupted run", len(removed))
+    return removed
+
+
 def _attach_previous(con: duckdb.DuckDBPyConnection, published: Path, scratch: Path) -> bool:
     """Attach the published database read-only as `prev`; copy it first if another process
     holds it open for writing."""

@@ -13,7 +13,7 @@ import dagster as dg
 from handoff.config import load_config
 from handoff.lock import sync_lock
 from handoff.redact import redact
-from model.build import SourceOutcome
+from model.build import SourceOutcome, remove_stale_builds
 from pipelines.definitions import build_definitions
 from pipelines.defs.run_time import NOW_TAG
 from pipelines.defs.schedules import JOB_NAME
@@ -71,6 +71,7 @@ def run_sync(
         config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
     )
     with sync_lock(config.path(config.data_dir), wait_seconds=wait_seconds):
+        remove_stale_builds(config)
         result = job.execute_in_process(
             instance=_instance(),
             tags=tags,
