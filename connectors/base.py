@@ -59,6 +59,11 @@ class ConnectorError(Exception):
     """A failure a user can act on; the message names the source and what to do."""
 
 
+class PermanentConnectorError(ConnectorError):
+    """A failure that trying again cannot fix (refused credentials, a missing file): the sync
+    reports it at once instead of spending its retries on it."""
+
+
 @dataclass
 class FetchStats:
     """What a fetch cost, for `sync_runs` and the benchmarks."""

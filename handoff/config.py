@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from croniter import croniter
 from pydantic import (
     BaseModel,
@@ -23,7 +22,9 @@ from pydantic import (
 
 from handoff import kinds
 from handoff.errors import ConfigError
+from handoff.secrets import check_secret, is_secret_path, register_config_secrets
 from handoff.yaml_lines import line_of
+from handoff.yaml_safe import MAX_BYTES, decode_config_bytes, load_yaml
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 StatusCategory = Literal["todo", "in_progress", "done"]
@@ -64,7 +65,7 @@ class Contract(Strict):
     id: str
     provider: str
     consumer: str
-    notice_days: int = 0
+    notice_days: int = Field(0, ge=0, le=3650)
     description: str = ""
     filters: ContractFilter = ContractFilter()
 
@@ -97,8 +98,10 @@ class SourceBase(Strict):
     kind: str
     department: str | None = None
     enabled: bool = True
-    max_drop_share: float = 0.5  # blocking check: a source may not lose more items than this
-    max_retry_wait_seconds: float = 300  # total backoff a fetch may spend on 429/5xx before failing
+    # blocking check: a source may not lose more items than this share
+    max_drop_share: float = Field(0.5, ge=0, le=1)
+    # total backoff a fetch may spend on 429/5xx before failing
+    max_retry_wait_seconds: float = Field(300, ge=0, le=86_400)
 
 
 class ColumnMap(Strict):
@@ -191,9 +194,9 @@ class JiraSource(SourceBase):
     custom_fields: dict[str, str] = {}  # model name -> field id or name
     milestones: Literal["epics", "versions", "both", "none"] = "epics"
     remote_links: bool = True
-    overlap_minutes: int = 10
+    overlap_minutes: int = Field(10, ge=0, le=1440)
     # issues per search page; default 100 on Cloud, 1000 on Data Center
-    page_size: int | None = None
+    page_size: int | None = Field(None, ge=1, le=5000)
     ca_bundle: Path | None = None
 
 
@@ -273,10 +276,10 @@ class Webhook(Strict):
 class SyncConfig(Strict):
     """How the nightly job fetches: Dagster retries of a failed source and fetch parallelism."""
 
-    retries: int = 2
-    retry_delay_seconds: float = 30
-    parallel_sources: int = 4
-    stale_after_hours: float = 36
+    retries: int = Field(2, ge=0, le=10)
+    retry_delay_seconds: float = Field(30, ge=0, le=3600)
+    parallel_sources: int = Field(4, ge=1, le=64)
+    stale_after_hours: float = Field(36, gt=0, le=24 * 365)
 
 
 class HandoffConfig(Strict):
@@ -286,7 +289,7 @@ class HandoffConfig(Strict):
     data_dir: Path = Path("data")
     report: ReportConfig = ReportConfig.model_validate({})
     schedule: Schedule = Schedule()
-    sync: SyncConfig = SyncConfig()
+    sync: SyncConfig = SyncConfig.model_validate({})
     departments: list[Department] = []
     department_rules: list[DepartmentRule] = []
     kpi_tensions: list[KpiTension] = []
@@ -339,15 +342,20 @@ def _substitute(node: Any, path: str, env: dict[str, str], missing: list[str]) -
     if isinstance(node, list):
         return [_substitute(v, f"{path}[{i}]", env, missing) for i, v in enumerate(node)]
     if isinstance(node, str):
+        used: list[str] = []
 
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
+            used.append(name)
             if name not in env:
                 missing.append(f"{path}: environment variable {name} is not set")
                 return ""
             return env[name]
 
-        return ENV_REF.sub(lookup, node)
+        value = ENV_REF.sub(lookup, node)
+        if is_secret_path(path) and (problem := check_secret(path, value, used)):
+            raise ConfigError(problem)
+        return value
     return node
 
 
@@ -382,19 +390,23 @@ def parse_config(
     require_env: bool = True,
 ) -> HandoffConfig:
     """Validate config text; raise ConfigError naming file, key path and line."""
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{origin}: not valid YAML: {err}") from None
+    data = load_yaml(text, origin)
+    if data is None:
+        raise ConfigError(
+            f"{origin}: the file is empty (or only comments); it needs at least `sources:`"
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys")
     missing: list[str] = []
-    data = _substitute(data, "", dict(os.environ if env is None else env), missing)
+    try:
+        data = _substitute(data, "", dict(os.environ if env is None else env), missing)
+    except ConfigError as err:
+        raise ConfigError(f"{origin}: {err}") from None
     if missing and require_env:
         raise ConfigError("\n".join(f"{origin}: {m}" for m in missing))
     try:
         config = HandoffConfig.model_validate({**data, "base_dir": base_dir})
-        return config.model_copy(
+        config = config.model_copy(
             update={"sources": [_anchor_paths(s, base_dir) for s in config.sources]}
         )
     except ValidationError as err:
@@ -417,6 +429,41 @@ def parse_config(
                 )
             lines.append(f"{origin}: {where}{at}: {msg}")
         raise ConfigError("\n".join(lines)) from None
+    if not config.sources:
+        raise ConfigError(
+            f"{origin}: sources: no sources are configured; a sync without sources would "
+            "publish an empty model (see `handoff init` for examples)"
+        )
+    register_config_secrets(config)
+    _check_paths(config, text, origin)
+    return config
+
+
+def _check_paths(config: HandoffConfig, text: str, origin: str) -> None:
+    """Paths whose kind is wrong fail at load time, not as a traceback deep in a sync."""
+
+    def at(*loc: Any) -> str:
+        line = line_of(text, loc)
+        return f" (line {line})" if line else ""
+
+    for index, folder in enumerate(config.rules.paths):
+        resolved = config.path(folder)
+        if not resolved.is_dir():
+            what = "is not a folder" if resolved.exists() else "does not exist"
+            raise ConfigError(
+                f"{origin}: rules.paths[{index}]{at('rules', 'paths', index)}: "
+                f"{resolved} {what}; create it or remove it from the list"
+            )
+    if config.database_path.is_dir():
+        raise ConfigError(
+            f"{origin}: database{at('database')}: {config.database_path} is a folder; "
+            "give a file path such as data/handoff.duckdb"
+        )
+    data_dir = config.path(config.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"{origin}: data_dir{at('data_dir')}: {data_dir} is a file; give a folder"
+        )
 
 
 def _anchor_paths(source: SourceBase, base_dir: Path) -> SourceBase:
@@ -435,6 +482,14 @@ def load_config(path: Path | str, *, require_env: bool = True) -> HandoffConfig:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found (create one with `handoff init`)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: is not a file; give the path of handoff.yaml")
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+    text = decode_config_bytes(raw, str(path))
     return parse_config(
-        path.read_text(), origin=str(path), base_dir=path.parent.resolve(), require_env=require_env
+        text, origin=str(path), base_dir=path.parent.resolve(), require_env=require_env
     )

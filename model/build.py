@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from handoff.config import HandoffConfig
+from handoff.redact import redact_optional
 from model import config_tables, history
 from model.departments import build_department_map
 from model.landing import raw_store_path
@@ -45,6 +46,7 @@ class SourceOutcome:
     retries: int = 0
     seconds: float = 0.0
     error: str | None = None
+    permanent: bool = False  # the failure is one retrying cannot fix (credentials, missing file)
 
 
 @dataclass
@@ -61,6 +63,19 @@ def staging_path(config: HandoffConfig, run_id: str) -> Path:
     path = config.path(config.data_dir) / "build" / f"handoff-{run_id}.duckdb"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remove_stale_builds(config: HandoffConfig) -> list[Path]:
+    """Delete build files a killed run left behind. Call only while holding the sync lock:
+    then no other run can be building, and every file in the folder is an orphan."""
+    folder = config.path(config.data_dir) / "build"
+    removed = []
+    for path in sorted(folder.glob("handoff-*.duckdb*")) if folder.is_dir() else []:
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        log.info("removed %d build files left by an interrupted run", len(removed))
+    return removed
 
 
 def _attach_previous(con: duckdb.DuckDBPyConnection, published: Path, scratch: Path) -> bool:
@@ -211,7 +226,7 @@ def _record_runs(
         outcome = outcomes.get(source.name)
         if outcome is None:
             continue
-        error = outcome.error or result.normalise_errors.get(source.name)
+        error = redact_optional(outcome.error or result.normalise_errors.get(source.name))
         status = "failed" if error and outcome.status == "success" else outcome.status
         last_success: Any = con.execute(
             "SELECT max(finished_at) FROM sync_runs WHERE source = ? AND status = 'success'",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, PermanentConnectorError
 from connectors.registry import build_connector
 from handoff.config import HandoffConfig, SourceBase
+from handoff.redact import redact
 from model.build import SourceOutcome
 from model.landing import land, raw_store_path, read_cursor
 
@@ -37,6 +38,7 @@ def fetch_source(config: HandoffConfig, source: SourceBase, *, full: bool = Fals
         message = str(err) if isinstance(err, ConnectorError) else f"{type(err).__name__}: {err}"
         if source.name not in message:
             message = f"source {source.name}: {message}"
+        message = redact(message)  # libraries quote credentials in their errors
         log.error("%s", message)
         stats = getattr(connector, "stats", None)
         return SourceOutcome(
@@ -48,6 +50,7 @@ def fetch_source(config: HandoffConfig, source: SourceBase, *, full: bool = Fals
             requests=int(getattr(stats, "requests", 0)),
             retries=int(getattr(stats, "retries", 0)),
             error=message,
+            permanent=isinstance(err, PermanentConnectorError),
         )
     return SourceOutcome(
         source=source.name,

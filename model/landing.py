@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from connectors.base import Batch, Census, Cursor, Page, Rejection
+from handoff.redact import redact
 
 RAW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_records (
@@ -279,7 +280,7 @@ def land(
         if in_transaction:
             con.execute("ROLLBACK")
         _record_run(
-            con, result, now, "failed", full, stats, f"{type(err).__name__}: {err}", started
+            con, result, now, "failed", full, stats, redact(f"{type(err).__name__}: {err}"), started
         )
         con.execute(DROP_PENDING)
         con.close()

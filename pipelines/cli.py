@@ -13,7 +13,7 @@ from rich.console import Console
 
 from handoff.errors import HandoffError
 from pipelines import cli_rules, cli_sandbox
-from pipelines.cli_output import print_rows, print_sync_summary
+from pipelines.cli_output import print_rows, print_sync_summary, user_text
 
 app = typer.Typer(
     help="Handoff: expose cross-tool handoffs and stalled dependencies.",
@@ -80,7 +80,7 @@ def check(config: ConfigOption = Path("handoff.yaml")) -> None:
     result = evaluate_published(config)
     console.print(f"findings: {result.summary()}")
     for problem in result.problems:
-        console.print(f"[yellow]rule skipped:[/] {problem}")
+        console.print(f"[yellow]rule skipped:[/] {user_text(problem)}")
 
 
 @app.command()
@@ -186,7 +186,7 @@ def main() -> None:
     try:
         app()
     except HandoffError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {user_text(err)}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

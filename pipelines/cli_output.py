@@ -10,12 +10,30 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from handoff.config import load_config
+from handoff.redact import redact
 
 if TYPE_CHECKING:
     from pipelines.runner import SyncReport
+
+
+MAX_SHOWN_CHARS = 300  # a cell or message longer than this is cut: one line stays one line
+
+
+def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def user_text(value: object, limit: int = 4000) -> str:
+    """Text from data or errors made safe to print: secrets masked, length bounded, and
+    square brackets escaped so Rich prints them instead of reading them as markup."""
+    return escape(shorten(redact(value), limit))
 
 
 def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit: int) -> None:
@@ -31,7 +49,7 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit:
     else:
         table = Table(*columns, show_lines=False)
         for row in rows[:limit]:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*("" if v is None else escape(shorten(str(v))) for v in row))
         out = Console()
         out.print(table)
         if len(rows) > limit:
@@ -74,9 +92,11 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
                 f"{outcome.requests} requests, {outcome.seconds:.1f}s"
             )
         else:
-            console.print(f"  [red]✗[/] {name}: {outcome.error} — kept its last good data")
+            console.print(
+                f"  [red]✗[/] {escape(name)}: {user_text(outcome.error)} — kept its last good data"
+            )
     for error in report.errors:
-        console.print(f"  [red]{error}[/]", highlight=False)
+        console.print(f"  [red]{user_text(error)}[/]", highlight=False)
     if not config.database_path.exists():
         console.print("[red]no database was published[/]")
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -93,6 +94,14 @@ def start_generated(
     return servers, sources, env
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `text` readable by its owner only: the file holds the sandbox tokens."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
 @app.command()
 def serve(
     size: int = typer.Option(
@@ -119,7 +128,7 @@ def serve(
         raise HandoffError(f"--faults: {err}") from None
     for server in servers:
         console.print(server.banner(), highlight=False, soft_wrap=True)
-    STATE_FILE.write_text(json.dumps({"sources": sources, "env": env}))
+    write_private(STATE_FILE, json.dumps({"sources": sources, "env": env}))
     console.print(
         f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
         f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
@@ -141,6 +150,9 @@ def config() -> None:
     if not STATE_FILE.exists():
         raise HandoffError("no sandbox is running here; start one with `handoff sandbox serve`")
     state = json.loads(STATE_FILE.read_text())
-    exports = " ".join(f"{k}={v}" for k, v in state["env"].items())
-    print(f"# Sandbox config. Set the tokens first: export {exports}")
+    names = ", ".join(state["env"]) or "none"
+    print(
+        f"# Sandbox config. Export the token variables first ({names}); "
+        "`handoff sandbox serve` printed their values"
+    )
     print(yaml.safe_dump({"version": 1, "sources": state["sources"]}, sort_keys=False))

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from connectors.registry import check_source
 from handoff.config import HandoffConfig, SourceBase, load_config
 from handoff.errors import ConfigError
+from handoff.redact import redact
+from pipelines.cli_output import user_text
 
 
 @dataclass
@@ -38,7 +41,7 @@ def _source(source: SourceBase) -> Finding:
     try:
         detail = check_source(source)
     except Exception as err:  # doctor reports every failure, whatever its type
-        message = str(err)
+        message = redact(err)
         lowered = message.lower()
         if (
             "401" in message
@@ -111,6 +114,11 @@ def run_doctor(config_path: Path, console: Console) -> bool:
     findings.append(_dagster_home())
     table = Table("check", "status", "detail", "fix")
     for f in findings:
-        table.add_row(f.check, "[green]ok[/]" if f.ok else "[red]problem[/]", f.detail, f.fix)
+        table.add_row(
+            escape(f.check),
+            "[green]ok[/]" if f.ok else "[red]problem[/]",
+            user_text(f.detail),
+            escape(f.fix),
+        )
     console.print(table)
     return all(f.ok for f in findings)

@@ -11,7 +11,7 @@ from typing import Any
 from handoff.config import load_config
 from handoff.errors import HandoffError
 from handoff.lock import sync_lock
-from model.build import staging_path
+from model.build import remove_stale_builds, staging_path
 from model.publish import discard, publish
 from rules.engine import evaluate
 
@@ -24,6 +24,7 @@ def evaluate_published(config_file: Path) -> Any:
         )
     run_id = f"check-{uuid.uuid4().hex[:12]}"
     with sync_lock(config.path(config.data_dir)):
+        remove_stale_builds(config)
         built = staging_path(config, run_id)
         shutil.copyfile(config.database_path, built)
         try:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from handoff.config import HandoffConfig
+from handoff.redact import redact_optional
 from model.build import SourceOutcome
 
 
@@ -19,6 +20,8 @@ def save_outcomes(config: HandoffConfig, run_id: str, outcomes: dict[str, Source
     path = _path(config, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {name: asdict(o) for name, o in outcomes.items()}
+    for outcome in data.values():
+        outcome["error"] = redact_optional(outcome["error"])
     path.write_text(json.dumps(data, default=str, indent=1))
 
 

@@ -12,7 +12,8 @@ import dagster as dg
 
 from handoff.config import load_config
 from handoff.lock import sync_lock
-from model.build import SourceOutcome
+from handoff.redact import redact
+from model.build import SourceOutcome, remove_stale_builds
 from pipelines.definitions import build_definitions
 from pipelines.defs.run_time import NOW_TAG
 from pipelines.defs.schedules import JOB_NAME
@@ -70,6 +71,7 @@ def run_sync(
         config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
     )
     with sync_lock(config.path(config.data_dir), wait_seconds=wait_seconds):
+        remove_stale_builds(config)
         result = job.execute_in_process(
             instance=_instance(),
             tags=tags,
@@ -84,7 +86,7 @@ def run_sync(
             report.failed_steps.append(event.step_key)
             data = event.step_failure_data
             if data and data.error:
-                report.errors.append(f"{event.step_key}: {_root_message(data.error)}")
+                report.errors.append(redact(f"{event.step_key}: {_root_message(data.error)}"))
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             check: Any = event.event_specific_data
             if not check.passed:

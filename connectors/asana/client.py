@@ -19,7 +19,7 @@ import urllib3
 from asana.rest import ApiException
 from urllib3.util.retry import Retry
 
-from connectors.base import ConnectorError, FetchStats
+from connectors.base import ConnectorError, FetchStats, PermanentConnectorError
 from connectors.retry_after import retry_after_seconds
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -83,12 +83,12 @@ class AsanaHttp:
             except ApiException as err:
                 status = int(err.status or 0)
                 if status == 401:
-                    raise ConnectorError(
+                    raise PermanentConnectorError(
                         f"asana source '{self.source_name}': the access token was refused (401 "
                         "Not Authorized); check the token the config gives for this source"
                     ) from None
                 if status == 403:
-                    raise ConnectorError(
+                    raise PermanentConnectorError(
                         f"asana source '{self.source_name}': {what} is forbidden (403); the "
                         "token's user needs access to it"
                     ) from None

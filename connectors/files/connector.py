@@ -15,7 +15,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from connectors.base import Batch, Census, ConnectorError, Cursor, Page, RawRecord, Rejection
+from connectors.base import (
+    Batch,
+    Census,
+    ConnectorError,
+    Cursor,
+    Page,
+    PermanentConnectorError,
+    RawRecord,
+    Rejection,
+)
 from connectors.spreadsheet import RowMapper, SheetFetchStats, UnreadableRow
 from handoff.config import CsvSource, ExcelSource
 
@@ -99,7 +108,9 @@ class _FileConnector(Generic[FileSource]):
 
     def _require_file(self) -> None:
         if not self.path.is_file():
-            raise ConnectorError(f"source {self.source.name!r}: file {self.path} not found")
+            raise PermanentConnectorError(
+                f"source {self.source.name!r}: file {self.path} not found"
+            )
 
     def _cursor(self) -> Cursor:
         return {"sha256": file_digest(self.path), "size": self.path.stat().st_size}

@@ -17,7 +17,7 @@ from typing import TypeVar
 import requests
 from jira.exceptions import JIRAError
 
-from connectors.base import ConnectorError, FetchStats
+from connectors.base import ConnectorError, FetchStats, PermanentConnectorError
 from connectors.retry_after import retry_after_seconds
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ class Retrier:
             if status == 404 and missing_ok:
                 return None  # type: ignore[return-value]
             if status in (401, 403):
-                raise ConnectorError(
+                raise PermanentConnectorError(
                     f"source {self.source!r}: Jira refused the credentials (HTTP {status}) "
                     f"while {what}; check the token (and e-mail) configured for this source"
                 )

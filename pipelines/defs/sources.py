@@ -6,6 +6,8 @@ from typing import Any
 import dagster as dg
 
 from handoff.config import HandoffConfig, SourceBase
+from handoff.errors import ConfigError
+from handoff.redact import redact
 from model.build import SourceOutcome
 from model.fetch import fetch_source
 from pipelines.resources import HandoffConfigResource
@@ -40,9 +42,14 @@ def _metadata(outcome: SourceOutcome) -> dict[str, Any]:
         "requests": outcome.requests,
         "retries": outcome.retries,
         "duration_seconds": round(outcome.seconds, 3),
-        "error": outcome.error or "",
+        "error": redact(outcome.error or ""),
         "stale": outcome.status != "success",
     }
+
+
+def _worth_fetching(outcome: SourceOutcome | None) -> bool:
+    """Fetch a source not yet fetched in this run, or one whose failure a retry may fix."""
+    return outcome is None or (outcome.status != "success" and not outcome.permanent)
 
 
 def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
@@ -63,7 +70,10 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     )
     def fetch_sources(context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource):  # type: ignore[no-untyped-def]
         """Fetch the selected sources concurrently; a failed source keeps its last good data."""
-        cfg = handoff_config.parsed
+        try:
+            cfg = handoff_config.parsed
+        except ConfigError as err:  # retrying cannot fix a config: fail now, once
+            raise dg.Failure(description=redact(err), allow_retries=False) from None
         full = context.run.tags.get(FULL_TAG) == "true"
         wanted = [
             s
@@ -71,23 +81,23 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             if s.enabled and source_key(s.name) in context.selected_asset_keys
         ]
         outcomes = load_outcomes(cfg, context.run.run_id)  # kept from an earlier attempt
-        todo = [
-            s
-            for s in wanted
-            if outcomes.get(s.name, None) is None or outcomes[s.name].status != "success"
-        ]
+        todo = [s for s in wanted if _worth_fetching(outcomes.get(s.name))]
         with ThreadPoolExecutor(max_workers=max(1, cfg.sync.parallel_sources)) as pool:
             for outcome in pool.map(lambda s: fetch_source(cfg, s, full=full), todo):
                 outcomes[outcome.source] = outcome
                 context.log.info(
-                    f"source {outcome.source}: {outcome.status}"
-                    + (f" ({outcome.error})" if outcome.error else "")
+                    redact(
+                        f"source {outcome.source}: {outcome.status}"
+                        + (f" ({outcome.error})" if outcome.error else "")
+                    )
                 )
         save_outcomes(cfg, context.run.run_id, outcomes)
-        failed = [o for o in outcomes.values() if o.status == "failed"]
-        if failed and context.retry_number < cfg.sync.retries:
+        retryable = [o for o in outcomes.values() if o.status == "failed" and not o.permanent]
+        if retryable and context.retry_number < cfg.sync.retries:
             raise dg.Failure(
-                description="; ".join(o.error or o.source for o in failed) + " (will retry)",
+                description=redact(
+                    "; ".join(o.error or o.source for o in retryable) + " (will retry)"
+                ),
             )
         for source in wanted:
             yield dg.MaterializeResult(

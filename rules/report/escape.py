@@ -15,6 +15,10 @@ SAFE_SCHEMES = {"http", "https"}
 MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]<>|#~!{}])")
 LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
 EVIDENCE_CHARS = 300
+# embeddings, overrides, isolates and marks: they reorder the text around them on screen, so a
+# title could make a finding read as something else ("Trojan Source")
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+BIDI_SHOWN_AS = "\ufffd"
 
 
 class MdSafe(str):
@@ -37,13 +41,20 @@ def safe_url(url: str | None) -> str | None:
     return url
 
 
+def neutralise_bidi(value: Any) -> Any:
+    """Source text with its bidirectional controls replaced by a visible U+FFFD."""
+    if isinstance(value, str) and BIDI_CONTROLS.search(value):
+        return type(value)(BIDI_CONTROLS.sub(BIDI_SHOWN_AS, value))
+    return value
+
+
 def md_escape(value: Any) -> str:
     """Escape Markdown's active characters and fold line breaks, so text stays text."""
     if isinstance(value, MdSafe):
         return value
     if value is None:
         return ""
-    text = LINE_BREAKS.sub(" ", str(value))
+    text = neutralise_bidi(LINE_BREAKS.sub(" ", str(value)))
     return MARKDOWN_ACTIVE.sub(r"\\\1", text)
 
 

@@ -14,7 +14,7 @@ import jinja2
 
 from rules.report import svg
 from rules.report.data import gather
-from rules.report.escape import MdSafe, evidence_value, md_escape, safe_url
+from rules.report.escape import MdSafe, evidence_value, md_escape, neutralise_bidi, safe_url
 from rules.report.types import ReportData, Subject, to_plain
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -31,6 +31,7 @@ def _html_env() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # every value from a source is text, never markup
         undefined=jinja2.StrictUndefined,
+        finalize=neutralise_bidi,  # no source text may reorder the report around it
     )
     env.filters["safe_url"] = safe_url
     env.filters["evidence_value"] = evidence_value

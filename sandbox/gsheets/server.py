@@ -18,6 +18,7 @@ What Google's reference says and the sandbox does (each switchable per instance)
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 import tempfile
 import threading
@@ -145,6 +146,7 @@ class SheetsSandbox(ServedSandbox):
         self.account = account or ServiceAccount()
         self.issuer = TokenIssuer([self.account])
         self.credentials_file: Path | None = None
+        self._key_folders: list[Path] = []  # temporary folders holding private keys we wrote
         self._lock = threading.Lock()
         self.server = _SheetsServer(
             "sheets",
@@ -179,13 +181,24 @@ class SheetsSandbox(ServedSandbox):
     def write_credentials(self, path: Path | str | None = None) -> Path:
         """Write the service-account file (private to its owner); returns its path."""
         if path is None:
-            path = Path(tempfile.mkdtemp(prefix="sheets-sandbox-")) / "service-account.json"
+            folder = Path(tempfile.mkdtemp(prefix="sheets-sandbox-"))
+            self._key_folders.append(folder)
+            path = folder / "service-account.json"
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(json.dumps(self.service_account_info(), indent=2))
         self.credentials_file = path
         return path
+
+    def stop(self) -> None:
+        """Stop serving and delete the private keys written to temporary folders."""
+        super().stop()
+        for folder in self._key_folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        if self.credentials_file is not None and not self.credentials_file.exists():
+            self.credentials_file = None
+        self._key_folders.clear()
 
     def banner(self) -> str:
         credentials = self.credentials_file or self.write_credentials()
