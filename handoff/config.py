@@ -366,7 +366,7 @@ def _format_loc(loc: tuple[Any, ...], data: Any, kind_names: tuple[str, ...]) ->
         if isinstance(part, int):
             name = (
                 node[part].get("name")
-                if isinstance(node, list) and isinstance(node[part], dict)
+                if isinstance(node, list) and part < len(node) and isinstance(node[part], dict)
                 else None
             )
             out += f"[{part}]" + (f"({name})" if name else "")
