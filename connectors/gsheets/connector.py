@@ -74,8 +74,8 @@ class SheetsHttpClient(HTTPClient):
 
 
 def classify(err: BaseException, what: str) -> Verdict:
-    """Quota answers (429), 5xx, timeouts and dropped connections are retried; the rest is final
-    and becomes a message in `GoogleSheetsConnector._call`."""
+    """Quota answers (429), 5xx, timeouts and dropped connections are retried (the token request's
+    too); the rest is final and becomes a message in `GoogleSheetsConnector._call`."""
     if isinstance(err, APIError):
         if err.code in RETRYABLE:
             headers = err.response.headers if err.response is not None else {}
@@ -83,6 +83,8 @@ def classify(err: BaseException, what: str) -> Verdict:
         return None
     if isinstance(err, requests.Timeout | requests.ConnectionError):
         return Transient(f"connection failed ({type(err).__name__})")
+    if isinstance(err, TransportError):  # the token request timed out or was cut off
+        return Transient(f"the token request failed ({type(err).__name__})")
     return None
 
 
@@ -90,9 +92,15 @@ class GoogleSheetsConnector:
     """Pulls the configured tabs of one spreadsheet (all grid tabs when none are named)."""
 
     def __init__(
-        self, source: Any, *, retry: RetryPolicy | None = None, clock: Clock | None = None
+        self,
+        source: Any,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        timeout: float = 60.0,
     ):
         self.source = source
+        self.timeout = timeout  # seconds one request may take before it is retried
         self.stats = SheetFetchStats()
         self.retrier = Retrier(
             f"source {source.name!r}",
@@ -158,7 +166,7 @@ class GoogleSheetsConnector:
         http = gc.http_client
         assert isinstance(http, SheetsHttpClient)
         http.configure(self.source.api_url)
-        http.set_timeout(60)
+        http.set_timeout(self.timeout)
         return http
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
