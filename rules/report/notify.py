@@ -123,9 +123,9 @@ class _Unavailable(Exception):
 def _classify(err: BaseException, what: str) -> Verdict:
     if isinstance(err, _Unavailable):
         return Transient(f"HTTP {err.status}", err.retry_after)
-    if isinstance(err, httpx.TransportError):
+    if isinstance(err, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
         return Transient(type(err).__name__)
-    return None
+    return None  # e.g. an unsupported URL scheme: another attempt would fail the same way
 
 
 def _post_with_retries(
