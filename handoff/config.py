@@ -84,7 +84,7 @@ class SourceBase(Strict):
     department: str | None = None
     enabled: bool = True
     max_drop_share: float = 0.5  # blocking check: a source may not lose more items than this
-    max_retry_wait_seconds: float = 300  # total backoff a fetch may spend on 429/5xx before failing
+    max_retry_wait_seconds: float = 300  # per request: retries and waits (Retry-After) included
 
 
 class ColumnMap(Strict):
