@@ -249,6 +249,20 @@ class Retrier:
         def give_up(state: tenacity.RetryCallState) -> NoReturn:
             raise self.error(self._message(what, state, hints, ends_at))
 
+        # Most calls succeed at once: try once before paying for tenacity's machinery, then
+        # hand it that failure as its first attempt.
+        try:
+            return attempt()
+        except _Again as failed:
+            first: _Again | None = failed
+
+        def replayed() -> T:
+            nonlocal first
+            if first is not None:
+                failed, first = first, None
+                raise failed
+            return attempt()
+
         retrying = tenacity.Retrying(
             sleep=clock.sleep,
             stop=stop,
@@ -257,7 +271,7 @@ class Retrier:
             before_sleep=counted,
             retry_error_callback=give_up,
         )
-        return retrying(attempt)
+        return retrying(replayed)
 
     def _message(
         self, what: str, state: tenacity.RetryCallState, hints: dict[int, float], ends_at: float
