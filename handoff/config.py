@@ -100,7 +100,7 @@ class SourceBase(Strict):
     enabled: bool = True
     # blocking check: a source may not lose more items than this share
     max_drop_share: float = Field(0.5, ge=0, le=1)
-    # total backoff a fetch may spend on 429/5xx before failing
+    # per request: retries and waits (Retry-After included) before the call fails
     max_retry_wait_seconds: float = Field(300, ge=0, le=86_400)
 
 

@@ -71,7 +71,8 @@ sources:
     status_map: {Approved: done, Pending: todo}
 
   # Every source also takes: department, enabled, max_drop_share (0.5: a blocking check stops
-  # the publish when a source loses more than half its items), max_retry_wait_seconds (300).
+  # the publish when a source loses more than half its items), max_retry_wait_seconds (300: how
+  # long one request may keep retrying; a longer Retry-After fails the sync at once).
   # - name: it-jira
   #   kind: jira
   #   url: https://your-site.atlassian.net

@@ -1,4 +1,4 @@
-"""Calls through the `asana` SDK with our own retry policy: Retry-After honoured, waits bounded.
+"""Calls through the `asana` SDK under the shared retry policy, with Asana's error meanings.
 
 The SDK's urllib3 retries are switched off: they sleep without bound on Retry-After and end in a
 `MaxRetryError` that names neither the source nor what to do. Here every call returns the raw
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from asana.rest import ApiException
 from urllib3.util.retry import Retry
 
 from connectors.base import ConnectorError, FetchStats, PermanentConnectorError
-from connectors.retry_after import retry_after_seconds
+from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -31,6 +30,10 @@ class NotFound(Exception):
 
 class OffsetExpired(Exception):
     """Asana refused an offset token; the listing must start again from the first page."""
+
+
+class Truncated(Exception):
+    """The SDK could not read the answer as JSON (a cut-off body)."""
 
 
 class AsanaHttp:
@@ -44,8 +47,8 @@ class AsanaHttp:
         token: str,
         ca_bundle: str | None = None,
         stats: FetchStats | None = None,
-        max_retries: int = 8,
-        max_wait_seconds: float = 300.0,
+        policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
         pool_size: int = 16,
     ):
         config = asana.Configuration()
@@ -65,70 +68,66 @@ class AsanaHttp:
         self.users = asana.UsersApi(self.client)
         self.source_name = source_name
         self.stats = stats or FetchStats()
-        self.max_retries = max_retries
-        self.max_wait_seconds = max_wait_seconds
-        self.backoff_seconds = 0.2  # first wait when the server gives no Retry-After
+        self.retrier = Retrier(
+            f"asana source '{source_name}'",
+            self._classify,
+            policy=policy,
+            clock=clock,
+            stats=self.stats,
+            error=ConnectorError,
+            advice="Asana may be rate limiting or unavailable; run the sync again later",
+        )
         self._lock = threading.Lock()
 
     def call(
         self, what: str, method: Callable[..., Any], *args: Any, **opts: Any
     ) -> dict[str, Any]:
         """Run one SDK call returning the response's JSON; retry 429/5xx/transport errors."""
-        attempt = 0
-        while True:
+
+        def attempt() -> dict[str, Any]:
             with self._lock:
                 self.stats.requests += 1
             try:
                 result = method(*args, opts, full_payload=True)
             except ApiException as err:
-                status = int(err.status or 0)
-                if status == 401:
-                    raise PermanentConnectorError(
-                        f"asana source '{self.source_name}': the access token was refused (401 "
-                        "Not Authorized); check the token the config gives for this source"
-                    ) from None
-                if status == 403:
-                    raise PermanentConnectorError(
-                        f"asana source '{self.source_name}': {what} is forbidden (403); the "
-                        "token's user needs access to it"
-                    ) from None
-                if status == 404:
-                    raise NotFound(what) from None
-                if status == 412:
+                if err.status == 412:  # a sync token the caller must replace
                     return {"status": 412, **_json(err.body)}
-                if status == 400 and "offset" in _message(err.body).lower():
-                    raise OffsetExpired(_message(err.body)) from None
-                if status not in RETRY_STATUSES:
-                    raise ConnectorError(
-                        f"asana source '{self.source_name}': {what} failed with HTTP {status}: "
-                        f"{_message(err.body)}"
-                    ) from None
-                wait = _retry_after(err.headers) if status == 429 else None
-                reason = f"HTTP {status}"
-            except urllib3.exceptions.HTTPError as err:
-                wait, reason = None, f"connection problem ({type(err).__name__})"
-            else:
-                if isinstance(result, dict):
-                    return result
-                wait, reason = None, "an unreadable (truncated) response"
-            attempt += 1
-            delay = (
-                wait if wait is not None else min(30.0, self.backoff_seconds * 2 ** (attempt - 1))
+                raise
+            if not isinstance(result, dict):
+                raise Truncated()
+            return result
+
+        return self.retrier.call(what, attempt)
+
+    def _classify(self, err: BaseException, what: str) -> Verdict:
+        name = self.source_name
+        if isinstance(err, Truncated):
+            return Transient("an unreadable (truncated) response")
+        if isinstance(err, urllib3.exceptions.HTTPError):
+            return Transient(f"a connection problem ({type(err).__name__})")
+        if not isinstance(err, ApiException):
+            return None
+        status = int(err.status or 0)
+        if status == 401:
+            return PermanentConnectorError(
+                f"asana source '{name}': the access token was refused (401 Not Authorized); "
+                "check the token the config gives for this source"
             )
-            with self._lock:
-                over = attempt > self.max_retries or (
-                    self.stats.waited_seconds + delay > self.max_wait_seconds
-                )
-                if not over:
-                    self.stats.retries += 1
-                    self.stats.waited_seconds += delay
-            if over:
-                raise ConnectorError(
-                    f"asana source '{self.source_name}': {what} kept failing with {reason} after "
-                    f"{attempt - 1} retries ({self.stats.waited_seconds:.0f}s waited); Asana may "
-                    "be rate limiting or unavailable — run the sync again later"
-                )
-            time.sleep(delay)
+        if status == 403:
+            return PermanentConnectorError(
+                f"asana source '{name}': {what} is forbidden (403); the token's user needs "
+                "access to it"
+            )
+        if status == 404:
+            return NotFound(what)
+        if status == 400 and "offset" in _message(err.body).lower():
+            return OffsetExpired(_message(err.body))
+        if status in RETRY_STATUSES:
+            headers = err.headers if err.headers is not None else {}
+            return Transient(f"HTTP {status}", headers.get("Retry-After"))
+        return ConnectorError(
+            f"asana source '{name}': {what} failed with HTTP {status}: {_message(err.body)}"
+        )
 
 
 def _json(body: Any) -> dict[str, Any]:
@@ -142,7 +141,3 @@ def _json(body: Any) -> dict[str, Any]:
 def _message(body: Any) -> str:
     errors = _json(body).get("errors") or [{}]
     return str(errors[0].get("message", "no message"))
-
-
-def _retry_after(headers: Any) -> float | None:
-    return retry_after_seconds(headers.get("Retry-After") if headers is not None else None)

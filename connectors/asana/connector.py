@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from connectors.asana.client import AsanaHttp, NotFound, OffsetExpired
 from connectors.base import Batch, Census, ConnectorError, Cursor, FetchStats, Page, RawRecord
 from handoff.config import AsanaSource
+from handoff.retry import Clock, RetryPolicy
 
 CURSOR_VERSION = 1
 PAGE_LIMIT = 100
@@ -106,7 +107,14 @@ class _Run:
 class AsanaConnector:
     """Pulls one Asana source; see the module docstring for the incremental design."""
 
-    def __init__(self, source: AsanaSource, *, workers: int = WORKERS):
+    def __init__(
+        self,
+        source: AsanaSource,
+        *,
+        workers: int = WORKERS,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+    ):
         self.source = source
         self.stats = FetchStats()
         self.workers = workers
@@ -117,7 +125,8 @@ class AsanaConnector:
             ca_bundle=str(source.ca_bundle) if source.ca_bundle else None,
             stats=self.stats,
             pool_size=workers * 2,
-            max_wait_seconds=source.max_retry_wait_seconds,
+            policy=retry or RetryPolicy(deadline=source.max_retry_wait_seconds),
+            clock=clock,
         )
 
     # -- contract ----------------------------------------------------------------------------

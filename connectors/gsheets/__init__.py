@@ -1,5 +1,5 @@
 """Google Sheets through gspread and a service account."""
 
-from connectors.gsheets.connector import GoogleSheetsConnector, response_retry_after
+from connectors.gsheets.connector import GoogleSheetsConnector
 
-__all__ = ["GoogleSheetsConnector", "response_retry_after"]
+__all__ = ["GoogleSheetsConnector"]

@@ -3,13 +3,12 @@
 The spreadsheet is read whole each sync (Sheets has no change feed for values) and ends with a
 census, like the file sources. gspread talks to `source.api_url` through an HTTPClient that
 rebases Google's URLs, so the real client code runs against Google or the sandbox alike.
-Quota answers (429) and 5xx are retried with backoff that honours Retry-After, within a bound.
+Quota answers (429), 5xx and timeouts are retried under the shared policy (`handoff.retry`).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,9 +24,9 @@ from requests.adapters import HTTPAdapter
 
 from connectors.base import Batch, ConnectorError, Cursor, RawRecord, Rejection
 from connectors.files import paged
-from connectors.retry_after import retry_after_seconds
 from connectors.spreadsheet import RowMapper, SheetFetchStats
 from handoff.config import GoogleSheetsSource
+from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
 GOOGLE_API = "https://sheets.googleapis.com"
@@ -37,13 +36,6 @@ READ_PARAMS = {
     "dateTimeRenderOption": "SERIAL_NUMBER",
     "majorDimension": "ROWS",
 }
-
-
-def response_retry_after(response: requests.Response | None) -> float | None:
-    """Retry-After of a Sheets answer, in seconds."""
-    return retry_after_seconds(
-        response.headers.get("Retry-After") if response is not None else None
-    )
 
 
 def sheet_range(title: str) -> str:
@@ -67,59 +59,58 @@ class CaBundleAdapter(HTTPAdapter):
 
 
 class SheetsHttpClient(HTTPClient):
-    """gspread's HTTP client, rebased to `api_url`, with bounded backoff on 429 and 5xx."""
+    """gspread's HTTP client, rebased to `api_url` (Google's own or the sandbox's)."""
 
     api_url = GOOGLE_API
-    stats = SheetFetchStats()
-    max_wait_seconds = 120.0
-    base_delay = 1.0
-    max_delay = 60.0
-    source_name = "gsheets"
 
-    def configure(
-        self, api_url: str, stats: SheetFetchStats, source_name: str, max_wait: float
-    ) -> None:
+    def configure(self, api_url: str) -> None:
         self.api_url = api_url.rstrip("/")
-        self.stats = stats
-        self.source_name = source_name
-        self.max_wait_seconds = max_wait
 
     def request(  # type: ignore[override]
         self, method: str, endpoint: str, *args: Any, **kwargs: Any
     ) -> requests.Response:
         if endpoint.startswith(GOOGLE_API):
             endpoint = self.api_url + endpoint[len(GOOGLE_API) :]
-        attempt = 0
-        while True:
-            try:
-                return super().request(method, endpoint, *args, **kwargs)
-            except APIError as err:
-                if err.code not in RETRYABLE:
-                    raise
-                delay = response_retry_after(err.response)
-                if delay is None:
-                    delay = self.base_delay * 2**attempt
-                delay = min(delay, self.max_delay)
-                if self.stats.waited_seconds + delay > self.max_wait_seconds:
-                    raise ConnectorError(
-                        f"source {self.source_name!r}: Google Sheets kept answering {err.code} "
-                        f"after {attempt} retries ({self.stats.waited_seconds:.0f}s waited); "
-                        "try again later or raise the project's read quota"
-                    ) from None
-                time.sleep(delay)
-                attempt += 1
-                self.stats.retries += 1
-                self.stats.waited_seconds += delay
+        return super().request(method, endpoint, *args, **kwargs)
+
+
+def classify(err: BaseException, what: str) -> Verdict:
+    """Quota answers (429), 5xx, timeouts and dropped connections are retried (the token request's
+    too); the rest is final and becomes a message in `GoogleSheetsConnector._call`."""
+    if isinstance(err, APIError):
+        if err.code in RETRYABLE:
+            headers = err.response.headers if err.response is not None else {}
+            return Transient(f"HTTP {err.code}", headers.get("Retry-After"))
+        return None
+    if isinstance(err, requests.Timeout | requests.ConnectionError):
+        return Transient(f"connection failed ({type(err).__name__})")
+    if isinstance(err, TransportError):  # the token request timed out or was cut off
+        return Transient(f"the token request failed ({type(err).__name__})")
+    return None
 
 
 class GoogleSheetsConnector:
     """Pulls the configured tabs of one spreadsheet (all grid tabs when none are named)."""
 
-    def __init__(self, source: GoogleSheetsSource, *, max_wait_seconds: float | None = None):
+    def __init__(
+        self,
+        source: GoogleSheetsSource,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        timeout: float = 60.0,
+    ):
         self.source = source
+        self.timeout = timeout  # seconds one request may take before it is retried
         self.stats = SheetFetchStats()
-        self.max_wait_seconds = (
-            max_wait_seconds if max_wait_seconds is not None else source.max_retry_wait_seconds
+        self.retrier = Retrier(
+            f"source {source.name!r}",
+            classify,
+            policy=retry or RetryPolicy(base_delay=1.0, deadline=source.max_retry_wait_seconds),
+            clock=clock,
+            stats=self.stats,
+            error=ConnectorError,
+            advice="try again later or raise the project's read quota",
         )
 
     # -- client ------------------------------------------------------------------------------
@@ -175,15 +166,17 @@ class GoogleSheetsConnector:
         gc = gspread.Client(auth=credentials, session=session, http_client=SheetsHttpClient)
         http = gc.http_client
         assert isinstance(http, SheetsHttpClient)
-        http.configure(self.source.api_url, self.stats, self.source.name, self.max_wait_seconds)
-        http.set_timeout(60)
+        http.configure(self.source.api_url)
+        http.set_timeout(self.timeout)
         return http
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one API call, turning failures into messages a user can act on."""
+        """Run one API call under the retry policy; failures become messages a user can act on."""
         name, sheet_id = self.source.name, self.source.spreadsheet_id
         try:
-            return func(*args, **kwargs)
+            return self.retrier.call(
+                f"{what} of spreadsheet {sheet_id}", lambda: func(*args, **kwargs)
+            )
         except APIError as err:
             hint = {
                 401: "the service account was not accepted",

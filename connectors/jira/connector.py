@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jira import JIRA
+from jira.exceptions import JIRAError
 
 from connectors.base import (
     Batch,
@@ -39,8 +40,9 @@ from connectors.base import (
     RawRecord,
     Rejection,
 )
-from connectors.jira.retry import Retrier, RetryPolicy
+from connectors.jira.retry import jira_retrier
 from handoff.config import JiraSource
+from handoff.retry import Clock, RetryPolicy
 
 FIELDS = [
     "summary", "description", "status", "assignee", "duedate", "created", "updated",
@@ -69,15 +71,17 @@ class JiraConnector:
         *,
         retry: RetryPolicy | None = None,
         workers: int = 4,
+        clock: Clock | None = None,
     ):
         self.source = source
         self.cloud = source.deployment == "cloud"
         self.stats = FetchStats()
         self.workers = workers
-        self._retrier = Retrier(
+        self._retrier = jira_retrier(
             source.name,
             self.stats,
-            retry or RetryPolicy(max_total_wait=source.max_retry_wait_seconds),
+            retry or RetryPolicy(deadline=source.max_retry_wait_seconds),
+            clock,
         )
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -125,8 +129,18 @@ class JiraConnector:
             self.stats.requests += 1
 
     def _get(self, what: str, path: str, *, missing_ok: bool = False, **kw: Any) -> Any:
+        """One GET through the retry policy; with `missing_ok` a 404 (deleted meanwhile) is None."""
         client = self._client()
-        return self._retrier.call(what, lambda: client._get_json(path, **kw), missing_ok=missing_ok)
+
+        def get() -> Any:
+            try:
+                return client._get_json(path, **kw)
+            except JIRAError as err:
+                if missing_ok and err.status_code == 404:
+                    return None
+                raise
+
+        return self._retrier.call(what, get)
 
     # -- contract ----------------------------------------------------------------------------
     def check(self) -> str:

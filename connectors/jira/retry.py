@@ -1,114 +1,60 @@
-"""Retries for Jira calls: honours Retry-After (seconds or HTTP date), backs off with jitter.
+"""What a failed Jira call means: retry it, or tell the user what to fix.
 
-The `jira` client's own retry is switched off (`max_retries=0`): it crashes on an HTTP-date
-Retry-After and caps waits at 60 s. Errors never carry the client's exception text, which
-includes the request headers and so the credentials.
+The waiting itself is the shared policy (`handoff.retry`). The `jira` client's own retry is
+switched off (`max_retries=0`): it crashes on an HTTP-date Retry-After and caps waits at 60 s.
+Errors never carry the client's exception text, which includes the request headers and so the
+credentials.
 """
 
 from __future__ import annotations
-
-import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypeVar
 
 import requests
 from jira.exceptions import JIRAError
 
 from connectors.base import ConnectorError, FetchStats, PermanentConnectorError
-from connectors.retry_after import retry_after_seconds
+from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
 
-T = TypeVar("T")
 TRANSIENT = {429, 500, 502, 503, 504}
 
 
-@dataclass
-class RetryPolicy:
-    """How long to keep trying: `max_attempts` per call and `max_total_wait` per fetch."""
+def jira_retrier(
+    source_name: str, stats: FetchStats, policy: RetryPolicy, clock: Clock | None = None
+) -> Retrier:
+    """The retrier of one Jira source; give-ups are ConnectorErrors naming the source."""
+    return Retrier(
+        f"source {source_name!r}",
+        lambda err, what: classify(source_name, err, what),
+        policy=policy,
+        clock=clock,
+        stats=stats,
+        error=ConnectorError,
+    )
 
-    max_attempts: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 60.0
-    max_total_wait: float = 300.0
 
-
-class Retrier:
-    """Runs calls for one source, sleeping between attempts and counting retries in `stats`."""
-
-    def __init__(
-        self,
-        source: str,
-        stats: FetchStats,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.source = source
-        self.stats = stats
-        self.policy = policy or RetryPolicy()
-        self.sleep = sleep
-
-    def call(self, what: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T:
-        """Run `fn`; transient failures are retried, others become a ConnectorError.
-
-        With `missing_ok` a 404 (the item was deleted meanwhile) returns None.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            status, wait_hint, detail = self._attempt(fn)
-            if status is None:
-                return wait_hint  # type: ignore[return-value]  # the call's result
-            if status == 404 and missing_ok:
-                return None  # type: ignore[return-value]
-            if status in (401, 403):
-                raise PermanentConnectorError(
-                    f"source {self.source!r}: Jira refused the credentials (HTTP {status}) "
-                    f"while {what}; check the token (and e-mail) configured for this source"
-                )
-            if status not in TRANSIENT and status != 0:
-                raise ConnectorError(
-                    f"source {self.source!r}: Jira answered HTTP {status} while {what}: {detail}"
-                )
-            delay = self._delay(attempt, wait_hint)
-            spent = self.stats.waited_seconds
-            if attempt >= self.policy.max_attempts or spent + delay > self.policy.max_total_wait:
-                reason = f"HTTP {status}" if status else detail
-                raise ConnectorError(
-                    f"source {self.source!r}: gave up {what} after {attempt} attempts "
-                    f"({reason}; waited {spent:.1f}s in total); try again later"
-                )
-            self.stats.retries += 1
-            self.stats.waited_seconds += delay
-            self.sleep(delay)
-
-    def _attempt(self, fn: Callable[[], T]) -> tuple[int | None, object, str]:
-        """(None, result, "") on success, else (status or 0, retry-after seconds, detail)."""
-        try:
-            return None, fn(), ""
-        except JIRAError as err:
-            status = int(err.status_code or 0)
-            headers = err.response.headers if err.response is not None else {}
-            hint = retry_after_seconds(headers.get("Retry-After"))
-            return (status or 0), hint, _safe_text(err.text)
-        except (requests.ConnectionError, requests.Timeout) as err:
-            return 0, None, f"connection failed ({type(err).__name__})"
-        except ValueError:  # a truncated or garbled JSON body
-            return 0, None, "the response was not complete JSON"
-
-    def _delay(self, attempt: int, hint: object) -> float:
-        backoff = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
-        jitter = random.uniform(0, backoff / 2)
-        if isinstance(hint, float):
-            return min(self.policy.max_delay, hint) + random.uniform(0, 0.25)
-        return backoff / 2 + jitter
+def classify(source_name: str, err: BaseException, what: str) -> Verdict:
+    """429, 5xx, dropped connections and truncated JSON are retried; the rest is final."""
+    if isinstance(err, JIRAError):
+        status = int(err.status_code or 0)
+        if status in (401, 403):
+            return PermanentConnectorError(
+                f"source {source_name!r}: Jira refused the credentials (HTTP {status}) "
+                f"while {what}; check the token (and e-mail) configured for this source"
+            )
+        headers = err.response.headers if err.response is not None else {}
+        if status in TRANSIENT or status == 0:
+            reason = f"HTTP {status}" if status else "no HTTP status"
+            return Transient(reason, headers.get("Retry-After"))
+        return ConnectorError(
+            f"source {source_name!r}: Jira answered HTTP {status} while {what}: "
+            f"{_safe_text(err.text)}"
+        )
+    if isinstance(err, requests.ConnectionError | requests.Timeout):
+        return Transient(f"connection failed ({type(err).__name__})")
+    if isinstance(err, ValueError):  # a truncated or garbled JSON body
+        return Transient("the response was not complete JSON")
+    return None
 
 
 def _safe_text(text: str | None) -> str:
     """Jira's error message only (never headers); shortened for a one-line error."""
     return (text or "no message")[:300]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

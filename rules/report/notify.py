@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
 
+from handoff.retry import Clock, GaveUp, Retrier, RetryPolicy, Transient, Verdict
 from rules.report.payloads import slack_payload, teams_payload
 from rules.report.types import ReportData
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = 0.5
-MAX_RETRY_AFTER = 30.0
+DEADLINE_SECONDS = 60.0  # a chat outage may delay the end of a run this long, no longer
 PAYLOADS = {"slack": slack_payload, "teams": teams_payload}
 
 
@@ -54,12 +53,13 @@ def post_webhook(
     report_path: str | None = None,
     attempts: int = 3,
     timeout: float = 10,
+    clock: Clock | None = None,
 ) -> bool:
     """Post the report's headline as a Slack or Teams message; True when the hook accepted it.
 
-    Connection errors, timeouts, 429 and 5xx answers are retried with exponential backoff
-    (honouring Retry-After); other answers are final. Failures are logged and returned as
-    False, never raised: a chat outage must not fail a sync.
+    Connection errors, timeouts, 429 and 5xx answers are retried under the shared policy
+    (Retry-After honoured, within `DEADLINE_SECONDS`); other answers are final. Failures are
+    logged and returned as False, never raised: a chat outage must not fail a sync.
     """
     try:
         payload = PAYLOADS[fmt](data, report_path)
@@ -71,14 +71,20 @@ def post_webhook(
         _redactor.secrets.add(str(httpx.URL(url)))  # the form httpx logs
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            return _post_with_retries(client, url, fmt, payload, max(1, attempts))
+            return _post_with_retries(client, url, fmt, payload, attempts, clock)
     except Exception as exc:  # e.g. an invalid URL: report the kind only, the URL is secret
         log.warning("webhook (%s) not posted: %s", fmt, type(exc).__name__)
         return False
 
 
 def post_alert(
-    url: str, fmt: Literal["slack", "teams"], text: str, *, attempts: int = 3, timeout: float = 10
+    url: str,
+    fmt: Literal["slack", "teams"],
+    text: str,
+    *,
+    attempts: int = 3,
+    timeout: float = 10,
+    clock: Clock | None = None,
 ) -> bool:
     """Post a one-line alert (e.g. a failed run) to the same hook; never raises."""
     payload: dict[str, object]
@@ -99,48 +105,58 @@ def post_alert(
     _redactor.secrets.add(url)
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            return _post_with_retries(client, url, fmt, payload, max(1, attempts))
+            return _post_with_retries(client, url, fmt, payload, attempts, clock)
     except Exception as exc:  # the URL is secret: report the kind only
         log.warning("webhook (%s) alert not posted: %s", fmt, type(exc).__name__)
         return False
 
 
+class _Unavailable(Exception):
+    """The hook answered 429 or 5xx: worth another attempt."""
+
+    def __init__(self, status: int, retry_after: str | None):
+        super().__init__(status)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _classify(err: BaseException, what: str) -> Verdict:
+    if isinstance(err, _Unavailable):
+        return Transient(f"HTTP {err.status}", err.retry_after)
+    if isinstance(err, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
+        return Transient(type(err).__name__)
+    return None  # e.g. an unsupported URL scheme: another attempt would fail the same way
+
+
 def _post_with_retries(
-    client: httpx.Client, url: str, fmt: str, payload: dict[str, object], attempts: int
+    client: httpx.Client,
+    url: str,
+    fmt: str,
+    payload: dict[str, object],
+    attempts: int,
+    clock: Clock | None,
 ) -> bool:
-    for attempt in range(1, attempts + 1):
-        wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
-        try:
-            response = client.post(url, json=payload)
-        except httpx.TransportError as exc:
-            problem = type(exc).__name__
-        else:
-            if response.is_success:
-                log.info("webhook (%s) posted on attempt %d", fmt, attempt)
-                return True
-            problem = f"HTTP {response.status_code}"
-            if response.status_code != 429 and response.status_code < 500:
-                log.warning("webhook (%s) refused the post: %s; not retried", fmt, problem)
-                return False
-            wait = max(wait, _retry_after(response))
-        if attempt < attempts:
-            log.warning(
-                "webhook (%s) attempt %d/%d failed: %s; retrying in %.1f s",
-                fmt,
-                attempt,
-                attempts,
-                problem,
-                wait,
-            )
-            time.sleep(wait)
-        else:
-            log.warning("webhook (%s) failed after %d attempts: %s", fmt, attempts, problem)
-    return False
+    def post() -> httpx.Response:
+        response = client.post(url, json=payload)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Unavailable(response.status_code, response.headers.get("Retry-After"))
+        return response
 
-
-def _retry_after(response: httpx.Response) -> float:
-    value = response.headers.get("Retry-After", "")
+    policy = RetryPolicy(
+        max_attempts=max(1, attempts),
+        deadline=DEADLINE_SECONDS,
+        deadline_setting="the webhook's limit",
+    )
+    retrier = Retrier(f"webhook ({fmt})", _classify, policy=policy, clock=clock)
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return 0.0
+        response = retrier.call("posting the message", post)
+    except GaveUp as err:
+        log.warning("%s", err)
+        return False
+    if not response.is_success:
+        log.warning(
+            "webhook (%s) refused the post: HTTP %d; not retried", fmt, response.status_code
+        )
+        return False
+    log.info("webhook (%s) posted", fmt)
+    return True

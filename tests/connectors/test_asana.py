@@ -12,6 +12,7 @@ import pytest
 from connectors.asana import AsanaConnector
 from connectors.base import ConnectorError
 from handoff.config import AsanaSource
+from handoff.retry import FakeClock
 from model.landing import land, read_cursor
 from model.normalise.asana import normalise
 from sandbox.asana import AsanaOrg, AsanaSandbox, generate_org
@@ -24,9 +25,11 @@ def _source(sb: AsanaSandbox) -> AsanaSource:
     return AsanaSource(name="mkt-asana", kind="asana", url=sb.url, token=sb.token)
 
 
-def _sync(sb: AsanaSandbox, raw: Path, *, full: bool = False) -> AsanaConnector:
-    connector = AsanaConnector(_source(sb))
-    connector.http.backoff_seconds = 0.01
+def _sync(
+    sb: AsanaSandbox, raw: Path, *, full: bool = False, clock: FakeClock | None = None
+) -> AsanaConnector:
+    """One sync on a fake clock: retries wait fake seconds, not real ones."""
+    connector = AsanaConnector(_source(sb), clock=clock or FakeClock())
     cursor = None if full else read_cursor(raw)
     land(raw, connector.fetch(cursor, full=full), full=full, stats=connector.stats)
     return connector
@@ -135,8 +138,8 @@ def test_new_subtask_and_deleted_subtask_are_seen(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "faults",
     [
-        Faults(rate_limit_every=7, retry_after_seconds=0),
-        Faults(rate_limit_every=9, retry_after="date", retry_after_seconds=0),
+        Faults(rate_limit_every=7, retry_after_seconds=2),
+        Faults(rate_limit_every=9, retry_after="date", retry_after_seconds=30),
         Faults(error_burst_every=11, error_burst_length=2, error_status=503),
         Faults(error_burst_every=13, error_burst_length=1, error_status=500),
         Faults(truncate_every=10),
@@ -146,13 +149,19 @@ def test_new_subtask_and_deleted_subtask_are_seen(tmp_path: Path) -> None:
 )
 def test_fault_modes_end_in_complete_data(tmp_path: Path, faults: Faults) -> None:
     org = generate_org(200, 14)
+    clock = FakeClock()
     with AsanaSandbox(org, faults=faults) as sb:
         raw = tmp_path / "faults.duckdb"
-        connector = _sync(sb, raw, full=True)
+        connector = _sync(sb, raw, full=True, clock=clock)
         assert _live(raw, "task") == {g for g, t in org.tasks.items() if t.parent is None}
         assert _live(raw, "stories") == set(org.tasks)
         if faults.slow_ms == 0:
             assert connector.stats.retries > 0
+        assert connector.stats.waited_seconds == pytest.approx(clock.slept)
+        if faults.rate_limit_every and faults.retry_after == "seconds":
+            assert clock.sleeps.count(2.0) == connector.stats.retries  # each wait as asked
+        if faults.retry_after == "date":  # the first 429 asks for 30 s from the server's now
+            assert 29 <= clock.sleeps[0] <= 31
 
 
 def test_expired_offsets_restart_the_listing(tmp_path: Path) -> None:
@@ -173,11 +182,13 @@ def test_outage_is_a_clear_error_and_keeps_the_last_good_data(tmp_path: Path) ->
         cursor = read_cursor(raw)
         org.mutate_share(0.05, seed=1)
         sb.server.faults = Faults(always_status=503)
-        connector = AsanaConnector(_source(sb))
-        connector.http.max_wait_seconds = 0.5
+        clock = FakeClock()
+        connector = AsanaConnector(_source(sb), clock=clock)
         with pytest.raises(ConnectorError) as err:
             land(raw, connector.fetch(cursor), full=False, stats=connector.stats)
-        assert "mkt-asana" in str(err.value) and "503" in str(err.value)
+        assert "mkt-asana" in str(err.value) and "HTTP 503" in str(err.value)
+        assert "run the sync again later" in str(err.value)
+        assert 0 < clock.slept <= 300  # bounded by the default max_retry_wait_seconds
         assert _live(raw, "task") == before and read_cursor(raw) == cursor
 
 

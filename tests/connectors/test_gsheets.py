@@ -12,9 +12,10 @@ import duckdb
 import pytest
 
 from connectors.base import Census, ConnectorError, Page, RawRecord, Rejection
-from connectors.gsheets import GoogleSheetsConnector, response_retry_after
+from connectors.gsheets import GoogleSheetsConnector
 from connectors.registry import build_connector
 from handoff.config import GoogleSheetsSource
+from handoff.retry import FakeClock
 from model.landing import land
 from sandbox.gsheets import Formula, ServiceAccount, SheetsSandbox, Spreadsheet, generate_book
 from sandbox.server import Faults
@@ -154,35 +155,37 @@ def test_bad_credentials_never_leak_the_key(sandbox: SheetsSandbox, tmp_path: Pa
 def test_quota_answers_are_retried_after_the_wait_google_asks(
     tmp_path: Path, retry_after: str
 ) -> None:
-    faults = Faults(rate_limit_every=2, retry_after=retry_after, retry_after_seconds=1)
+    faults = Faults(rate_limit_every=2, retry_after=retry_after, retry_after_seconds=30)
+    clock = FakeClock()
     with SheetsSandbox({"plan": plan_book()}, faults=faults, account=ACCOUNT) as sandbox:
         source = source_for(sandbox, tmp_path, sheets=["Marketing"])
-        connector = GoogleSheetsConnector(source)
+        connector = GoogleSheetsConnector(source, clock=clock)
         batches = list(connector.fetch(None))
         assert [r.key for b in batches if isinstance(b, Page) for r in b.records] == ["MK-1"]
         assert connector.stats.retries == 1
-        assert 0 <= connector.stats.waited_seconds <= 1
+        [waited] = clock.sleeps
+        assert connector.stats.waited_seconds == waited
+        if retry_after == "seconds":
+            assert waited == 30
+        else:  # 30 s after the server's now, to the second
+            assert 29 <= waited <= 31
         assert sandbox.server.requests["GET /v4/spreadsheets/plan/values:batchGet"] == 2
 
 
-def test_the_wait_is_bounded(tmp_path: Path) -> None:
+def test_the_wait_is_bounded_by_the_per_call_deadline(tmp_path: Path) -> None:
+    clock = FakeClock()
     with SheetsSandbox(
         {"plan": plan_book()}, faults=Faults(always_status=429), account=ACCOUNT
     ) as sandbox:
-        connector = GoogleSheetsConnector(source_for(sandbox, tmp_path), max_wait_seconds=0.5)
-        with pytest.raises(ConnectorError, match=r"'store-plan'.*kept answering 429"):
+        source = source_for(sandbox, tmp_path, max_retry_wait_seconds=10)
+        connector = GoogleSheetsConnector(source, clock=clock)
+        with pytest.raises(ConnectorError) as err:
             list(connector.fetch(None))
-
-
-def test_retry_after_parsing() -> None:
-    import requests
-
-    response = requests.Response()
-    response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
-    assert response_retry_after(response) == 0.0
-    response.headers["Retry-After"] = "7"
-    assert response_retry_after(response) == 7.0
-    assert response_retry_after(None) is None
+    message = str(err.value)
+    assert "'store-plan'" in message and "reading the metadata" in message
+    assert "HTTP 429" in message and "try again later" in message
+    assert "10s allowed per call" in message
+    assert clock.slept <= 10
 
 
 def test_tls_with_a_private_ca(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ previous raw state."""
 
 from __future__ import annotations
 
-import email.utils
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,15 +12,14 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.jira import JiraConnector
-from connectors.jira.retry import RetryPolicy
-from connectors.retry_after import retry_after_seconds
 from handoff.config import JiraSource
+from handoff.retry import FakeClock, RetryPolicy
 from model.landing import land, read_cursor
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
 from sandbox.server import Faults
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
-FAST = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=2.0, max_total_wait=10.0)
+POLICY = RetryPolicy(max_attempts=6, deadline=300)
 
 
 def source_for(sandbox: JiraSandbox, **overrides: Any) -> JiraSource:
@@ -30,8 +27,9 @@ def source_for(sandbox: JiraSandbox, **overrides: Any) -> JiraSource:
     return JiraSource.model_validate({**entry, "token": env["IT_JIRA_TOKEN"], **overrides})
 
 
-def sync(source: JiraSource, raw: Path, policy: RetryPolicy = FAST, **kw: Any) -> JiraConnector:
-    connector = JiraConnector(source, retry=policy)
+def sync(source: JiraSource, raw: Path, clock: FakeClock | None = None, **kw: Any) -> JiraConnector:
+    """One sync on a fake clock: retries wait fake seconds, not real ones."""
+    connector = JiraConnector(source, retry=POLICY, clock=clock or FakeClock())
     land(raw, connector.fetch(read_cursor(raw), **kw), full=False, stats=connector.stats)
     return connector
 
@@ -65,21 +63,11 @@ def org() -> JiraOrg:
     return generate_org(150, seed=21, now=NOW)
 
 
-def test_retry_after_in_seconds_and_as_http_date() -> None:
-    assert retry_after_seconds("3") == 3.0
-    now = time.time()
-    date = email.utils.formatdate(now + 5, usegmt=True)
-    wait = retry_after_seconds(date, now=now)
-    assert wait is not None and 4.0 <= wait <= 5.0
-    assert retry_after_seconds("garbage") is None
-    assert retry_after_seconds(None) is None
-
-
 @pytest.mark.parametrize(
     "faults",
     [
         Faults(rate_limit_every=4, retry_after="seconds", retry_after_seconds=1),
-        Faults(rate_limit_every=4, retry_after="date", retry_after_seconds=1),
+        Faults(rate_limit_every=4, retry_after="date", retry_after_seconds=30),
         Faults(error_burst_every=5, error_burst_length=2, error_status=503),
         Faults(error_burst_every=6, error_burst_length=1, error_status=500),
         Faults(slow_ms=15),
@@ -90,13 +78,17 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
 def test_transient_faults_still_give_complete_data(
     tmp_path: Path, org: JiraOrg, faults: Faults
 ) -> None:
+    clock = FakeClock()
     with JiraSandbox(org, faults=faults) as sandbox:
-        connector = sync(source_for(sandbox, remote_links=False), tmp_path / "raw.duckdb")
+        connector = sync(source_for(sandbox, remote_links=False), tmp_path / "raw.duckdb", clock)
     assert issue_keys(tmp_path / "raw.duckdb") == set(org.issues)
     if not faults.slow_ms:
         assert connector.stats.retries > 0
-    if faults.rate_limit_every:
-        assert connector.stats.waited_seconds >= 0.5  # Retry-After was honoured
+    assert connector.stats.waited_seconds == pytest.approx(clock.slept)
+    if faults.rate_limit_every and faults.retry_after == "seconds":
+        assert clock.sleeps.count(1.0) == connector.stats.retries  # each wait as asked
+    if faults.retry_after == "date":  # the first 429 asks for 30 s from the server's now
+        assert 29 <= clock.sleeps[0] <= 31
 
 
 def test_outage_fails_clearly_and_keeps_previous_data(tmp_path: Path, org: JiraOrg) -> None:

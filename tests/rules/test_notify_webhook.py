@@ -3,6 +3,7 @@ failures that are logged (without the secret URL) and returned as False, never r
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import socket
@@ -18,7 +19,7 @@ import duckdb
 import jsonschema
 import pytest
 
-from rules.report import notify
+from handoff.retry import FakeClock
 from rules.report.data import gather
 from rules.report.notify import post_webhook
 from rules.report.sample import build_sample_model
@@ -135,6 +136,7 @@ class Hook:
     statuses: list[int] = field(default_factory=list)
     bodies: list[Any] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    retry_after: str = "0"  # sent with each 429
     url: str = ""
 
 
@@ -150,7 +152,7 @@ def hook() -> Iterator[Hook]:
             status = state.statuses.pop(0) if state.statuses else 200
             self.send_response(status)
             if status == 429:
-                self.send_header("Retry-After", "0")
+                self.send_header("Retry-After", state.retry_after)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -171,11 +173,6 @@ def hook() -> Iterator[Hook]:
 def data(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
     db = build_sample_model(tmp_path_factory.mktemp("notify") / "m.duckdb", now=NOW, hostile=True)
     return gather(db, now=NOW)
-
-
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(notify, "BACKOFF_SECONDS", 0.01)
 
 
 def test_slack_payload_is_valid_and_escaped(hook: Hook, data: ReportData) -> None:
@@ -215,8 +212,33 @@ def test_local_report_path_is_shown_not_linked(hook: Hook, data: ReportData) -> 
 
 def test_server_errors_and_rate_limits_are_retried(hook: Hook, data: ReportData) -> None:
     hook.statuses = [500, 429]
-    assert post_webhook(hook.url, "slack", data, attempts=3) is True
+    clock = FakeClock()
+    assert post_webhook(hook.url, "slack", data, attempts=3, clock=clock) is True
     assert len(hook.bodies) == 3
+    assert len(clock.sleeps) == 2 and clock.sleeps[1] == 0  # the 429 asked for no wait
+
+
+def test_http_date_retry_after_is_honoured(hook: Hook, data: ReportData) -> None:
+    clock = FakeClock()
+    hook.statuses = [429]
+    hook.retry_after = email.utils.formatdate(clock.now() + 45, usegmt=True)
+    assert post_webhook(hook.url, "teams", data, attempts=3, clock=clock) is True
+    assert len(hook.bodies) == 2
+    [waited] = clock.sleeps
+    assert 44 <= waited <= 45  # the date has whole seconds
+
+
+def test_retry_after_past_the_deadline_gives_up_at_once(
+    hook: Hook, data: ReportData, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    hook.statuses = [429]
+    hook.retry_after = "3600"
+    with caplog.at_level(logging.DEBUG):
+        assert post_webhook(hook.url, "slack", data, attempts=3, clock=clock) is False
+    assert len(hook.bodies) == 1 and clock.sleeps == []
+    assert "HTTP 429" in caplog.text and "asked to wait 3600s" in caplog.text
+    assert SECRET not in caplog.text
 
 
 def test_persistent_500_returns_false_and_logs_without_the_url(
@@ -224,9 +246,9 @@ def test_persistent_500_returns_false_and_logs_without_the_url(
 ) -> None:
     hook.statuses = [500, 500, 500]
     with caplog.at_level(logging.DEBUG):
-        assert post_webhook(hook.url, "teams", data, attempts=3) is False
+        assert post_webhook(hook.url, "teams", data, attempts=3, clock=FakeClock()) is False
     assert len(hook.bodies) == 3
-    assert "HTTP 500" in caplog.text and "failed after 3 attempts" in caplog.text
+    assert "gave up posting the message after 3 attempts (HTTP 500)" in caplog.text
     assert SECRET not in caplog.text and "s3cr3t" not in caplog.text
 
 
@@ -244,7 +266,7 @@ def test_refused_connection_returns_false(
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/services/{SECRET}"
     with caplog.at_level(logging.DEBUG):
-        assert post_webhook(url, "slack", data, attempts=2, timeout=2) is False
+        assert post_webhook(url, "slack", data, attempts=2, timeout=2, clock=FakeClock()) is False
     assert "ConnectError" in caplog.text and SECRET not in caplog.text
 
 
