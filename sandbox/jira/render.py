@@ -106,6 +106,11 @@ class Renderer:
     api: str = "3"
     cloud: bool = True
     time_zone: str = "America/New_York"
+    dc_shapes: bool = True  # False: Data Center rendered with Cloud's shapes (legacy tests)
+
+    @property
+    def cloud_shapes(self) -> bool:
+        return self.cloud or not self.dc_shapes
 
     def url(self, path: str) -> str:
         return f"{self.base}/rest/api/{self.api}/{path}"
@@ -158,7 +163,7 @@ class Renderer:
             "name": name,
             "subtask": level < 0,
         }
-        if self.cloud:  # Data Center has no issue type hierarchy
+        if self.cloud_shapes:  # Data Center has no issue type hierarchy
             out["hierarchyLevel"] = level
         return out
 
@@ -198,7 +203,7 @@ class Renderer:
         if name == "description":
             if issue.description is None:
                 return True, None
-            if not self.cloud:
+            if not self.cloud_shapes:
                 return True, wiki(issue.description, self.base, self.org.issues)
             return True, adf(issue.description) if self.api == "3" else issue.description
         if name == "status":
@@ -223,7 +228,7 @@ class Renderer:
             return True, self.project(issue.project)
         if name == "parent":
             parent = self.org.issues.get(issue.parent) if issue.parent else None
-            if parent and (self.cloud or ISSUE_TYPES[issue.issuetype][1] < 0):
+            if parent and (self.cloud_shapes or ISSUE_TYPES[issue.issuetype][1] < 0):
                 return True, self.issue_ref(parent)
             return False, None  # Data Center: only sub-tasks have a parent
         if name == EPIC_LINK_FIELD and not self.cloud:

@@ -77,7 +77,9 @@ class JiraSandbox(ServedSandbox):
     Vendor-faithful by default: every request is checked against Atlassian's OpenAPI document
     (`strict`; results in `contract_log`), the account (`email`/`token`) holds *Browse
     projects* only (`permissions="admin"` grants *Administer Jira*), its time zone is
-    `time_zone`, and `rate_limit` requests per `rate_window_seconds` (off unless set). A second
+    `time_zone`, and `rate_limit` requests per `rate_window_seconds` (off unless set). Data
+    Center speaks its own dialect (wiki markup, Epic Link, no hierarchy) unless `dc_shapes` is
+    False. A second
     account, `admin` (`admin_email`/`admin_token`), always administers the site.
     """
 
@@ -102,11 +104,13 @@ class JiraSandbox(ServedSandbox):
         rate_window_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         denied_status: int = 403,
+        dc_shapes: bool = True,
     ):
         self.org = org
         self.strict = strict
         self.time_zone = time_zone
         self.denied_status = denied_status
+        self.dc_shapes = dc_shapes
         self.contract_log: list[Checked] = []  # every request, checked against the document
         self.quota = Quota(rate_limit, rate_window_seconds, clock) if rate_limit else None
         self.deployment = deployment
@@ -267,7 +271,7 @@ class JiraSandbox(ServedSandbox):
 
     def renderer(self, request: Request) -> Renderer:
         api = "3" if request.params.get("version") == "3" else "2"
-        return Renderer(self.org, self.url, api, self.cloud, self._caller.time_zone)
+        return Renderer(self.org, self.url, api, self.cloud, self._caller.time_zone, self.dc_shapes)
 
     def _visible(self, project: str) -> bool:
         return self._caller.can_browse(project)
