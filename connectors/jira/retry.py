@@ -24,6 +24,41 @@ T = TypeVar("T")
 TRANSIENT = {429, 500, 502, 503, 504}
 
 
+class JiraRefused(ConnectorError):
+    """Jira refused a request and will refuse it again: `status` and Jira's own `detail` (its
+    error messages, never headers) let the caller decide, e.g. an optional endpoint's 403 is
+    a warning and a 400 on `key in (...)` names the keys that no longer exist."""
+
+    def __init__(self, message: str, status: int, detail: str):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+def _advice(status: int, what: str, detail: str) -> str:
+    """What a user should change for a refusal that retrying cannot fix."""
+    if status == 401:
+        return (
+            f"Jira refused the credentials (HTTP 401) while {what}; check the token "
+            "(and e-mail) configured for this source"
+        )
+    if status == 403:
+        return (
+            f"Jira denied the sync account access (HTTP 403) while {what}: {detail}; the "
+            "account needs the *Browse projects* permission on the synced projects "
+            "(no admin rights are needed)"
+        )
+    if status == 404:
+        return (
+            f"Jira answered HTTP 404 while {what}: {detail}; check `url` (the API base) and "
+            "`deployment` (Data Center serves /rest/api/2 only)"
+        )
+    return (
+        f"Jira answered HTTP {status} while {what}: {detail}; check this source's `jql`, "
+        "`projects` and `custom_fields`"
+    )
+
+
 @dataclass
 class RetryPolicy:
     """How long to keep trying: `max_attempts` per call and `max_total_wait` per fetch."""
@@ -62,15 +97,9 @@ class Retrier:
                 return wait_hint  # type: ignore[return-value]  # the call's result
             if status == 404 and missing_ok:
                 return None  # type: ignore[return-value]
-            if status in (401, 403):
-                raise ConnectorError(
-                    f"source {self.source!r}: Jira refused the credentials (HTTP {status}) "
-                    f"while {what}; check the token (and e-mail) configured for this source"
-                )
             if status not in TRANSIENT and status != 0:
-                raise ConnectorError(
-                    f"source {self.source!r}: Jira answered HTTP {status} while {what}: {detail}"
-                )
+                message = f"source {self.source!r}: {_advice(status, what, _short(detail))}"
+                raise JiraRefused(message, status, detail)
             delay = self._delay(attempt, wait_hint)
             spent = self.stats.waited_seconds
             if attempt >= self.policy.max_attempts or spent + delay > self.policy.max_total_wait:
@@ -91,7 +120,7 @@ class Retrier:
             status = int(err.status_code or 0)
             headers = err.response.headers if err.response is not None else {}
             hint = retry_after_seconds(headers.get("Retry-After"))
-            return (status or 0), hint, _safe_text(err.text)
+            return (status or 0), hint, err.text or "no message"
         except (requests.ConnectionError, requests.Timeout) as err:
             return 0, None, f"connection failed ({type(err).__name__})"
         except ValueError:  # a truncated or garbled JSON body
@@ -105,9 +134,9 @@ class Retrier:
         return backoff / 2 + jitter
 
 
-def _safe_text(text: str | None) -> str:
+def _short(text: str) -> str:
     """Jira's error message only (never headers); shortened for a one-line error."""
-    return (text or "no message")[:300]
+    return text[:300]
 
 
 def now_utc() -> datetime:

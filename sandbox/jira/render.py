@@ -71,12 +71,13 @@ def adf(text: str) -> dict[str, Any]:
     }
 
 
-def wiki(text: str, base: str, known: Collection[str]) -> str:
-    """Plain text as Data Center stores it: wiki markup, issue mentions as `[KEY|url]` links."""
+def wiki(text: str, base: str, projects: Collection[str]) -> str:
+    """Plain text as Data Center stores it: wiki markup, mentions of the site's issues as
+    `[KEY|url]` links (as written: deleting the issue later does not change the text)."""
 
     def link(match: re.Match[str]) -> str:
         key = match.group(1)
-        return f"[{key}|{base}/browse/{key}]" if key in known else key
+        return f"[{key}|{base}/browse/{key}]" if key.rsplit("-", 1)[0] in projects else key
 
     body = ISSUE_KEY.sub(link, text)
     return f"h2. Details\n*Note:* {body}"
@@ -204,7 +205,7 @@ class Renderer:
             if issue.description is None:
                 return True, None
             if not self.cloud_shapes:
-                return True, wiki(issue.description, self.base, self.org.issues)
+                return True, wiki(issue.description, self.base, self.org.projects)
             return True, adf(issue.description) if self.api == "3" else issue.description
         if name == "status":
             return True, self.status(issue.status)

@@ -21,11 +21,6 @@ from model.landing import land, read_cursor
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
 from sandbox.server import Faults
 
-# The connector predates the vendor-strict sandbox: until it handles a Browse-only account and
-# Data Center's own shapes (array-typed search body, Epic Link, no issue type hierarchy, wiki
-# markup), these tests run against the sandbox's legacy options.
-LEGACY: dict[str, Any] = {"permissions": "admin", "strict": False, "dc_shapes": False}
-
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 FAST = RetryPolicy(max_attempts=6, base_delay=0.02, max_delay=2.0, max_total_wait=10.0)
 
@@ -95,7 +90,7 @@ def test_retry_after_in_seconds_and_as_http_date() -> None:
 def test_transient_faults_still_give_complete_data(
     tmp_path: Path, org: JiraOrg, faults: Faults
 ) -> None:
-    with JiraSandbox(org, **LEGACY, faults=faults) as sandbox:
+    with JiraSandbox(org, faults=faults) as sandbox:
         connector = sync(source_for(sandbox, remote_links=False), tmp_path / "raw.duckdb")
     assert issue_keys(tmp_path / "raw.duckdb") == set(org.issues)
     if not faults.slow_ms:
@@ -106,7 +101,7 @@ def test_transient_faults_still_give_complete_data(
 
 def test_outage_fails_clearly_and_keeps_previous_data(tmp_path: Path, org: JiraOrg) -> None:
     raw = tmp_path / "raw.duckdb"
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         source = source_for(sandbox)
         sync(source, raw)
         before = raw_state(raw)
@@ -122,7 +117,7 @@ def test_outage_fails_clearly_and_keeps_previous_data(tmp_path: Path, org: JiraO
 def test_outage_midway_keeps_previous_data(tmp_path: Path, org: JiraOrg) -> None:
     """Pages already fetched are not half-landed when a later request keeps failing."""
     raw = tmp_path / "raw.duckdb"
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         source = source_for(sandbox, page_size=20, remote_links=False)
         sync(source, raw)
         before = raw_state(raw)
@@ -134,7 +129,7 @@ def test_outage_midway_keeps_previous_data(tmp_path: Path, org: JiraOrg) -> None
 
 
 def test_bad_token_names_the_source_and_hides_the_token(tmp_path: Path, org: JiraOrg) -> None:
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         source = source_for(sandbox, token="wrong-secret-value")
         with pytest.raises(ConnectorError) as caught:
             sync(source, tmp_path / "raw.duckdb")
@@ -149,7 +144,7 @@ def test_bad_token_names_the_source_and_hides_the_token(tmp_path: Path, org: Jir
 def test_issue_updated_while_paging_is_not_lost(tmp_path: Path, org: JiraOrg) -> None:
     raw = tmp_path / "raw.duckdb"
     for deployment in ("cloud", "data_center"):
-        with JiraSandbox(org, **LEGACY, deployment=deployment, update_while_paging=True) as sandbox:  # type: ignore[arg-type]
+        with JiraSandbox(org, deployment=deployment, update_while_paging=True) as sandbox:  # type: ignore[arg-type]
             sync(source_for(sandbox, page_size=25, remote_links=False), raw, full=True)
             assert sandbox.paging_updates  # the sandbox did shift the pages
         assert issue_keys(raw) == set(org.issues)
@@ -167,7 +162,7 @@ def test_issue_updated_while_paging_is_not_lost(tmp_path: Path, org: JiraOrg) ->
 
 
 def test_check_is_one_cheap_request(org: JiraOrg) -> None:
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         description = JiraConnector(source_for(sandbox)).check()
         assert sandbox.server.total_requests == 1
     assert "Jira Cloud" in description and sandbox.email in description

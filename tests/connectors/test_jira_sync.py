@@ -15,11 +15,6 @@ from model.landing import LandingResult, land, read_cursor
 from model.normalise.jira import normalise
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
 
-# The connector predates the vendor-strict sandbox: until it handles a Browse-only account and
-# Data Center's own shapes (array-typed search body, Epic Link, no issue type hierarchy, wiki
-# markup), these tests run against the sandbox's legacy options.
-LEGACY: dict[str, Any] = {"permissions": "admin", "strict": False, "dc_shapes": False}
-
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 STAGING = Path(__file__).resolve().parents[2] / "model" / "staging.sql"
 
@@ -56,7 +51,7 @@ def status_histories(org: JiraOrg) -> int:
 @pytest.mark.parametrize("deployment", ["cloud", "data_center"])
 def test_full_sync_loads_everything_served(tmp_path: Path, deployment: str) -> None:
     org = generate_org(400, seed=3, now=NOW)
-    with JiraSandbox(org, **LEGACY, deployment=deployment) as sandbox:  # type: ignore[arg-type]
+    with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
         source = source_for(sandbox, milestones="both")
         result, stats = sync(source, tmp_path / "raw.duckdb")
     assert stats.requests == sandbox.server.total_requests
@@ -88,7 +83,7 @@ def test_full_sync_loads_everything_served(tmp_path: Path, deployment: str) -> N
 @pytest.mark.parametrize("deployment", ["cloud", "data_center"])
 def test_incremental_sync_fetches_only_changes(tmp_path: Path, deployment: str) -> None:
     org = generate_org(500, seed=4, now=NOW)
-    with JiraSandbox(org, **LEGACY, deployment=deployment) as sandbox:  # type: ignore[arg-type]
+    with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
         source = source_for(sandbox)
         sync(source, tmp_path / "raw.duckdb", full=True)
         latest = max(i.updated for i in org.issues.values())
@@ -123,7 +118,7 @@ def test_incremental_sync_fetches_only_changes(tmp_path: Path, deployment: str) 
 
 def test_remote_links_can_be_switched_off(tmp_path: Path) -> None:
     org = generate_org(200, seed=6, now=NOW)
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         result, _ = sync(source_for(sandbox, remote_links=False), tmp_path / "raw.duckdb")
         assert requests_matching(sandbox, "/remotelink") == 0
     assert "remotelink" not in result.record_counts
@@ -131,7 +126,7 @@ def test_remote_links_can_be_switched_off(tmp_path: Path) -> None:
 
 def test_nothing_changed_costs_a_handful_of_requests(tmp_path: Path) -> None:
     org = generate_org(300, seed=8, now=NOW)
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         source = source_for(sandbox)
         sync(source, tmp_path / "raw.duckdb")
         sandbox.server.reset_counts()
@@ -147,9 +142,7 @@ def test_nothing_changed_costs_a_handful_of_requests(tmp_path: Path) -> None:
 
 def test_data_center_truncated_history_is_completed_per_issue(tmp_path: Path) -> None:
     org = generate_org(300, seed=12, now=NOW)
-    with JiraSandbox(
-        org, **LEGACY, deployment="data_center", changelog_expand_limit=100
-    ) as sandbox:
+    with JiraSandbox(org, deployment="data_center", changelog_expand_limit=100) as sandbox:
         source = source_for(sandbox, remote_links=False)
         sync(source, tmp_path / "raw.duckdb")
         long = [i for i in org.issues.values() if len(i.histories) > 100]

@@ -15,11 +15,6 @@ from model.landing import land, read_cursor
 from model.normalise.jira import normalise
 from sandbox.jira import JiraOrg, JiraSandbox
 
-# The connector predates the vendor-strict sandbox: until it handles a Browse-only account and
-# Data Center's own shapes (array-typed search body, Epic Link, no issue type hierarchy, wiki
-# markup), these tests run against the sandbox's legacy options.
-LEGACY: dict[str, Any] = {"permissions": "admin", "strict": False, "dc_shapes": False}
-
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 STAGING = Path(__file__).resolve().parents[2] / "model" / "staging.sql"
 
@@ -81,7 +76,7 @@ def story() -> JiraOrg:
 def model(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
     org = story()
     raw = tmp_path_factory.mktemp("jira") / "raw.duckdb"
-    with JiraSandbox(org, **LEGACY) as sandbox:
+    with JiraSandbox(org) as sandbox:
         entry, env = sandbox.source_entry("it-jira", "T")
         source = JiraSource.model_validate({**entry, "token": env["T"], "milestones": "both"})
         for step in range(2):
