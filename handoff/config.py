@@ -185,7 +185,8 @@ class GoogleSheetsSource(SheetSourceBase):
 
 class JiraSource(SourceBase):
     kind: Literal["jira"]
-    url: str
+    url: str  # the API base (a scoped token: https://api.atlassian.com/ex/jira/{cloudId})
+    site_url: str | None = None  # where people browse issues, for links; default `url`
     deployment: Literal["cloud", "data_center"] = "cloud"
     email: str | None = None
     token: SecretStr

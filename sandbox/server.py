@@ -108,6 +108,7 @@ class SandboxServer:
         rate_limit_body: Callable[[], Any] | None = None,
         error_body: Callable[[int], Any] | None = None,
         faults: Faults | None = None,
+        check: Handler | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         tls: ssl.SSLContext | None = None,
@@ -118,6 +119,8 @@ class SandboxServer:
         self.rate_limit_body = rate_limit_body or (lambda: {"message": "Too many requests"})
         self.error_body = error_body or (lambda status: {"message": f"error {status}"})
         self.faults = faults or Faults()
+        # runs before every handler (and for unrouted requests): contract checks, quotas
+        self.check = check
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.requests = Counter[str]()
         self._lock = threading.Lock()
@@ -251,16 +254,29 @@ class SandboxServer:
                 continue
             if not public and self.auth and not self.auth(request):
                 return Response(401, self.unauthorized_body)
+            request.params = match.groupdict()
+            checked = self._check(request)
+            if checked is not None:
+                return checked
             fault = self._injected_fault()
             if fault:
                 return fault
-            request.params = match.groupdict()
             try:
                 result = handler(request)
             except HttpError as err:
                 return Response(err.status, err.body, err.headers)
             return result if isinstance(result, Response) else Response(200, result)
-        return Response(404, self.error_body(404))
+        checked = self._check(request)
+        return checked if checked is not None else Response(404, self.error_body(404))
+
+    def _check(self, request: Request) -> Response | None:
+        if self.check is None:
+            return None
+        try:
+            result = self.check(request)
+        except HttpError as err:
+            return Response(err.status, err.body, err.headers)
+        return result if isinstance(result, Response) or result is None else Response(200, result)
 
     def _write(self, http: BaseHTTPRequestHandler, response: Response) -> None:
         payload = response.raw

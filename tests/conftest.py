@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,8 @@ import yaml
 
 from sandbox.demo import story
 from sandbox.demo.files import write_csv, write_xlsx
+from sandbox.jira import JiraSandbox
+from sandbox.jira.contract import Checked
 
 SECRET = "s3cr3t-webhook-token-that-must-never-leak"
 
@@ -88,3 +90,40 @@ def file_org(tmp_path: Path) -> Callable[..., Path]:
         return file_org_config(tmp_path, **kwargs)
 
     return make
+
+
+# Tests whose Jira requests come from the connector (the strict-sandbox tests send invalid
+# requests on purpose and are left out).
+JIRA_CONNECTOR_TESTS = (
+    "tests/connectors/test_jira",
+    "tests/model/test_normalise_jira",
+    "tests/pipelines/test_demo",
+)
+JIRA_REQUESTS_CHECKED: list[Checked] = []
+
+
+@pytest.fixture(autouse=True)
+def jira_requests_follow_the_vendor_documents(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every request the Jira connector sends to a strict sandbox in these tests must be valid
+    against Atlassian's documents: *The Jira Cloud platform REST API* v3, version
+    `1001.0.0-SNAPSHOT-57a0ca5b4a0bb0ac5f3fee4764acb1c14e4d7e71`, and the *Jira Software Data
+    Center REST API Reference* 10.3.24 (OpenAPI 3.0.1) — the subsets in sandbox/specs/.
+    A test fails on the first invalid request its sandboxes logged, naming it."""
+    if not request.node.nodeid.startswith(JIRA_CONNECTOR_TESTS):
+        yield
+        return
+    sandboxes: list[JiraSandbox] = []
+    original = JiraSandbox.__init__
+
+    def recording(self: JiraSandbox, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        sandboxes.append(self)
+
+    monkeypatch.setattr(JiraSandbox, "__init__", recording)
+    yield
+    checked = [c for s in sandboxes if s.strict for c in s.contract_log]
+    JIRA_REQUESTS_CHECKED.extend(checked)
+    invalid = [f"{c.method} {c.path}: {c.problem}" for c in checked if not c.ok]
+    assert not invalid, f"requests invalid against the vendor documents: {invalid[:5]}"

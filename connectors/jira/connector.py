@@ -8,22 +8,28 @@ What a fetch yields (record types in the raw store):
   truncated by Jira Cloud to the latest 100 entries; the rest comes from `changelog/bulkfetch`
   (Cloud) or the issue itself (Data Center);
 - `remotelink`: `{"issueKey", "links": [...]}` for each issue changed since the last sync;
-- `status`: the site's statuses (so categories of past statuses are known), and one `meta`
-  record `custom_fields` mapping model names to the resolved field ids.
+- `status`: the site's statuses (so categories of past statuses are known), and `meta`
+  records: `custom_fields` mapping model names to the resolved field ids, and on Data Center
+  `epic_link` naming the Epic Link field (stories reach their epic through it there).
 
-Incremental syncs search `updated >= cursor - overlap`. Every sync ends with a cheap key
-census (key and `updated` only, big pages): it drives deletions (`Census`) and repairs what
-paging can miss on a live site (an issue updated between two pages shifts the results).
+A *Browse projects* account is enough: statuses come from `GET /status`, and reference data an
+account may not read (a 403 or 404 from `status` or `field`) becomes a warning, not a failure.
+
+Incremental syncs search `updated >= cursor - overlap`, written in the sync user's time zone
+(JQL reads date literals in it). Every sync ends with a cheap key census (key and `updated`
+only, big pages): it drives deletions (`Census`) and repairs what paging can miss on a live
+site (an issue updated between two pages shifts the results). Repairs re-read issues by key:
+`POST /issue/bulkfetch` on Cloud (an issue deleted meanwhile is simply absent), `key in (...)`
+on Data Center, dropping the keys its 400 names as gone.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,7 +46,7 @@ from connectors.base import (
     RawRecord,
     Rejection,
 )
-from connectors.jira.retry import jira_retrier
+from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
 
@@ -51,8 +57,12 @@ FIELDS = [
 ]  # fmt: skip
 CENSUS_FIELDS = ["updated"]
 CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
-BULK_ISSUES = 100  # bulkfetch allows 1000; 100 keeps the histories held at once small
-LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links  # changelog/bulkfetch takes up to 1000 issues per request
+BULK_ISSUES = 100  # changelog/bulkfetch allows 1000; 100 keeps the histories held small
+BULK_FETCH = 100  # issue/bulkfetch takes at most 100 ids or keys per request
+LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"  # Jira Software's Epic Link field
+UNKNOWN_KEY = re.compile(r"'([A-Z][A-Z0-9_]+-\d+)'")  # how Jira's 400 names a missing key
+OPTIONAL = (403, 404)  # reference data the account may not read: warn and go on
 CUSTOM_ID = re.compile(r"^customfield_\d+$")
 ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
 
@@ -86,6 +96,7 @@ class JiraConnector:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._field_ids: dict[str, str] = {}
+        self._epic_link: str | None = None  # Data Center's Epic Link field id
         if self.cloud and not source.email:
             raise ConnectorError(
                 f"source {source.name!r}: Jira Cloud needs `email` with the API token"
@@ -115,12 +126,6 @@ class JiraConnector:
             client = JIRA(self.source.url, basic_auth=(self.source.email or "", token), **kwargs)
         else:
             client = JIRA(self.source.url, token_auth=token, **kwargs)
-        # Known without asking: saves the serverInfo call and enables the enhanced search.
-        client.deploymentType = "Cloud" if self.cloud else "Server"
-        # A filled cache stops the client from fetching /field on every search.
-        client._fields_cache_value = {v: v for v in self._field_ids.values()} or {
-            "summary": "summary"
-        }
         client._session.hooks["response"].append(self._count)
         return client
 
@@ -128,19 +133,51 @@ class JiraConnector:
         with self._lock:
             self.stats.requests += 1
 
-    def _get(self, what: str, path: str, *, missing_ok: bool = False, **kw: Any) -> Any:
+    def _endpoint(self, path: str, method: str = "GET") -> str:
+        """`GET /rest/api/3/status`: how messages name the endpoint a call went to."""
+        version = "3" if self.cloud else "2"
+        return f"{method} /rest/api/{version}/{path}"
+
+    def _get(
+        self,
+        what: str,
+        path: str,
+        *,
+        missing_ok: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
         """One GET through the retry policy; with `missing_ok` a 404 (deleted meanwhile) is None."""
         client = self._client()
 
         def get() -> Any:
             try:
-                return client._get_json(path, **kw)
+                return client._get_json(path, params=params)
             except JIRAError as err:
                 if missing_ok and err.status_code == 404:
                     return None
                 raise
 
-        return self._retrier.call(what, get)
+        return self._retrier.call(f"{what} ({self._endpoint(path)})", get)
+
+    def _post(self, what: str, path: str, body: dict[str, Any]) -> Any:
+        client = self._client()
+        return self._retrier.call(
+            f"{what} ({self._endpoint(path, 'POST')})",
+            lambda: client._get_json(path, params=body, use_post=True),
+        )
+
+    def _optional(self, what: str, path: str, consequence: str) -> Generator[Batch, None, Any]:
+        """Reference data the sync can do without: a 403/404 becomes a warning, not a failure."""
+        try:
+            return self._get(what, path)
+        except JiraRefused as err:
+            if err.status not in OPTIONAL:
+                raise
+            yield Rejection(
+                f"source {self.source.name!r} {self._endpoint(path)}",
+                f"Jira refused {what} (HTTP {err.status}: {err.detail[:200]}); {consequence}",
+            )
+            return None
 
     # -- contract ----------------------------------------------------------------------------
     def check(self) -> str:
@@ -160,7 +197,8 @@ class JiraConnector:
         full = full or previous is None
         tz = self._timezone()
         yield from self._reference_data()
-        fields = FIELDS + sorted(set(self._field_ids.values()))
+        extra = set(self._field_ids.values()) | ({self._epic_link} if self._epic_link else set())
+        fields = FIELDS + sorted(extra)
         window_start: datetime | None = None
         jql = scope
         if not full and previous:
@@ -172,7 +210,7 @@ class JiraConnector:
         pending: dict[str, str] = {}  # issue id -> key, awaiting their full changelog
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             ordered = f"{jql} ORDER BY updated ASC, key ASC"
-            for issues, _ in self._search(ordered, fields, "changelog"):
+            for issues, _ in self._search(ordered, fields, changelog=True):
                 yield from self._page(issues, seen, pending, pool)
                 if len(pending) >= BULK_ISSUES:
                     yield from self._full_changelogs(pending)
@@ -183,11 +221,11 @@ class JiraConnector:
                 if (window_start is None or updated >= window_start)
                 and (key not in seen or seen[key] < updated)
             ]
-            for start in range(0, len(missed), 100):
-                keys = ", ".join(f'"{k}"' for k in missed[start : start + 100])
-                again = f"key in ({keys}) ORDER BY key ASC"
-                for issues, _ in self._search(again, fields, "changelog"):
-                    yield from self._page(issues, seen, pending, pool)
+            gone: set[str] = set()
+            for issues in self._reread(missed, fields, gone):
+                yield from self._page(issues, seen, pending, pool)
+            for key in gone:  # deleted since the census: tombstoned now, not next time
+                census.pop(key, None)
         yield from self._full_changelogs(pending)
         yield Census("issue", set(census))
         latest = max([*census.values(), *seen.values()], default=None)
@@ -212,69 +250,80 @@ class JiraConnector:
             return ZoneInfo("UTC")
 
     def _reference_data(self) -> Iterator[Batch]:
-        """Statuses (for the categories of past statuses) and resolved custom field ids."""
+        """Statuses (for the categories of past statuses), resolved custom field ids and, on
+        Data Center, the Epic Link field. Browse projects suffices for all of it."""
         records: list[RawRecord] = []
-        if self.cloud:
-            start = 0
-            while True:
-                page = self._get("reading statuses", "statuses/search",
-                                 params={"startAt": start, "maxResults": 200})  # fmt: skip
-                values = page.get("values") or []
-                records += [RawRecord("status", str(v["id"]), v) for v in values if "id" in v]
-                start += len(values)
-                if page.get("isLast", True) or not values:
-                    break
-        else:
-            values = self._get("reading statuses", "status")
-            records += [RawRecord("status", str(v["id"]), v) for v in values if "id" in v]
+        statuses = yield from self._optional(
+            "reading statuses",
+            "status",
+            "categories of past statuses are taken from the issues' current statuses",
+        )
+        if isinstance(statuses, list):
+            records += [RawRecord("status", str(v["id"]), v) for v in statuses if "id" in v]
         wanted = self.source.custom_fields
+        by_id = all(CUSTOM_ID.match(v) for v in wanted.values())
+        listing: Any = None
+        if not by_id or not self.cloud:
+            listing = yield from self._optional(
+                "reading fields",
+                "field",
+                "custom fields named in `custom_fields`"
+                + ("" if self.cloud else " and the Epic Link roll-up of stories")
+                + " are not synced",
+            )
+        fields = [f for f in listing if isinstance(f, dict)] if isinstance(listing, list) else []
         resolved: dict[str, str] = {}
-        if wanted:
-            if all(CUSTOM_ID.match(v) for v in wanted.values()):
-                resolved = dict(wanted)
-            else:
-                by_name = {}
-                for field in self._get("reading field names", "field"):
-                    by_name[str(field.get("name", "")).lower()] = field["id"]
-                    by_name[str(field["id"]).lower()] = field["id"]
-                for model_name, ref in wanted.items():
-                    field_id = by_name.get(ref.lower())
-                    if field_id is None:
-                        yield Rejection(
-                            f"source {self.source.name!r} custom_fields.{model_name}",
-                            f"Jira has no field named or with id {ref!r}; it is not synced",
-                        )
-                    else:
-                        resolved[model_name] = field_id
+        if by_id:
+            resolved = dict(wanted)
+        elif fields:
+            by_name = {}
+            for field in fields:
+                by_name[str(field.get("name", "")).lower()] = str(field["id"])
+                by_name[str(field["id"]).lower()] = str(field["id"])
+            for model_name, ref in wanted.items():
+                field_id = by_name.get(ref.lower())
+                if field_id is None:
+                    yield Rejection(
+                        f"source {self.source.name!r} custom_fields.{model_name}",
+                        f"Jira has no field named or with id {ref!r}; it is not synced",
+                    )
+                else:
+                    resolved[model_name] = field_id
         self._field_ids = resolved
-        self._local.__dict__.clear()  # clients pick up the resolved field cache
         records.append(RawRecord("meta", "custom_fields", resolved))
+        if not self.cloud:  # found by its type: the name is translated and can be renamed
+            epic = [f for f in fields if (f.get("schema") or {}).get("custom") == EPIC_LINK_TYPE]
+            self._epic_link = str(epic[0]["id"]) if epic else None
+            records.append(RawRecord("meta", "epic_link", {"field": self._epic_link}))
         yield Page(records)
 
     def _search(
         self,
         jql: str,
         fields: list[str],
-        expand: str | None,
+        *,
+        changelog: bool = False,
         size: int | None = None,
         what: str = "searching issues",
     ) -> Iterator[tuple[list[Any], int | None]]:
-        """Pages of raw issues (with Jira's total on Data Center): nextPageToken on Cloud,
-        startAt/total on Data Center."""
+        """Pages of raw issues (with Jira's total on Data Center): `POST /search/jql` with
+        nextPageToken on Cloud, `POST /search` with startAt/total on Data Center."""
         size = size or self.source.page_size or (100 if self.cloud else 1000)
-        client = self._client()
         token: str | None = None
         start = 0
         while True:
+            body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": list(fields)}
             if self.cloud:
-                call = partial(client.enhanced_search_issues, jql, nextPageToken=token)
+                if changelog:
+                    body["expand"] = "changelog"  # a comma-separated string on Cloud
+                if token:
+                    body["nextPageToken"] = token
+                result = self._post(what, "search/jql", body)
             else:
-                call = partial(client.search_issues, jql, startAt=start)
-            result = self._retrier.call(
-                what,
-                partial(call, maxResults=size, fields=list(fields), expand=expand,
-                        json_result=True, use_post=True),
-            )  # fmt: skip
+                body["startAt"] = start
+                if changelog:
+                    body["expand"] = ["changelog"]  # SearchRequestBean types it as an array
+                result = self._post(what, "search", body)
             issues = result.get("issues") or []
             total = None if self.cloud else int(result.get("total") or 0)
             yield issues, total
@@ -286,6 +335,41 @@ class JiraConnector:
                 start += len(issues)
                 if not issues or start >= (total or 0):
                     return
+
+    def _reread(self, keys: list[str], fields: list[str], gone: set[str]) -> Iterator[list[Any]]:
+        """Issues by key, 100 at a time; keys Jira no longer has are added to `gone`."""
+        for start in range(0, len(keys), BULK_FETCH):
+            batch = keys[start : start + BULK_FETCH]
+            if not self.cloud:
+                yield from self._reread_by_jql(batch, fields, gone)
+                continue
+            body = {"issueIdsOrKeys": batch, "fields": fields, "expand": ["changelog"]}
+            result = self._post("re-reading issues by key", "issue/bulkfetch", body)
+            issues = result.get("issues") or []
+            found = {i.get("key") for i in issues if isinstance(i, dict)}
+            gone.update(k for k in batch if k not in found)
+            yield issues
+
+    def _reread_by_jql(
+        self, keys: list[str], fields: list[str], gone: set[str]
+    ) -> Iterator[list[Any]]:
+        """Data Center has no bulkfetch: `key in (...)`, whose 400 names every unknown key."""
+        while keys:
+            listed = ", ".join(f'"{k}"' for k in keys)
+            jql = f"key in ({listed}) ORDER BY key ASC"
+            try:
+                pages = list(self._search(jql, fields, changelog=True,
+                                          what="re-reading issues by key"))  # fmt: skip
+            except JiraRefused as err:
+                unknown = set(UNKNOWN_KEY.findall(err.detail)) & set(keys)
+                if err.status != 400 or not unknown:
+                    raise
+                gone.update(unknown)
+                keys = [k for k in keys if k not in unknown]
+                continue
+            for issues, _ in pages:
+                yield issues
+            return
 
     def _page(
         self,
@@ -356,8 +440,7 @@ class JiraConnector:
                 }
                 if token:
                     body["nextPageToken"] = token
-                result = self._get("reading full changelogs", "changelog/bulkfetch",
-                                   params=body, use_post=True)  # fmt: skip
+                result = self._post("reading full changelogs", "changelog/bulkfetch", body)
                 for entry in result.get("issueChangeLogs") or []:
                     collected.setdefault(str(entry.get("issueId")), []).extend(
                         entry.get("changeHistories") or []
@@ -377,8 +460,8 @@ class JiraConnector:
         for _ in range(2):
             census = {}
             total: int | None = None
-            pages = self._search(f"{scope} ORDER BY key ASC", CENSUS_FIELDS, None, CENSUS_PAGE,
-                                 "taking the key census")  # fmt: skip
+            pages = self._search(f"{scope} ORDER BY key ASC", CENSUS_FIELDS, size=CENSUS_PAGE,
+                                 what="taking the key census")  # fmt: skip
             for issues, page_total in pages:
                 _collect(census, issues)
                 total = page_total

@@ -31,23 +31,52 @@ def jira_retrier(
     )
 
 
+class JiraRefused(PermanentConnectorError):
+    """Jira refused a request and will refuse it again: `status` and Jira's own `detail` (its
+    error messages, never headers) let the caller decide, e.g. an optional endpoint's 403 is
+    a warning and a 400 on `key in (...)` names the keys that no longer exist."""
+
+    def __init__(self, message: str, status: int, detail: str):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+def _advice(status: int, what: str, detail: str) -> str:
+    """What a user should change for a refusal that retrying cannot fix."""
+    if status == 401:
+        return (
+            f"Jira refused the credentials (HTTP 401) while {what}; check the token "
+            "(and e-mail) configured for this source"
+        )
+    if status == 403:
+        return (
+            f"Jira denied the sync account access (HTTP 403) while {what}: {detail}; the "
+            "account needs the *Browse projects* permission on the synced projects "
+            "(no admin rights are needed)"
+        )
+    if status == 404:
+        return (
+            f"Jira answered HTTP 404 while {what}: {detail}; check `url` (the API base) and "
+            "`deployment` (Data Center serves /rest/api/2 only)"
+        )
+    return (
+        f"Jira answered HTTP {status} while {what}: {detail}; check this source's `jql`, "
+        "`projects` and `custom_fields`"
+    )
+
+
 def classify(source_name: str, err: BaseException, what: str) -> Verdict:
     """429, 5xx, dropped connections and truncated JSON are retried; the rest is final."""
     if isinstance(err, JIRAError):
         status = int(err.status_code or 0)
-        if status in (401, 403):
-            return PermanentConnectorError(
-                f"source {source_name!r}: Jira refused the credentials (HTTP {status}) "
-                f"while {what}; check the token (and e-mail) configured for this source"
-            )
         headers = err.response.headers if err.response is not None else {}
         if status in TRANSIENT or status == 0:
             reason = f"HTTP {status}" if status else "no HTTP status"
             return Transient(reason, headers.get("Retry-After"))
-        return ConnectorError(
-            f"source {source_name!r}: Jira answered HTTP {status} while {what}: "
-            f"{_safe_text(err.text)}"
-        )
+        detail = err.text or "no message"
+        message = f"source {source_name!r}: {_advice(status, what, _short(detail))}"
+        return JiraRefused(message, status, detail)
     if isinstance(err, requests.ConnectionError | requests.Timeout):
         return Transient(f"connection failed ({type(err).__name__})")
     if isinstance(err, ValueError):  # a truncated or garbled JSON body
@@ -55,6 +84,6 @@ def classify(source_name: str, err: BaseException, what: str) -> Verdict:
     return None
 
 
-def _safe_text(text: str | None) -> str:
+def _short(text: str) -> str:
     """Jira's error message only (never headers); shortened for a one-line error."""
     return (text or "no message")[:300]

@@ -2,10 +2,15 @@
 
 One set-based pass over DuckDB's JSON functions:
 - `stg_items`: one row per issue (tombstones included), plus fix versions as milestone items
-  when `source.milestones` is "versions" or "both" (item id `<source>:version/<id>`);
+  when `source.milestones` is "versions" or "both" (item id `<source>:version/<id>`). A story
+  reaches its epic through `parent` on Cloud and through the Epic Link field on Data Center
+  (which has no issue type hierarchy: an epic is an "Epic" or the target of an Epic Link);
+  links point at `site_url` (default `url`, which may be an API gateway);
 - `stg_references`: issue links in the right direction for both ends of every link type,
   remote-link URLs (direction from the relationship text), and summary/description text that
-  names keys or URLs (the shared resolver reads those);
+  names keys or URLs (the shared resolver reads those): ADF (Cloud v3) as its text, link and
+  card targets; wiki markup (Data Center) as written, so `[OPS-12|https://…/browse/OPS-12]`
+  yields both the key and the URL;
 - `stg_status_changes`: every status transition of the landed changelogs, with categories
   from the site's statuses.
 """
@@ -55,14 +60,25 @@ def _custom_fields(con: duckdb.DuckDBPyConnection, raw: str) -> dict[str, str]:
     return {k: v for k, v in mapping.items() if isinstance(v, str) and FIELD_ID.match(v)}
 
 
+def _epic_link_field(con: duckdb.DuckDBPyConnection, raw: str) -> str | None:
+    """The Epic Link field id the connector found on Data Center (None on Cloud)."""
+    row = con.execute(
+        f"SELECT payload ->> '$.field' FROM {raw}.raw_records WHERE record_type = 'meta' "
+        "AND record_key = 'epic_link' AND NOT is_deleted"
+    ).fetchone()
+    field = row[0] if row else None
+    return field if isinstance(field, str) and FIELD_ID.match(field) else None
+
+
 def normalise(
     con: duckdb.DuckDBPyConnection, source: JiraSource, raw: str, synced_at: datetime
 ) -> None:
     """Fill the staging tables from the attached raw store `raw` of Jira source `source`."""
     custom = _custom_fields(con, raw)
+    epic_link = _epic_link_field(con, raw)
     params = {
         "source": source.name,
-        "site": str(source.url).rstrip("/"),
+        "site": str(getattr(source, "site_url", None) or source.url).rstrip("/"),
         "synced_at": synced_at,
         "default_department": getattr(source, "department", None),
     }
@@ -75,7 +91,7 @@ def normalise(
         """
     )  # a view, not a copy: payloads are read from the raw store as needed
     try:
-        _items(con, raw, source, custom, params)
+        _items(con, raw, source, custom, epic_link, params)
         _versions(con, source, params)
         _references(con, raw, params)
         _status_changes(con, raw, params)
@@ -88,14 +104,21 @@ def _items(
     raw: str,
     source: JiraSource,
     custom: dict[str, str],
+    epic_link: str | None,
     params: dict[str, Any],
 ) -> None:
     milestones = getattr(source, "milestones", "epics")
     parent_is_epic = (
-        "(p ->> '$.fields.parent.fields.issuetype.name' = 'Epic' "
-        "OR TRY_CAST(p ->> '$.fields.parent.fields.issuetype.hierarchyLevel' AS INT) = 1)"
+        "(coalesce(p ->> '$.fields.parent.fields.issuetype.name' = 'Epic', false) "
+        "OR coalesce(TRY_CAST(p ->> '$.fields.parent.fields.issuetype.hierarchyLevel' AS INT) "
+        "= 1, false))"
     )
-    epic = f"CASE WHEN {parent_is_epic} THEN $source || ':' || (p ->> '$.fields.parent.key') END"
+    # Data Center: the Epic Link field holds the epic's key (a string)
+    epic_key = f"nullif(p ->> '$.fields.{epic_link}', '')" if epic_link else "NULL"
+    epic = (
+        f"CASE WHEN {parent_is_epic} THEN $source || ':' || (p ->> '$.fields.parent.key') "
+        f"WHEN {epic_key} IS NOT NULL THEN $source || ':' || {epic_key} END"
+    )
     version = (
         "CASE WHEN (p ->> '$.fields.fixVersions[0].id') IS NOT NULL "
         "THEN $source || ':version/' || (p ->> '$.fields.fixVersions[0].id') END"
@@ -105,9 +128,16 @@ def _items(
         "versions": version,
         "both": f"coalesce({version}, {epic})",
     }.get(milestones, "NULL")
+    epic_targets = (
+        f"i.key IN (SELECT p ->> '$.fields.{epic_link}' FROM jira_issue "
+        f"WHERE NOT is_deleted AND (p ->> '$.fields.{epic_link}') IS NOT NULL)"
+        if epic_link
+        else "false"
+    )
     is_epic = (
-        "(p ->> '$.fields.issuetype.name' = 'Epic' "
-        "OR TRY_CAST(p ->> '$.fields.issuetype.hierarchyLevel' AS INT) = 1)"
+        "(coalesce(p ->> '$.fields.issuetype.name' = 'Epic', false) "
+        "OR coalesce(TRY_CAST(p ->> '$.fields.issuetype.hierarchyLevel' AS INT) = 1, false) "
+        f"OR {epic_targets})"
     )
     is_milestone = is_epic if milestones in ("epics", "both") else "false"
     department = _custom_value(custom["department"]) if "department" in custom else "NULL"
@@ -151,15 +181,15 @@ def _items(
             coalesce({department}, $default_department),
             p ->> '$.fields.assignee.emailAddress',
             p ->> '$.fields.assignee.displayName',
-            coalesce(p ->> '$.fields.assignee.accountId', p ->> '$.fields.assignee.name'),
+            coalesce(p ->> '$.fields.assignee.accountId', p ->> '$.fields.assignee.key',
+                     p ->> '$.fields.assignee.name'),
             TRY_CAST(p ->> '$.fields.duedate' AS DATE),
             {start},
             {_ts("p ->> '$.fields.created'")},
             {_ts("p ->> '$.fields.updated'")},
             {_ts("p ->> '$.fields.resolutiondate'")},
             coalesce(c.changed_at, {_ts("p ->> '$.fields.created'")}),
-            CASE WHEN (p ->> '$.fields.parent.key') IS NOT NULL
-                 THEN $source || ':' || (p ->> '$.fields.parent.key') END,
+            $source || ':' || coalesce(p ->> '$.fields.parent.key', {epic_key}),
             {milestone_key},
             p ->> '$.fields.project.key',
             coalesce(TRY_CAST(p -> '$.fields.labels' AS VARCHAR[]), []),

@@ -161,10 +161,12 @@ def _remote_links(org: JiraOrg, rng: random.Random, keys: list[str]) -> None:
                 app = "Google Sheets"
             else:
                 url, app = f"https://wiki.example.com/pages/{task}", None
+            issue = org.issues[key]
             org.add_remote_link(
                 key,
                 url,
                 title=f"{app or 'Page'} {task}",
                 relationship=rng.choice(RELATIONSHIPS),
                 application=app,
+                at=issue.created + timedelta(minutes=1),  # linked when filed: no later update
             )

@@ -23,7 +23,11 @@ Predicate = Callable[[Issue], bool]
 
 
 class JqlError(ValueError):
-    """A query the sandbox (or Jira) refuses."""
+    """A query the sandbox (or Jira) refuses; `messages` lists every finding, as Jira does."""
+
+    def __init__(self, message: str, messages: list[str] | None = None):
+        super().__init__(message)
+        self.messages = messages or [message]
 
 
 @dataclass
@@ -69,8 +73,36 @@ def key_sort(key: str) -> tuple[str, int]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[str], org: JiraOrg, tz: tzinfo):
+    def __init__(
+        self,
+        tokens: list[str],
+        org: JiraOrg,
+        tz: tzinfo,
+        visible: Callable[[str], bool],
+        validate: bool,
+    ):
         self.tokens, self.pos, self.org, self.tz = tokens, 0, org, tz
+        self.visible, self.validate = visible, validate
+        self.errors: list[str] = []
+
+    def check_values(self, field: str, values: list[str]) -> None:
+        """Jira's strict validation: every named project or issue must exist for the user."""
+        if not self.validate:
+            return
+        if field == "project":
+            for value in values:
+                project = self.org.projects.get(value.upper())
+                if project is None or not self.visible(project.key):
+                    self.errors.append(
+                        f"The value '{value}' does not exist for the field 'project'."
+                    )
+        elif field in ("key", "issuekey", "issue"):
+            for value in values:
+                issue = self.org.issues.get(value.upper())
+                if issue is None or not self.visible(issue.project):
+                    self.errors.append(
+                        f"An issue with key '{value}' does not exist for field '{field}'."
+                    )
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -153,6 +185,7 @@ class _Parser:
             return lambda i: cmp(i.created, bound)
         if op in (">", ">=", "<", "<="):
             raise JqlError(f"Operator '{op}' cannot be used with the '{field}' field.")
+        self.check_values(field, values)
         getter = self.getter(field)
         wanted = {v.lower() for v in values}
         negate = op in ("!=", "not in")
@@ -162,7 +195,7 @@ class _Parser:
         org = self.org
         if field == "project":
             return lambda i: i.project
-        if field in ("key", "issuekey", "id"):
+        if field in ("key", "issuekey", "issue", "id"):
             return (lambda i: i.key) if field != "id" else (lambda i: i.id)
         if field == "status":
             return lambda i: org.statuses[i.status].name
@@ -189,8 +222,20 @@ def _compare(op: str) -> Callable[[datetime, datetime], bool]:
     }[op]
 
 
-def parse(jql: str, org: JiraOrg, tz: tzinfo = UTC, *, require_bounded: bool = False) -> Query:
-    """Parse `jql`; with `require_bounded` a query without a restriction is refused (Cloud)."""
+def parse(
+    jql: str,
+    org: JiraOrg,
+    tz: tzinfo = UTC,
+    *,
+    require_bounded: bool = False,
+    visible: Callable[[str], bool] | None = None,
+    validate: bool = True,
+) -> Query:
+    """Parse `jql`; with `require_bounded` a query without a restriction is refused (Cloud).
+
+    Date literals are read in `tz`, the calling user's time zone. With `validate` (Jira's
+    default), projects and issue keys the user cannot see are errors, not empty results.
+    """
     tokens = _tokens(jql)
     lowered = [t.lower() for t in tokens]
     order: list[tuple[str, bool]] = []
@@ -207,10 +252,12 @@ def parse(jql: str, org: JiraOrg, tz: tzinfo = UTC, *, require_bounded: bool = F
                 "to your query."
             )
         return Query(None, order)
-    parser = _Parser(where_tokens, org, tz)
+    parser = _Parser(where_tokens, org, tz, visible or (lambda _: True), validate)
     where = parser.parse_or()
     if parser.peek() is not None:
         raise JqlError(f"Error in the JQL Query: unexpected '{parser.peek()}'.")
+    if parser.errors:
+        raise JqlError(parser.errors[0], parser.errors)
     return Query(where, order)
 
 
@@ -230,9 +277,15 @@ def _order(tokens: list[str]) -> list[tuple[str, bool]]:
     return out
 
 
-def evaluate(query: Query, org: JiraOrg) -> list[Issue]:
-    """The matching issues in the query's order (default: key descending, as Jira does)."""
-    issues = [i for i in org.issues.values() if query.where is None or query.where(i)]
+def evaluate(
+    query: Query, org: JiraOrg, visible: Callable[[str], bool] | None = None
+) -> list[Issue]:
+    """The matching issues the user may browse, in the query's order (default: key DESC)."""
+    issues = [
+        i
+        for i in org.issues.values()
+        if (visible is None or visible(i.project)) and (query.where is None or query.where(i))
+    ]
     order = query.order or [("key", True)]
     for field, descending in reversed(order):
         if field == "key":

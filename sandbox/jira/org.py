@@ -15,6 +15,7 @@ or generate one of any size with `sandbox.jira.generate.generate_org`.
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ ISSUE_TYPES = {  # name -> (id, hierarchy level)
     "Story": ("10001", 0),
     "Task": ("10002", 0),
     "Bug": ("10003", 0),
+    "Sub-task": ("10004", -1),
 }
 PRIORITIES = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
 DEFAULT_STATUSES = (
@@ -273,14 +275,47 @@ class JiraOrg:
         title: str | None = None,
         relationship: str | None = None,
         application: str | None = None,
+        at: datetime | None = None,
+        author: str | None = None,
     ) -> RemoteLink:
-        """Attach a remote link (an Asana task, a sheet row, a wiki page) to an issue."""
+        """Attach a remote link (an Asana task, a sheet row, a wiki page) to an issue.
+
+        Like Jira, this writes a `RemoteIssueLink` item into the issue's history.
+        """
         link = RemoteLink(
             int(self.next_id("remotelink")), issue_key, url, title or url, relationship, application
         )
         self.remote_links.setdefault(issue_key, []).append(link)
+        text = f'This issue links to "{link.title}"'
+        self._record(issue_key, ("RemoteIssueLink", None, None, str(link.id), text), at, author)
         self.version += 1
         return link
+
+    def remove_remote_link(
+        self, issue_key: str, link_id: int, *, at: datetime | None = None, author: str | None = None
+    ) -> None:
+        """Delete a remote link; the history item keeps its id and title as `from`."""
+        links = self.remote_links.get(issue_key, [])
+        link = next(x for x in links if x.id == link_id)
+        links.remove(link)
+        text = f'This issue links to "{link.title}"'
+        self._record(issue_key, ("RemoteIssueLink", str(link.id), text, None, None), at, author)
+        self.version += 1
+
+    def _record(
+        self,
+        key: str,
+        item: tuple[str, str | None, str | None, str | None, str | None],
+        at: datetime | None,
+        author: str | None,
+    ) -> None:
+        """Insert one history entry in time order; a change now also moves `updated`."""
+        issue = self.issues[key]
+        when = _aware(at or self.now)
+        history = History(self.next_id("history"), when, author, [item])
+        times = [h.at for h in issue.histories]
+        issue.histories.insert(bisect.bisect_right(times, when), history)
+        issue.updated = max(issue.updated, when)
 
     def add_status_change(
         self,

@@ -6,7 +6,9 @@ deployment (Cloud users carry accountId; Data Center users carry name/key).
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +50,11 @@ SYSTEM_FIELDS = [
     "resolution",
 ]
 ALL_FIELDS = SYSTEM_FIELDS + list(CUSTOM_FIELDS)
+# Data Center links a story to its epic through Jira Software's "Epic Link" custom field; its id
+# differs per instance, so clients must find it by schema type in `GET /field`.
+EPIC_LINK_FIELD = "customfield_10101"
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
+ISSUE_KEY = re.compile(r"\b([A-Z][A-Z0-9_]+-\d+)\b")
 
 
 def jira_time(value: datetime) -> str:
@@ -64,15 +71,30 @@ def adf(text: str) -> dict[str, Any]:
     }
 
 
-def wanted_fields(requested: list[str], *, default: list[str]) -> list[str]:
+def wiki(text: str, base: str, projects: Collection[str]) -> str:
+    """Plain text as Data Center stores it: wiki markup, mentions of the site's issues as
+    `[KEY|url]` links (as written: deleting the issue later does not change the text)."""
+
+    def link(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return f"[{key}|{base}/browse/{key}]" if key.rsplit("-", 1)[0] in projects else key
+
+    body = ISSUE_KEY.sub(link, text)
+    return f"h2. Details\n*Note:* {body}"
+
+
+def wanted_fields(
+    requested: list[str], *, default: list[str], extra: tuple[str, ...] = ()
+) -> list[str]:
     """Resolve `fields` (`*all`, `*navigable`, ids, `-x` exclusions) to the fields to render."""
     if not requested:
         requested = default
+    every = ALL_FIELDS + list(extra)
     out: list[str] = []
     for name in requested:
         if name in ("*all", "*navigable"):
-            out.extend(f for f in ALL_FIELDS if f not in out)
-        elif not name.startswith("-") and name in ALL_FIELDS and name not in out:
+            out.extend(f for f in every if f not in out)
+        elif not name.startswith("-") and name in every and name not in out:
             out.append(name)
     excluded = {name[1:] for name in requested if name.startswith("-")}
     return [f for f in out if f not in excluded]
@@ -84,6 +106,12 @@ class Renderer:
     base: str
     api: str = "3"
     cloud: bool = True
+    time_zone: str = "America/New_York"
+    dc_shapes: bool = True  # False: Data Center rendered with Cloud's shapes (legacy tests)
+
+    @property
+    def cloud_shapes(self) -> bool:
+        return self.cloud or not self.dc_shapes
 
     def url(self, path: str) -> str:
         return f"{self.base}/rest/api/{self.api}/{path}"
@@ -93,11 +121,12 @@ class Renderer:
         if account_id is None or account_id not in self.org.users:
             return None
         user = self.org.users[account_id]
+        who = f"accountId={user.account_id}" if self.cloud else f"username={user.name}"
         out: dict[str, Any] = {
-            "self": self.url(f"user?accountId={user.account_id}"),
+            "self": self.url(f"user?{who}"),
             "displayName": user.display_name,
             "active": True,
-            "timeZone": "UTC",
+            "timeZone": self.time_zone,
         }
         if user.email is not None or null_email:
             out["emailAddress"] = user.email
@@ -127,15 +156,17 @@ class Renderer:
 
     def issuetype(self, name: str) -> dict[str, Any]:
         type_id, level = ISSUE_TYPES[name]
-        return {
+        out: dict[str, Any] = {
             "self": self.url(f"issuetype/{type_id}"),
             "id": type_id,
             "description": "",
             "iconUrl": f"{self.base}/images/icons/{name.lower()}.svg",
             "name": name,
-            "subtask": False,
-            "hierarchyLevel": level,
+            "subtask": level < 0,
         }
+        if self.cloud_shapes:  # Data Center has no issue type hierarchy
+            out["hierarchyLevel"] = level
+        return out
 
     def priority(self, name: str) -> dict[str, Any]:
         pid = PRIORITIES.get(name, "3")
@@ -173,6 +204,8 @@ class Renderer:
         if name == "description":
             if issue.description is None:
                 return True, None
+            if not self.cloud_shapes:
+                return True, wiki(issue.description, self.base, self.org.projects)
             return True, adf(issue.description) if self.api == "3" else issue.description
         if name == "status":
             return True, self.status(issue.status)
@@ -196,7 +229,14 @@ class Renderer:
             return True, self.project(issue.project)
         if name == "parent":
             parent = self.org.issues.get(issue.parent) if issue.parent else None
-            return (True, self.issue_ref(parent)) if parent else (False, None)
+            if parent and (self.cloud_shapes or ISSUE_TYPES[issue.issuetype][1] < 0):
+                return True, self.issue_ref(parent)
+            return False, None  # Data Center: only sub-tasks have a parent
+        if name == EPIC_LINK_FIELD and not self.cloud:
+            parent = self.org.issues.get(issue.parent) if issue.parent else None
+            if parent and parent.issuetype == "Epic" and ISSUE_TYPES[issue.issuetype][1] >= 0:
+                return True, parent.key
+            return True, None
         if name == "fixVersions":
             versions = self.org.projects[issue.project].versions
             return True, [self.version(versions[v].id, v) for v in issue.fix_versions]

@@ -14,13 +14,33 @@ import json
 import secrets
 import ssl
 import threading
+import time
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+from sandbox.jira.access import (
+    ADMINISTER,
+    ADMINISTER_PROJECTS,
+    BROWSE,
+    JiraAccount,
+    Quota,
+    make_account,
+)
+from sandbox.jira.contract import Checked, check
 from sandbox.jira.jql import JqlError, evaluate, parse
 from sandbox.jira.org import CUSTOM_FIELDS, LINK_TYPES, Issue, JiraOrg
-from sandbox.jira.render import ALL_FIELDS, SYSTEM_FIELDS, Renderer, jira_time, wanted_fields
-from sandbox.server import Faults, HttpError, Request, SandboxServer, ServedSandbox
+from sandbox.jira.render import (
+    ALL_FIELDS,
+    EPIC_LINK_FIELD,
+    EPIC_LINK_TYPE,
+    SYSTEM_FIELDS,
+    Renderer,
+    jira_time,
+    wanted_fields,
+)
+from sandbox.server import Faults, HttpError, Request, Response, SandboxServer, ServedSandbox
 
 GONE = {
     "errorMessages": [
@@ -32,10 +52,11 @@ GONE = {
 }
 CUSTOM_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:"
 LIGHT_FIELDS = {"id", "key", "updated", "created", "status"}
+NOT_ADMIN = "You are not authorized to perform this action. Administrator privileges are required."
 
 
-def _error(status: int, message: str) -> HttpError:
-    return HttpError(status, {"errorMessages": [message], "errors": {}})
+def _error(status: int, message: str, messages: list[str] | None = None) -> HttpError:
+    return HttpError(status, {"errorMessages": messages or [message], "errors": {}})
 
 
 def _token(offset: int, query_id: str) -> str:
@@ -51,7 +72,16 @@ def _untoken(token: str) -> dict[str, Any]:
 
 
 class JiraSandbox(ServedSandbox):
-    """Serves `org` as Jira Cloud (`deployment="cloud"`) or Data Center (`"data_center"`)."""
+    """Serves `org` as Jira Cloud (`deployment="cloud"`) or Data Center (`"data_center"`).
+
+    Vendor-faithful by default: every request is checked against Atlassian's OpenAPI document
+    (`strict`; results in `contract_log`), the account (`email`/`token`) holds *Browse
+    projects* only (`permissions="admin"` grants *Administer Jira*), its time zone is
+    `time_zone`, and `rate_limit` requests per `rate_window_seconds` (off unless set). Data
+    Center speaks its own dialect (wiki markup, Epic Link, no hierarchy) unless `dc_shapes` is
+    False. A second
+    account, `admin` (`admin_email`/`admin_token`), always administers the site.
+    """
 
     def __init__(
         self,
@@ -66,13 +96,44 @@ class JiraSandbox(ServedSandbox):
         ca_bundle: str | None = None,
         update_while_paging: bool = False,
         changelog_expand_limit: int | None = None,
+        strict: bool = True,
+        permissions: Literal["browse", "admin"] = "browse",
+        browse_projects: Collection[str] | None = None,
+        time_zone: str = "America/New_York",
+        rate_limit: int | None = None,
+        rate_window_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        denied_status: int = 403,
+        dc_shapes: bool = True,
     ):
         self.org = org
+        self.strict = strict
+        self.time_zone = time_zone
+        self.denied_status = denied_status
+        self.dc_shapes = dc_shapes
+        self.contract_log: list[Checked] = []  # every request, checked against the document
+        self.quota = Quota(rate_limit, rate_window_seconds, clock) if rate_limit else None
         self.deployment = deployment
         self.cloud = deployment == "cloud"
         self.email = email
         self.token = token or f"sbx-{secrets.token_urlsafe(18)}"
         self.ca_bundle = ca_bundle
+        self.account = make_account(
+            "sync-bot",
+            email,
+            self.token,
+            role=permissions,
+            projects=browse_projects,
+            time_zone=time_zone,
+        )
+        self.admin = make_account(
+            "jira-admin",
+            "admin@example.com",
+            f"sbx-{secrets.token_urlsafe(18)}",
+            role="admin",
+            time_zone=time_zone,
+        )
+        self._caller = self.account
         self.update_while_paging = update_while_paging
         self.paging_updates: list[str] = []  # keys touched by update_while_paging
         # Cloud keeps the latest 100 histories on search; Data Center returns them all.
@@ -95,6 +156,7 @@ class JiraSandbox(ServedSandbox):
                 "errors": {},
             },
             faults=faults,
+            check=self._check_contract,
             port=port,
             tls=tls,
         )
@@ -124,12 +186,39 @@ class JiraSandbox(ServedSandbox):
         return entry, {token_env: self.token}
 
     # -- auth --------------------------------------------------------------------------------
-    def _authorised(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
+    def credentials(self, account: JiraAccount) -> str:
+        """The Authorization header an account sends (Cloud: Basic e-mail:token; DC: PAT)."""
         if self.cloud:
-            expected = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
-            return header == f"Basic {expected}"
-        return header == f"Bearer {self.token}"
+            pair = base64.b64encode(f"{account.email}:{account.token}".encode()).decode()
+            return f"Basic {pair}"
+        return f"Bearer {account.token}"
+
+    def _who(self, request: Request) -> JiraAccount | None:
+        header = request.headers.get("authorization", "")
+        for account in (self.account, self.admin):
+            if header == self.credentials(account):
+                return account
+        return None
+
+    def _authorised(self, request: Request) -> bool:
+        return self._who(request) is not None
+
+    @property
+    def invalid_requests(self) -> list[Checked]:
+        return [c for c in self.contract_log if not c.ok]
+
+    def _check_contract(self, request: Request) -> Response | None:
+        """Check a request against the vendor document; in strict mode refuse it as Jira does."""
+        checked = check(request, self.deployment)
+        with self.lock:
+            self.contract_log.append(checked)
+        if checked.ok or not self.strict:
+            return None
+        if checked.status == 404:
+            return Response(404, {"errorMessages": ["null for uri"], "errors": {}})
+        if checked.status == 405:
+            return Response(405, {"errorMessages": ["Method Not Allowed"], "errors": {}})
+        return Response(400, {"errorMessages": [checked.problem or "Bad request"], "errors": {}})
 
     # -- routes ------------------------------------------------------------------------------
     def _routes(self) -> None:
@@ -152,6 +241,9 @@ class JiraSandbox(ServedSandbox):
             ("GET", "/statuses/search", self.statuses_search),
             ("GET", "/status", self.statuses_list),
             ("GET", "/project/search", self.projects),
+            ("GET", "/project", self.project_list),
+            ("GET", "/mypermissions", self.my_permissions),
+            ("POST", "/issue/bulkfetch", self.bulk_issues),
         ]:
             s.route(method, api + path)(self._guard(handler))
 
@@ -161,18 +253,35 @@ class JiraSandbox(ServedSandbox):
             allowed = ("2", "3", "latest") if self.cloud else ("2", "latest")
             if version not in allowed:
                 raise _error(404, "null for uri")
+            caller = self._who(request) or self.account
+            headers: dict[str, str] = {}
+            if self.quota is not None:
+                allowed_now, headers = self.quota.take(caller.name)
+                if not allowed_now:
+                    return Response(429, self.server.rate_limit_body(), headers)
             with self.lock:
-                return handler(request)
+                self._caller = caller
+                result = handler(request)
+            if isinstance(result, Response):
+                result.headers.update(headers)
+                return result
+            return Response(200, result, headers)
 
         return wrapped
 
     def renderer(self, request: Request) -> Renderer:
         api = "3" if request.params.get("version") == "3" else "2"
-        return Renderer(self.org, self.url, api, self.cloud)
+        return Renderer(self.org, self.url, api, self.cloud, self._caller.time_zone, self.dc_shapes)
+
+    def _visible(self, project: str) -> bool:
+        return self._caller.can_browse(project)
+
+    def _deny(self) -> HttpError:
+        return _error(self.denied_status, NOT_ADMIN)
 
     # -- simple resources --------------------------------------------------------------------
     def server_info(self, request: Request) -> dict[str, Any]:
-        version = [1001, 0, 0] if self.cloud else [9, 12, 15]
+        version = [1001, 0, 0] if self.cloud else [10, 3, 5]
         return {
             "baseUrl": self.url,
             "displayUrl": self.url,
@@ -220,22 +329,58 @@ class JiraSandbox(ServedSandbox):
                     },
                 }
             )
+        if not self.cloud:
+            number = int(EPIC_LINK_FIELD.rsplit("_", 1)[1])
+            out.append(
+                {
+                    "id": EPIC_LINK_FIELD,
+                    "name": "Epic Link",
+                    "custom": True,
+                    "orderable": True,
+                    "navigable": True,
+                    "searchable": True,
+                    "clauseNames": [f"cf[{number}]", "Epic Link"],
+                    "schema": {"type": "any", "custom": EPIC_LINK_TYPE, "customId": number},
+                }
+            )
         return out
 
     def myself(self, request: Request) -> dict[str, Any]:
+        me = self._caller
         out: dict[str, Any] = {
             "self": self.renderer(request).url("myself"),
-            "displayName": "Sync Bot",
-            "emailAddress": self.email,
+            "displayName": me.display_name,
+            "emailAddress": me.email,
             "active": True,
-            "timeZone": "UTC",
+            "timeZone": me.time_zone,
             "locale": "en_US",
         }
         if self.cloud:
-            out.update(accountId="5f00000000000000sync", accountType="atlassian")
+            out.update(accountId=me.account_id, accountType="atlassian")
         else:
-            out.update(name="sync-bot", key="sync-bot")
+            out.update(name=me.name, key=me.name)
         return out
+
+    def my_permissions(self, request: Request) -> dict[str, Any]:
+        """`GET /mypermissions`; Cloud has required `permissions` since February 2019."""
+        wanted = request.args("permissions")
+        if self.cloud and not wanted:
+            raise _error(400, "The permissions query parameter is required.")
+        project = request.arg("projectKey")
+        names = wanted or [BROWSE, ADMINISTER_PROJECTS, ADMINISTER]
+        return {
+            "permissions": {
+                name: {
+                    "id": str(i),
+                    "key": name,
+                    "name": name.replace("_", " ").title(),
+                    "type": "GLOBAL" if name == ADMINISTER else "PROJECT",
+                    "description": "",
+                    "havePermission": self._caller.has(name, project),
+                }
+                for i, name in enumerate(names, start=1)
+            }
+        }
 
     def link_types(self, request: Request) -> dict[str, Any]:
         render = self.renderer(request)
@@ -253,6 +398,8 @@ class JiraSandbox(ServedSandbox):
         }
 
     def statuses_search(self, request: Request) -> dict[str, Any]:
+        if not self._caller.has(ADMINISTER_PROJECTS):
+            raise self._deny()
         start = int(request.arg("startAt", "0") or 0)
         size = min(int(request.arg("maxResults", "200") or 200), 200)
         names = {"new": "TODO", "indeterminate": "IN_PROGRESS", "done": "DONE"}
@@ -284,7 +431,7 @@ class JiraSandbox(ServedSandbox):
         start = int(request.arg("startAt", "0") or 0)
         size = min(int(request.arg("maxResults", "50") or 50), 100)
         render = self.renderer(request)
-        values = [render.project(key) for key in sorted(self.org.projects)]
+        values = [render.project(key) for key in sorted(self.org.projects) if self._visible(key)]
         return {
             "self": render.url("project/search"),
             "startAt": start,
@@ -293,6 +440,11 @@ class JiraSandbox(ServedSandbox):
             "isLast": start + size >= len(values),
             "values": values[start : start + size],
         }
+
+    def project_list(self, request: Request) -> list[dict[str, Any]]:
+        """`GET /project`: every project the caller may browse (Data Center's listing)."""
+        render = self.renderer(request)
+        return [render.project(key) for key in sorted(self.org.projects) if self._visible(key)]
 
     # -- search ------------------------------------------------------------------------------
     def _params(self, request: Request) -> dict[str, Any]:
@@ -309,21 +461,31 @@ class JiraSandbox(ServedSandbox):
             "maxResults": request.arg("maxResults"),
             "fields": request.args("fields"),
             "expand": ",".join(request.args("expand")),
+            "validateQuery": request.arg("validateQuery"),
         }
 
-    def _matches(self, jql: str) -> tuple[str, list[Issue]]:
+    def _matches(self, jql: str, validate: object = True) -> tuple[str, list[Issue]]:
         """Evaluated results of `jql`, cached until the org changes (a live re-evaluation)."""
+        strict_query = validate not in (False, "false", "warn", "none")
         try:
-            query = parse(jql, self.org, UTC, require_bounded=self.cloud)
+            query = parse(
+                jql,
+                self.org,
+                ZoneInfo(self._caller.time_zone),
+                require_bounded=self.cloud,
+                visible=self._visible,
+                validate=strict_query,
+            )
         except JqlError as err:
-            raise _error(400, str(err)) from None
-        cached = self._cache.get(jql)
+            raise _error(400, str(err), err.messages) from None
+        cache_key = f"{self._caller.name}|{jql}"
+        cached = self._cache.get(cache_key)
         if cached and cached[0] == self.org.version:
             return jql, cached[1]
-        issues = evaluate(query, self.org)
+        issues = evaluate(query, self.org, self._visible)
         if len(self._cache) > 32:
             self._cache.clear()
-        self._cache[jql] = (self.org.version, issues)
+        self._cache[cache_key] = (self.org.version, issues)
         return jql, issues
 
     def _page_cap(self, fields: list[str], expand: str) -> int:
@@ -383,12 +545,14 @@ class JiraSandbox(ServedSandbox):
         params = self._params(request)
         jql = params.get("jql") or ""
         start = int(params.get("startAt") or 0)
-        _, issues = self._matches(jql)
+        validate = params.get("validateQuery", True)
+        _, issues = self._matches(jql, validate)
         self._maybe_update_while_paging(issues, start)
-        _, issues = self._matches(jql)
+        _, issues = self._matches(jql, validate)
         requested = list(params.get("fields") or [])
-        fields = wanted_fields(requested, default=["*navigable"])
-        expand = str(params.get("expand") or "")
+        fields = wanted_fields(requested, default=["*navigable"], extra=self._extra_fields())
+        raw_expand = params.get("expand") or ""
+        expand = ",".join(raw_expand) if isinstance(raw_expand, list) else str(raw_expand)
         size = max(1, min(int(params.get("maxResults") or 50), 1000))
         page = issues[start : start + size]
         render = self.renderer(request)
@@ -408,6 +572,9 @@ class JiraSandbox(ServedSandbox):
             ],
         }
 
+    def _extra_fields(self) -> tuple[str, ...]:
+        return () if self.cloud else (EPIC_LINK_FIELD,)
+
     # -- one issue ---------------------------------------------------------------------------
     def _by_id(self, ref: str) -> Issue | None:
         issue = self.org.issues.get(ref)
@@ -420,13 +587,13 @@ class JiraSandbox(ServedSandbox):
 
     def _issue(self, key: str) -> Issue:
         issue = self._by_id(key)
-        if issue is None:
+        if issue is None or not self._visible(issue.project):
             raise _error(404, "Issue does not exist or you do not have permission to see it.")
         return issue
 
     def issue(self, request: Request) -> dict[str, Any]:
         issue = self._issue(request.params["key"])
-        fields = wanted_fields(request.args("fields"), default=["*all"])
+        fields = wanted_fields(request.args("fields"), default=["*all"], extra=self._extra_fields())
         expand = ",".join(request.args("expand"))
         # Data Center returns the whole history on a single issue; Cloud truncates it too.
         limit = self.changelog_expand_limit if self.cloud else None
@@ -476,7 +643,7 @@ class JiraSandbox(ServedSandbox):
         flat: list[tuple[Issue, Any]] = []
         for ref in ids:
             issue = self._by_id(ref)
-            if issue is None:
+            if issue is None or not self._visible(issue.project):
                 continue
             for history in issue.histories:
                 if wanted is None or any(item[0] in wanted for item in history.items):
@@ -491,6 +658,34 @@ class JiraSandbox(ServedSandbox):
         if offset + size < len(flat):
             out["nextPageToken"] = _token(offset + size, "bulk")
         return out
+
+    def bulk_issues(self, request: Request) -> dict[str, Any]:
+        """`POST /issue/bulkfetch` (Cloud): up to 100 ids or keys, ascending id order.
+
+        The document says issues that are missing or not visible are left out of both `issues`
+        and `issueErrors`; callers find them by comparing what they asked for.
+        """
+        if not self.cloud:
+            raise _error(404, "null for uri")
+        body = request.json()
+        refs = [str(r) for r in body.get("issueIdsOrKeys") or []]
+        if not refs or len(refs) > 100:
+            raise _error(400, "issueIdsOrKeys must contain between 1 and 100 items.")
+        found: dict[str, Issue] = {}
+        for ref in refs:
+            issue = self._by_id(ref)
+            if issue is not None and self._visible(issue.project):
+                found[issue.id] = issue
+        fields = wanted_fields(list(body.get("fields") or []), default=["*navigable"])
+        changelog = "changelog" in (body.get("expand") or [])
+        render = self.renderer(request)
+        ordered = sorted(found.values(), key=lambda i: int(i.id))
+        return {
+            "issues": [
+                render.issue(i, fields, changelog=changelog, changelog_limit=40) for i in ordered
+            ],
+            "issueErrors": [],
+        }
 
     def remote_links(self, request: Request) -> list[dict[str, Any]]:
         issue = self._issue(request.params["key"])
