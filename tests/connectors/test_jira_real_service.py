@@ -15,15 +15,15 @@ import pytest
 
 from connectors.base import ConnectorError, Rejection
 from connectors.jira import JiraConnector
-from connectors.jira.retry import RetryPolicy
 from handoff.config import HandoffConfig, JiraSource
+from handoff.retry import RetryPolicy
 from model.build import build_model
 from model.landing import LandingResult, land, raw_store_path, read_cursor
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
 from sandbox.server import Request
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
-FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.1, max_total_wait=1.0)
+FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.1, deadline=1.0)
 Deployment = Any  # "cloud" | "data_center"
 
 
