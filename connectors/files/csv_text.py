@@ -171,7 +171,8 @@ class LineFeed:
     """The file's lines as the csv reader takes them, measured per record.
 
     It counts the physical lines of the record being read and notes the first continuation
-    line that is shaped like a row of its own (as many cells as the file's rows have).
+    line that is shaped like a row of its own (as many cells as the file's rows have). The
+    record's last line does not count: it carries the cells after a real multi-line cell.
     """
 
     def __init__(self, lines: Iterable[str], delimiter: str, width: int):
@@ -207,6 +208,12 @@ class LineFeed:
     def span(self) -> int:
         return self.consumed - self.record_start + 1
 
+    def swallowed_row(self) -> int | None:
+        """A row-shaped line inside the record just read (not its last line), if any."""
+        if self.row_like is not None and self.row_like < self.consumed:
+            return self.row_like
+        return None
+
 
 def read_records(
     lines: Iterable[str], delimiter: str, width: int, expected_lines: int
@@ -232,11 +239,11 @@ def read_records(
             )
             feed.next_record()
             continue
-        if feed.row_like is not None:
+        if (swallowed := feed.swallowed_row()) is not None:
             raise BrokenCsv(
                 feed.record_start,
                 f"a quoted cell opened on this line runs over {feed.span} lines and takes in "
-                f"line {feed.row_like}, which looks like a row of its own",
+                f"line {swallowed}, which looks like a row of its own",
                 QUOTE_ADVICE,
             )
         yield record

@@ -3,7 +3,8 @@
 The spreadsheet is read whole each sync (Sheets has no change feed for values) and ends with a
 census, like the file sources. gspread talks to `source.api_url` through an HTTPClient that
 rebases Google's URLs, so the real client code runs against Google or the sandbox alike.
-Quota answers (429) and 5xx are retried with backoff that honours Retry-After, within a bound.
+Quota answers (429), 5xx and answers whose JSON body was cut off are retried with backoff that
+honours Retry-After, within a bound.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import gspread
 import requests
@@ -43,6 +45,29 @@ def response_retry_after(response: requests.Response | None) -> float | None:
     return retry_after_seconds(
         response.headers.get("Retry-After") if response is not None else None
     )
+
+
+class TruncatedBody(requests.exceptions.ContentDecodingError):
+    """A successful answer whose JSON ends early (the connection was cut mid-body)."""
+
+
+def require_whole_json(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook: a 2xx JSON answer that does not parse is cut off, so it is retried
+    rather than handed to gspread or google-auth (which fail on it with a TypeError)."""
+    if not response.ok or "json" not in response.headers.get("Content-Type", "json"):
+        return
+    try:
+        json.loads(response.content)
+    except ValueError:
+        path = urlsplit(response.url).path
+        raise TruncatedBody(
+            f"{path} answered {len(response.content)} bytes of incomplete JSON"
+        ) from None
+
+
+def is_truncated(err: BaseException) -> bool:
+    """A cut-off body, as raised by the hook or wrapped by google-auth's token request."""
+    return isinstance(err, TruncatedBody) or isinstance(err.__cause__, TruncatedBody)
 
 
 def sheet_range(title: str) -> str:
@@ -92,16 +117,20 @@ class SheetsHttpClient(HTTPClient):
         while True:
             try:
                 return super().request(method, endpoint, *args, **kwargs)
-            except APIError as err:
-                if err.code not in RETRYABLE:
+            except (APIError, TruncatedBody, TransportError) as err:
+                if isinstance(err, APIError) and err.code in RETRYABLE:
+                    answer = str(err.code)
+                    delay = response_retry_after(err.response)
+                elif is_truncated(err):
+                    answer, delay = "with cut-off bodies", None
+                else:
                     raise
-                delay = response_retry_after(err.response)
                 if delay is None:
                     delay = self.base_delay * 2**attempt
                 delay = min(delay, self.max_delay)
                 if self.stats.waited_seconds + delay > self.max_wait_seconds:
                     raise ConnectorError(
-                        f"source {self.source_name!r}: Google Sheets kept answering {err.code} "
+                        f"source {self.source_name!r}: Google Sheets kept answering {answer} "
                         f"after {attempt} retries ({self.stats.waited_seconds:.0f}s waited); "
                         "try again later or raise the project's read quota"
                     ) from None
@@ -168,7 +197,7 @@ class GoogleSheetsConnector:
         token_session = requests.Session()
         session = AuthorizedSession(credentials, auth_request=AuthRequest(token_session))
         for each in (token_session, session):
-            each.hooks["response"].append(self._count)
+            each.hooks["response"].extend([self._count, require_whole_json])
             if self.source.ca_bundle:
                 each.mount("https://", CaBundleAdapter(str(self.source.ca_bundle)))
         gc = gspread.Client(auth=credentials, session=session, http_client=SheetsHttpClient)
