@@ -65,9 +65,24 @@ class SheetFetchStats(FetchStats):
 
 @dataclass
 class UnreadableRow:
-    """A row the reader itself could not parse (e.g. a broken CSV line); it is rejected."""
+    """A row the reader itself could not parse (e.g. a broken CSV line); it is rejected.
+
+    `cells` is a best-effort reading of the same text, used only to keep the row's id alive:
+    a row that cannot be read must not make its item look deleted.
+    """
 
     reason: str
+    cells: Sequence[Any] | None = None
+
+
+@dataclass(frozen=True)
+class UncachedFormula:
+    """A formula cell saved without its result (the workbook was never recalculated)."""
+
+    formula: str
+
+    def __str__(self) -> str:
+        return self.formula
 
 
 class BadCell(ValueError):
@@ -77,6 +92,10 @@ class BadCell(ValueError):
 # -- cell parsing ------------------------------------------------------------------------------
 def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_blank_row(row: Sequence[Any] | UnreadableRow) -> bool:
+    return not isinstance(row, UnreadableRow) and all(is_blank(v) for v in row)
 
 
 def is_error(value: Any) -> bool:
@@ -184,6 +203,14 @@ def normalise_header(value: Any) -> str:
     return re.sub(r"\s+", " ", text.replace("_", " ")).strip().strip(":*").strip().lower()
 
 
+def uncached(value: Any, index: int, number: int) -> str:
+    """Why a formula without a saved result is rejected, and how to fix it."""
+    return (
+        f"cell {column_letter(index)}{number} holds the formula {value} without a saved result "
+        "(open the workbook in Excel or LibreOffice and save it to calculate it)"
+    )
+
+
 def column_letter(index: int) -> str:
     letters = ""
     index += 1
@@ -198,9 +225,10 @@ def column_letter(index: int) -> str:
 class Header:
     """The header row: where it is, the display name of every column, and the mapped fields."""
 
-    index: int  # 0-based position in the rows read
+    index: int  # 0-based position of the (last) header row in the rows read
     names: list[str]
     columns: dict[str, int]  # model field -> column index
+    rows: int = 1  # header rows stacked above the data (a merged two-row header has 2)
 
 
 def header_names(row: Sequence[Any]) -> list[str]:
@@ -232,16 +260,77 @@ def match_columns(row: Sequence[Any], aliases: dict[str, list[str]]) -> dict[str
     return columns
 
 
-def find_header(rows: Sequence[Sequence[Any]], aliases: dict[str, list[str]]) -> Header | None:
-    """The row among the first ones that names an id column and the most other columns."""
-    best: Header | None = None
-    for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        if isinstance(row, UnreadableRow):
+def stack_header(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """Header rows read as one: each column takes its lowest name.
+
+    A name merged down over two rows sits in the upper cell only, and a group label above
+    ("Dates" over "Start" and "Due") gives way to the names below it.
+    """
+    width = max((len(r) for r in rows), default=0)
+    stacked: list[Any] = [None] * width
+    for row in rows:
+        for i, value in enumerate(row):
+            if not is_blank(value):
+                stacked[i] = value
+    return stacked
+
+
+def header_blocks(
+    rows: Sequence[Sequence[Any] | UnreadableRow], aliases: dict[str, list[str]], depth: int
+) -> Iterator[Header]:
+    """Every run of `depth` rows among the first ones that, stacked, names an id column."""
+    scanned = rows[:HEADER_SCAN_ROWS]
+    for index in range(len(scanned) - depth + 1):
+        block = scanned[index : index + depth]
+        if any(isinstance(row, UnreadableRow) for row in block):
             continue
-        columns = match_columns(row, aliases)
-        if "id" in columns and (best is None or len(columns) > len(best.columns)):
-            best = Header(index, header_names(row), columns)
-    return best
+        stacked = stack_header(block)  # type: ignore[arg-type]
+        columns = match_columns(stacked, aliases)
+        if "id" in columns:
+            yield Header(index + depth - 1, header_names(stacked), columns, depth)
+
+
+def continues_header(row: Sequence[Any], header: Header, aliases: dict[str, list[str]]) -> bool:
+    """Whether `row`, under the header row, can be its second line rather than data.
+
+    A data row carries an id; the second line of a merged header has none (or the id
+    column's own name) in the id column.
+    """
+    i = header.columns["id"]
+    value = row[i] if i < len(row) else None
+    return is_blank(value) or normalise_header(value) in aliases["id"]
+
+
+def find_header(
+    rows: Sequence[Sequence[Any] | UnreadableRow],
+    aliases: dict[str, list[str]],
+    depth: int | None = None,
+) -> Header | None:
+    """The header among the first rows: the one naming an id column and the most others.
+
+    `depth` is the configured number of header rows; when None a two-row header is taken
+    only where it maps more columns than any single row (a merged header would otherwise
+    lose the columns named in its other row).
+    """
+
+    def most_columns(found: Iterator[Header]) -> Header | None:
+        best: Header | None = None
+        for header in found:
+            if best is None or len(header.columns) > len(best.columns):
+                best = header
+        return best
+
+    if depth is not None:
+        return most_columns(header_blocks(rows, aliases, depth))
+    single = most_columns(header_blocks(rows, aliases, 1))
+    double = most_columns(
+        h
+        for h in header_blocks(rows, aliases, 2)
+        if continues_header(rows[h.index], h, aliases)  # type: ignore[arg-type]
+    )
+    if double is not None and (single is None or len(double.columns) > len(single.columns)):
+        return double
+    return single
 
 
 # -- row mapping -------------------------------------------------------------------------------
@@ -250,7 +339,7 @@ class RowMapper:
 
     `live_ids` collects every id found (rows rejected for a bad cell included, so a typo does
     not turn a known item into a tombstone); `complete` turns false when a sheet the config
-    names could not be read, and then no census may be taken.
+    names could not be read, or a row's id could not be read, and then no census may be taken.
     """
 
     def __init__(self, source: SheetSourceBase, origin: str, stats: SheetFetchStats):
@@ -264,6 +353,10 @@ class RowMapper:
         self.live_ids: set[str] = set()
         self.first_seen: dict[str, str] = {}
         self.complete = True
+        self.allow_empty: bool = getattr(source, "allow_empty", False)
+        self.header_rows: int | None = getattr(source, "header_rows", None)
+        self.sheets_seen = 0
+        self.blank_sheets: list[str] = []
         self._categories: dict[str, str | None] = {}
 
     def category(self, status: str) -> str | None:
@@ -292,9 +385,18 @@ class RowMapper:
             head.append(row)
             if len(head) >= HEADER_SCAN_ROWS:
                 break
-        header = find_header(head, self.aliases)
+        self.sheets_seen += 1
+        header = find_header(head, self.aliases, self.header_rows)
         if header is None:
-            if required:
+            if all(map(is_blank_row, head)) and all(map(is_blank_row, iterator)):
+                self.blank_sheets.append(sheet)
+                if required and not self.allow_empty:
+                    yield self.missing_sheet(
+                        sheet, "the worksheet is blank (set allow_empty: true if it may be)"
+                    )
+                elif not required:
+                    self.stats.sheets_skipped += 1
+            elif required:
                 yield self.missing_sheet(
                     sheet,
                     "no header row with an id column in the first rows "
@@ -326,7 +428,7 @@ class RowMapper:
         self.stats.rows_seen += 1
         location = f"{self.origin} / {sheet} / row {number}"
         if isinstance(values, UnreadableRow):
-            return self._reject(location, values.reason, None, None)
+            return self._unreadable(location, values, header)
         cells: dict[str, Any] = {}
         for i, value in enumerate(values):
             if not is_blank(value):
@@ -343,7 +445,17 @@ class RowMapper:
         def column(field: str) -> str:
             return header.names[header.columns[field]]
 
-        row_id = None if is_error(cell("id")) else as_text(cell("id"))
+        if isinstance(cell("id"), UncachedFormula) or is_error(cell("id")):
+            # the id is unknown, so the item it names may still be there: no census this run
+            self.complete = False
+            problem = (
+                uncached(cell("id"), header.columns["id"], number)
+                if isinstance(cell("id"), UncachedFormula)
+                else f"formula error {str(cell('id')).strip()} in the id column"
+            )
+            reason = f"{problem}; no rows are removed this run"
+            return self._reject(location, reason, column("id"), cells)
+        row_id = as_text(cell("id"))
         if row_id is None:
             return self._reject(location, "missing id", column("id"), cells)
         if row_id in self.first_seen:
@@ -353,6 +465,9 @@ class RowMapper:
         self.live_ids.add(row_id)
 
         for field in header.columns:
+            if isinstance(cell(field), UncachedFormula):
+                reason = uncached(cell(field), header.columns[field], number)
+                return self._reject(location, reason, column(field), cells)
             if is_error(cell(field)):
                 reason = f"formula error {str(cell(field)).strip()} in a mapped column"
                 return self._reject(location, reason, column(field), cells)
@@ -394,6 +509,19 @@ class RowMapper:
         }
         self.stats.loaded += 1
         return RawRecord("row", row_id, payload)
+
+    def _unreadable(self, location: str, row: UnreadableRow, header: Header) -> Rejection:
+        """Reject a row the reader could not parse, keeping its id alive when it can be seen."""
+        i = header.columns["id"]
+        value = row.cells[i] if row.cells is not None and i < len(row.cells) else None
+        row_id = as_text(value) if not is_error(value) else None
+        if row_id is not None and row_id not in self.first_seen:
+            self.first_seen[row_id] = location
+            self.live_ids.add(row_id)
+        elif row.cells is None or (row_id is None and not is_blank(value)):
+            self.complete = False  # its id is unknown: the item may still be there
+            return self._reject(location, f"{row.reason}; no rows are removed this run", None, None)
+        return self._reject(location, row.reason, None, None)
 
     def _reject(
         self, location: str, reason: str, column: str | None, cells: dict[str, Any] | None

@@ -152,6 +152,8 @@ class SheetSourceBase(SourceBase):
     status_map: dict[str, StatusCategory] = {}
     date_order: Literal["iso", "dmy", "mdy"] = "iso"
     url: str | None = None  # base link for rows; `{sheet}` and `{row}` are filled in
+    allow_empty: bool = False  # a file or sheet with no data rows is a failure unless set
+    header_rows: Annotated[int, Field(ge=1, le=5)] | None = None  # None: detected (1 or 2)
 
     def status_category(self, status: str) -> StatusCategory | None:
         key = status.strip().lower()

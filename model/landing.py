@@ -146,8 +146,13 @@ def _stage_census(con: duckdb.DuckDBPyConnection, census: Census) -> None:
         con.unregister("census_keys")
 
 
-def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: LandingResult) -> None:
-    """Apply everything staged in one transaction: upserts, then tombstones from the censuses."""
+def _merge_pending(
+    con: duckdb.DuckDBPyConnection, now: datetime, result: LandingResult, census_types: set[str]
+) -> None:
+    """Apply everything staged in one transaction: upserts, then tombstones from the censuses.
+
+    `census_types` are the record types a census was taken for, an empty census included (a
+    source allowed to be empty that is now empty)."""
     con.execute(
         """
         CREATE OR REPLACE TABLE pending_latest AS
@@ -198,16 +203,20 @@ def _merge_pending(con: duckdb.DuckDBPyConnection, now: datetime, result: Landin
         {"now": now},
     )
     con.execute("DROP TABLE pending_changed")
-    deleted: Any = con.execute(
-        """
-        UPDATE raw_records r SET is_deleted = true, deleted_at = $now
-        WHERE NOT r.is_deleted
-          AND r.record_type IN (SELECT DISTINCT record_type FROM pending_census)
-          AND NOT EXISTS (SELECT 1 FROM pending_census c
-                          WHERE c.record_type = r.record_type AND c.record_key = r.record_key)
-        """,
-        {"now": now},
-    ).fetchone()
+    deleted: Any = (
+        con.execute(
+            """
+            UPDATE raw_records r SET is_deleted = true, deleted_at = $now
+            WHERE NOT r.is_deleted
+              AND list_contains($types, r.record_type)
+              AND NOT EXISTS (SELECT 1 FROM pending_census c
+                              WHERE c.record_type = r.record_type AND c.record_key = r.record_key)
+            """,
+            {"now": now, "types": sorted(census_types)},
+        ).fetchone()
+        if census_types
+        else None
+    )
     result.deleted = int(deleted[0]) if deleted else 0
     con.execute("DROP TABLE pending_latest")
 
@@ -234,6 +243,7 @@ def land(
     con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
     con.execute(PENDING_SCHEMA)  # also clears what a crashed fetch left behind
     cursor: Cursor | None = None
+    census_types: set[str] = set()
     in_transaction = False
     try:
         for batch in batches:
@@ -251,6 +261,7 @@ def land(
                     listener(raw_path.stem, result.records)
             elif isinstance(batch, Census):
                 _stage_census(con, batch)
+                census_types.add(batch.record_type)
             elif isinstance(batch, Rejection):
                 result.rejected += 1
                 con.execute(
@@ -264,7 +275,7 @@ def land(
                 )
         con.execute("BEGIN")
         in_transaction = True
-        _merge_pending(con, now, result)
+        _merge_pending(con, now, result, census_types)
         con.execute(
             "INSERT INTO rejections SELECT ?, location, column_name, reason, raw::JSON FROM pending_rejections",
             [result.fetch_id],

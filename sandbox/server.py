@@ -125,6 +125,7 @@ class SandboxServer:
         self.requests = Counter[str]()
         self._lock = threading.Lock()
         self._seen = 0
+        self._last_cut = -1
         self._burst_left = 0
         self._host, self._port, self._tls = host, port, tls
         self._httpd: ThreadingHTTPServer | None = None
@@ -285,8 +286,13 @@ class SandboxServer:
         f = self.faults
         if f.truncate_every and response.status == 200:
             with self._lock:
+                # once per count: endpoints exempt from faults (a token endpoint) do not advance
+                # it, and their retry must not meet the same cut forever
                 n = self._seen
-            if n % f.truncate_every == 0:
+                cut = n % f.truncate_every == 0 and n != self._last_cut
+                if cut:
+                    self._last_cut = n
+            if cut:
                 payload = payload[: len(payload) // 2]
         http.send_response(response.status)
         http.send_header("Content-Type", response.headers.pop("Content-Type", "application/json"))

@@ -3,7 +3,8 @@
 The spreadsheet is read whole each sync (Sheets has no change feed for values) and ends with a
 census, like the file sources. gspread talks to `source.api_url` through an HTTPClient that
 rebases Google's URLs, so the real client code runs against Google or the sandbox alike.
-Quota answers (429), 5xx and timeouts are retried under the shared policy (`handoff.retry`).
+Quota answers (429), 5xx, timeouts and answers whose JSON body was cut off are retried under the
+shared policy (`handoff.retry`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import gspread
 import requests
@@ -36,6 +38,29 @@ READ_PARAMS = {
     "dateTimeRenderOption": "SERIAL_NUMBER",
     "majorDimension": "ROWS",
 }
+
+
+class TruncatedBody(requests.exceptions.ContentDecodingError):
+    """A successful answer whose JSON ends early (the connection was cut mid-body)."""
+
+
+def require_whole_json(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook: a 2xx JSON answer that does not parse is cut off, so it is retried
+    rather than handed to gspread or google-auth (which fail on it with a TypeError)."""
+    if not response.ok or "json" not in response.headers.get("Content-Type", "json"):
+        return
+    try:
+        json.loads(response.content)
+    except ValueError:
+        path = urlsplit(response.url).path
+        raise TruncatedBody(
+            f"{path} answered {len(response.content)} bytes of incomplete JSON"
+        ) from None
+
+
+def is_truncated(err: BaseException) -> bool:
+    """A cut-off body, as raised by the hook or wrapped by google-auth's token request."""
+    return isinstance(err, TruncatedBody) or isinstance(err.__cause__, TruncatedBody)
 
 
 def sheet_range(title: str) -> str:
@@ -82,6 +107,8 @@ def classify(err: BaseException, what: str) -> Verdict:
             headers = err.response.headers if err.response is not None else {}
             return Transient(f"HTTP {err.code}", headers.get("Retry-After"))
         return None
+    if is_truncated(err):
+        return Transient("an answer whose JSON body was cut off")
     if isinstance(err, requests.Timeout | requests.ConnectionError):
         return Transient(f"connection failed ({type(err).__name__})")
     if isinstance(err, TransportError):  # the token request timed out or was cut off
@@ -160,7 +187,7 @@ class GoogleSheetsConnector:
         token_session = requests.Session()
         session = AuthorizedSession(credentials, auth_request=AuthRequest(token_session))
         for each in (token_session, session):
-            each.hooks["response"].append(self._count)
+            each.hooks["response"].extend([self._count, require_whole_json])
             if self.source.ca_bundle:
                 each.mount("https://", CaBundleAdapter(str(self.source.ca_bundle)))
         gc = gspread.Client(auth=credentials, session=session, http_client=SheetsHttpClient)

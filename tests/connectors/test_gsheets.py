@@ -251,3 +251,28 @@ def test_ten_thousand_rows_with_broken_ones_all_accounted(tmp_path: Path) -> Non
     assert stats.loaded + stats.rejected + stats.empty == stats.rows_seen
     assert stats.empty == 1 and stats.rejected == len(range(5, 10_002, 97)) + 1  # + the repeated id
     assert all(isinstance(r, RawRecord) for b in batches if isinstance(b, Page) for r in b.records)
+
+
+def test_a_cut_off_body_is_retried(tmp_path: Path) -> None:
+    # every third answer is cut in half, the first token answer included
+    with SheetsSandbox(
+        {"plan": plan_book()}, faults=Faults(truncate_every=3), account=ACCOUNT
+    ) as sandbox:
+        connector = GoogleSheetsConnector(source_for(sandbox, tmp_path))
+        batches = list(connector.fetch(None))
+    assert {r.key for b in batches if isinstance(b, Page) for r in b.records} == {
+        "ST-1",
+        "2",
+        "MK-1",
+    }
+    assert connector.stats.retries >= 2
+    assert [b for b in batches if isinstance(b, Census)]
+
+
+def test_cut_off_bodies_that_never_stop_fail_within_the_bound(tmp_path: Path) -> None:
+    with SheetsSandbox(
+        {"plan": plan_book()}, faults=Faults(truncate_every=1), account=ACCOUNT
+    ) as sandbox:
+        connector = GoogleSheetsConnector(source_for(sandbox, tmp_path), max_wait_seconds=0.5)
+        with pytest.raises(ConnectorError, match=r"'store-plan'.*cut-off bodies"):
+            list(connector.fetch(None))

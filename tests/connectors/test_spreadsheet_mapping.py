@@ -158,7 +158,7 @@ def test_each_bad_row_is_rejected_with_place_column_and_reason() -> None:
         ["A-4", "error cell", "Done", "#REF!"],
         ["#N/A", "error id"],
         [None, "", "  "],
-        UnreadableRow("unreadable CSV record: boom"),  # type: ignore[list-item]
+        UnreadableRow("unreadable CSV record: boom", ["A-6", "x"]),  # type: ignore[list-item]
         ["A-5", "custom status", "Parked-ish"],
     ]
     out, stats, mapper = run(rows, status_map={"Parked-ish": "todo"})
@@ -183,9 +183,25 @@ def test_each_bad_row_is_rejected_with_place_column_and_reason() -> None:
     assert rejections[0].raw == {"Title": "no id", "Status": "Done"}
     assert (stats.rows_seen, stats.loaded, stats.rejected, stats.empty) == (10, 2, 7, 1)
     assert stats.loaded + stats.rejected + stats.empty == stats.rows_seen
-    # rows rejected for a bad cell stay alive (no tombstone for a typo)
-    assert mapper.live_ids == {"A-1", "A-2", "A-3", "A-4", "A-5"}
-    assert mapper.complete
+    # rows rejected for a bad cell stay alive (no tombstone for a typo), unreadable ones too
+    assert mapper.live_ids == {"A-1", "A-2", "A-3", "A-4", "A-5", "A-6"}
+    # but an id that cannot be read (#N/A) may name a live item: no census this run
+    assert "#N/A" in reasons[5] and "no rows are removed" in reasons[5]
+    assert not mapper.complete
+
+
+def test_an_unreadable_row_whose_id_is_unknown_stops_the_census() -> None:
+    rows: list[object] = [
+        ["ID", "Title"],
+        ["A-1", "ok"],
+        UnreadableRow("unreadable CSV record: boom"),
+        UnreadableRow("unreadable CSV record: boom", [None, "no id"]),
+    ]
+    out, _, mapper = run(rows)  # type: ignore[arg-type]
+    reasons = [o.reason for o in out if isinstance(o, Rejection)]
+    assert "no rows are removed this run" in reasons[0]
+    assert "no rows are removed" not in reasons[1]  # a blank id is a blank id
+    assert not mapper.complete
 
 
 def test_sheet_without_header_is_reported_only_when_required() -> None:

@@ -161,3 +161,32 @@ def test_secret_from_environment_never_lands_anywhere(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_stray_quote_fails_the_source_and_keeps_its_items(
+    file_org: Callable[..., Path], tmp_path: Path
+) -> None:
+    plan = tmp_path / "plans" / "big.csv"
+    plan.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["ID,Task,Status,Due"] + [f"B-{i},Task {i},To Do,2026-12-01" for i in range(1, 1001)]
+    plan.write_text("\n".join(lines) + "\n")
+    config_path = file_org(extra_sources=[{"name": "big", "kind": "csv", "path": "plans/big.csv"}])
+    assert run_sync(config_path, now=NOW).success
+    db = load_config(config_path).database_path
+    items = "SELECT count(*) FROM work_items WHERE source = 'big'"
+    assert query(db, items) == [(1000,)]
+
+    lines[700] = 'B-700,"Task 700,To Do,2026-12-01'  # one stray quote at row 700
+    plan.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "big.csv, line 701" in output and "stray" in output
+    assert query(db, items) == [(1000,)]
+    raw = load_config(config_path).raw_dir / "big.duckdb"
+    assert query(raw, "SELECT count(*) FROM raw_records WHERE is_deleted") == [(0,)]
