@@ -273,6 +273,9 @@ def test_cut_off_bodies_that_never_stop_fail_within_the_bound(tmp_path: Path) ->
     with SheetsSandbox(
         {"plan": plan_book()}, faults=Faults(truncate_every=1), account=ACCOUNT
     ) as sandbox:
-        connector = GoogleSheetsConnector(source_for(sandbox, tmp_path), max_wait_seconds=0.5)
-        with pytest.raises(ConnectorError, match=r"'store-plan'.*cut-off bodies"):
+        clock = FakeClock()
+        source = source_for(sandbox, tmp_path, max_retry_wait_seconds=10)
+        connector = GoogleSheetsConnector(source, clock=clock)
+        with pytest.raises(ConnectorError, match=r"'store-plan'.*cut off"):
             list(connector.fetch(None))
+    assert clock.slept <= 10
