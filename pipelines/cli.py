@@ -13,7 +13,7 @@ from rich.console import Console
 
 from handoff.errors import HandoffError
 from pipelines import cli_rules, cli_sandbox
-from pipelines.cli_output import print_rows, print_sync_summary
+from pipelines.cli_output import print_rows, print_rules_not_evaluated, print_sync_summary
 
 app = typer.Typer(
     help="Handoff: expose cross-tool handoffs and stalled dependencies.",
@@ -24,6 +24,12 @@ app = typer.Typer(
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_sandbox.app, name="sandbox")
 console = Console(stderr=True, soft_wrap=True)  # one finding or figure per line, never wrapped
+
+# Exit codes of every command (documented in README's CLI section).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # bad arguments, configuration or input: nothing ran
+EXIT_WARNINGS = 4  # completed, but some rules were not evaluated
 
 ConfigOption = Annotated[
     Path,
@@ -69,7 +75,10 @@ def sync(
         report = run_sync(config, full=full, sources=source, wait_seconds=wait)
     print_sync_summary(console, config, report)
     if not report.success:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
+    if report.warnings:
+        console.print("[yellow]sync completed with warnings[/]")
+        raise typer.Exit(EXIT_WARNINGS)
 
 
 @app.command()
@@ -79,8 +88,10 @@ def check(config: ConfigOption = Path("handoff.yaml")) -> None:
 
     result = evaluate_published(config)
     console.print(f"findings: {result.summary()}")
-    for problem in result.problems:
-        console.print(f"[yellow]rule skipped:[/] {problem}")
+    print_rules_not_evaluated(console, [str(p) for p in result.problems])
+    if result.problems:
+        console.print("[yellow]check completed with warnings[/]")
+        raise typer.Exit(EXIT_WARNINGS)
 
 
 @app.command()
@@ -187,7 +198,7 @@ def main() -> None:
         app()
     except HandoffError as err:
         console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,19 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
             f"[yellow]warning:[/] {rejected} rows rejected ({per_source}); see "
             '`handoff sql "select * from rejected_records"`'
         )
+    print_rules_not_evaluated(console, report.rules_not_evaluated)
     state = "published" if report.published else "NOT published (previous database kept)"
     console.print(f"database {state}: {config.database_path}")
     console.print(f"report: {config.path(config.report.html)}")
+
+
+def print_rules_not_evaluated(console: Console, problems: list[str]) -> None:
+    """Every rule the evaluation skipped, with its file, field and reason (printed verbatim)."""
+    if not problems:
+        return
+    console.print(
+        f"[yellow]warning:[/] {len(problems)} rule problem(s); these rules were not evaluated "
+        "and their open findings carry over unchanged:"
+    )
+    for problem in problems:
+        console.print(f"  {problem}", markup=False, highlight=False)
