@@ -120,27 +120,28 @@ def sql(
     config: ConfigOption = Path("handoff.yaml"),
     format: Annotated[Literal["table", "csv", "json"], typer.Option("--format", "-f")] = "table",
     limit: int = typer.Option(200, help="Rows shown in table format."),
+    timeout: float = typer.Option(60, min=0.1, help="Seconds after which the query is stopped."),
+    raw_csv: bool = typer.Option(
+        False,
+        "--raw-csv",
+        help="Write CSV cells as they are (by default a cell starting with = + - @ is "
+        "prefixed with ' so that a spreadsheet does not run it as a formula).",
+    ),
 ) -> None:
-    """Query the published database read-only (it never blocks a running sync)."""
-    import duckdb
+    """Query the published database read-only (it never blocks a running sync).
 
+    The query runs locked: one SELECT, no file access, no ATTACH/COPY/EXPORT/INSTALL/LOAD.
+    """
     from handoff.config import load_config
+    from pipelines.analyst_sql import run_analyst_query
 
     cfg = load_config(config, require_env=False)
     if not cfg.database_path.exists():
         raise HandoffError(
             f"{cfg.database_path}: no published database yet; run `handoff sync` first"
         )
-    con = duckdb.connect(str(cfg.database_path), read_only=True)
-    try:
-        cursor = con.execute(query)
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
-    except duckdb.Error as err:
-        raise HandoffError(f"query failed: {err}") from None
-    finally:
-        con.close()
-    print_rows(columns, rows, format, limit)
+    columns, rows = run_analyst_query(cfg.database_path, query, seconds=timeout)
+    print_rows(columns, rows, format, limit, raw_csv=raw_csv)
 
 
 @app.command()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -18,11 +17,45 @@ if TYPE_CHECKING:
     from pipelines.runner import SyncReport
 
 
-def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit: int) -> None:
+# A spreadsheet opening the CSV runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, prefixed with `'` so it stays text.
+
+    Numbers are left alone: -5 is data, not a formula.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_line(values: list[Any] | tuple[Any, ...]) -> str:
+    """One RFC 4180 record with a Unix line end; a field holding a comma, quote, CR or LF is
+    quoted (Python 3.11's csv module leaves a lone CR unquoted, which breaks the row)."""
+    fields = []
+    for value in values:
+        text = "" if value is None else str(value)
+        if any(c in text for c in ',"\r\n'):
+            text = '"' + text.replace('"', '""') + '"'
+        fields.append(text)
+    return ",".join(fields) + "\n"
+
+
+def print_rows(
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    fmt: str,
+    limit: int,
+    *,
+    raw_csv: bool = False,
+) -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        cell = (lambda v: v) if raw_csv else neutralise_cell
+        sys.stdout.write(csv_line([cell(c) for c in columns]))
+        for row in rows:
+            sys.stdout.write(csv_line([cell(v) for v in row]))
     elif fmt == "json":
         json.dump(
             [dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1
