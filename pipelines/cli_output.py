@@ -110,6 +110,7 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
             console.print(f"  [red]✗[/] {name}: {outcome.error} — kept its last good data")
     for error in report.errors:
         console.print(f"  [red]{error}[/]", highlight=False)
+    print_rules_not_evaluated(console, report.rules_not_evaluated)
     if not config.database_path.exists():
         console.print("[red]no database was published[/]")
         return
@@ -134,7 +135,6 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
             f"[yellow]warning:[/] {rejected} rows rejected ({per_source}); see "
             '`handoff sql "select * from rejected_records"`'
         )
-    print_rules_not_evaluated(console, report.rules_not_evaluated)
     state = "published" if report.published else "NOT published (previous database kept)"
     console.print(f"database {state}: {config.database_path}")
     console.print(f"report: {config.path(config.report.html)}")
