@@ -50,10 +50,10 @@ def _copy_view_comments(con: duckdb.DuckDBPyConnection, view: str, table: str) -
 
 def schema_version(con: duckdb.DuckDBPyConnection, catalog: str = "main") -> int:
     try:
-        rows = con.execute(f"SELECT max(schema_version) FROM {catalog}.schema_info").fetchall()
+        row = con.execute(f"SELECT max(schema_version) FROM {catalog}.schema_info").fetchone()
     except duckdb.CatalogException:
         return 0
-    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def pending_migrations(version: int) -> list[Path]:
@@ -67,5 +67,5 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for migration in pending_migrations(version):
         con.execute(migration.read_text())
         version = int(migration.name[:3])
-        con.execute("UPDATE schema_info SET schema_version = ?", [version]).fetchall()
+        con.execute("UPDATE schema_info SET schema_version = ?", [version])
     return version

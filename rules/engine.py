@@ -12,7 +12,6 @@ import pyarrow as pa
 
 from handoff.config import HandoffConfig
 from handoff.locked_sql import SqlTimedOut, connect_locked, run_timed
-from model.schema import migrate
 from rules.compile import finding_sql, run_params
 from rules.format import Rule, RuleProblem
 from rules.lifecycle import LifecycleCounts, apply_lifecycle
@@ -99,7 +98,7 @@ def run_rule(
 
 
 def collect_findings(
-    db_path: Path, rules: list[Rule], now: datetime, limits: RuleLimits
+    db_path: Path, enabled_rules: list[Rule], now: datetime, limits: RuleLimits
 ) -> tuple[pa.Table, list[str], list[RuleTiming], list[RuleProblem]]:
     """Run every rule on a locked read-only connection; a rule that fails, runs past its time
     limit or returns too many rows is reported and skipped (its open findings carry over)."""
@@ -109,7 +108,7 @@ def collect_findings(
     problems: list[RuleProblem] = []
     con = connect_locked(db_path)
     try:
-        for rule in rules:
+        for rule in enabled_rules:
             started = time.perf_counter()
             try:
                 table = run_rule(con, rule, now, limits)
@@ -138,8 +137,15 @@ def collect_findings(
 def record_problems(
     con: duckdb.DuckDBPyConnection, problems: list[RuleProblem], run_id: str, now: datetime
 ) -> None:
-    """Replace `rule_problems` with this evaluation's: what the report lists as not evaluated."""
-    con.execute("DELETE FROM rule_problems").fetchall()
+    """Replace `rule_problems` with this evaluation's: what the report lists as not evaluated.
+
+    A file built before the table existed (re-evaluated by `handoff check`) gains it at its
+    next build; until then the problems are only printed and logged.
+    """
+    try:
+        con.execute("DELETE FROM rule_problems").fetchall()
+    except duckdb.CatalogException:
+        return
     if problems:
         con.executemany(
             "INSERT INTO rule_problems VALUES (?, ?, ?, ?, ?, ?)",
@@ -156,15 +162,16 @@ def evaluate(
     """
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
-    rules, problems = load_rules(config)
+    enabled_rules, problems = load_rules(config)
     waivers, waiver_problems = load_waivers(config.path(config.rules.waivers))
     limits = RuleLimits(config.rules.timeout_seconds, config.rules.max_rows)
-    findings, evaluated, timings, run_problems = collect_findings(db_path, rules, now, limits)
+    findings, evaluated, timings, run_problems = collect_findings(
+        db_path, enabled_rules, now, limits
+    )
     all_problems = problems + waiver_problems + run_problems
     started = time.perf_counter()
     con = duckdb.connect(str(db_path))
     try:
-        migrate(con)  # a database published by an older version gains `rule_problems`
         counts: LifecycleCounts = apply_lifecycle(
             con, findings, evaluated=evaluated, waivers=waivers, now=now, run_id=run_id
         )

@@ -40,6 +40,6 @@ def test_data_dictionary_is_generated_from_the_current_schema() -> None:
 def test_schema_version_is_recorded_and_migrations_apply_in_order() -> None:
     con = duckdb.connect()
     create_schema(con)
-    con.execute("INSERT INTO schema_info VALUES (1, now(), 'r')")
+    con.execute("INSERT INTO schema_info VALUES (?, now(), 'r')", [SCHEMA_VERSION])
     assert pending_migrations(SCHEMA_VERSION) == []
     assert migrate(con) == SCHEMA_VERSION

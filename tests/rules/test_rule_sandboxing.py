@@ -209,3 +209,13 @@ def test_sync_refuses_environ_rule_stops_runaway_rule_and_warns(
     check = _handoff("check", "--config", str(config), env=env)
     assert check.returncode == EXIT_WARNINGS, check.stderr
     assert "environ_leak" in check.stderr and marker not in check.stdout + check.stderr
+
+
+def test_a_file_built_before_rule_problems_existed_is_still_evaluated(tmp_path: Path) -> None:
+    db = _model_with_items(tmp_path / "handoff.duckdb")
+    con = duckdb.connect(str(db))
+    con.execute("DROP TABLE rule_problems")
+    con.close()
+    _rule_folder(tmp_path, environ_leak=ENVIRON_RULE)
+    result = evaluate(db, _config(tmp_path), now=datetime(2026, 3, 2), run_id="check-1")
+    assert [p.rule_id for p in result.problems] == ["environ_leak"]
