@@ -59,10 +59,6 @@ CATALOG_TABLE_FUNCTIONS = frozenset(
 _FILE_LIKE = re.compile(r"[/\\:]|\.[A-Za-z0-9]+$")
 
 
-class SqlRefused(Exception):
-    """The statement was refused before it ran; the message says why."""
-
-
 class SqlTimedOut(Exception):
     """The statement ran longer than its time limit and was interrupted."""
 
