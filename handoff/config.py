@@ -261,6 +261,10 @@ class RulesConfig(Strict):
     params: dict[str, dict[str, Any]] = {}
     disabled: list[str] = []
     waivers: Path = Path("waivers.yaml")
+    # Per rule: its statement is interrupted after timeout_seconds; more rows than max_rows
+    # and it is not evaluated (reported, its open findings carry over).
+    timeout_seconds: float = Field(default=60, gt=0, le=86400)
+    max_rows: int = Field(default=1_000_000, gt=0)
 
 
 class ReportConfig(Strict):

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PUBLIC_TABLES = (
     "work_items",
     "dependencies",
@@ -28,6 +28,7 @@ PUBLIC_TABLES = (
     "contracts",
     "exceptions",
     "exception_runs",
+    "rule_problems",
     "sync_runs",
     "rejected_records",
     "schema_info",

@@ -13,7 +13,12 @@ from rich.console import Console
 
 from handoff.errors import HandoffError
 from pipelines import cli_rules, cli_sandbox
-from pipelines.cli_output import print_rows, print_sync_summary, user_text
+from pipelines.cli_output import (
+    print_rows,
+    print_rules_not_evaluated,
+    print_sync_summary,
+    user_text,
+)
 
 app = typer.Typer(
     help="Handoff: expose cross-tool handoffs and stalled dependencies.",
@@ -24,6 +29,12 @@ app = typer.Typer(
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_sandbox.app, name="sandbox")
 console = Console(stderr=True, soft_wrap=True)  # one finding or figure per line, never wrapped
+
+# Exit codes of every command (documented in README's CLI section).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # bad arguments, configuration or input: nothing ran
+EXIT_WARNINGS = 4  # completed, but some rules were not evaluated
 
 ConfigOption = Annotated[
     Path,
@@ -69,7 +80,10 @@ def sync(
         report = run_sync(config, full=full, sources=source, wait_seconds=wait)
     print_sync_summary(console, config, report)
     if not report.success:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
+    if report.warnings:
+        console.print("[yellow]sync completed with warnings[/]")
+        raise typer.Exit(EXIT_WARNINGS)
 
 
 @app.command()
@@ -79,8 +93,10 @@ def check(config: ConfigOption = Path("handoff.yaml")) -> None:
 
     result = evaluate_published(config)
     console.print(f"findings: {result.summary()}")
-    for problem in result.problems:
-        console.print(f"[yellow]rule skipped:[/] {user_text(problem)}")
+    print_rules_not_evaluated(console, [str(p) for p in result.problems])
+    if result.problems:
+        console.print("[yellow]check completed with warnings[/]")
+        raise typer.Exit(EXIT_WARNINGS)
 
 
 @app.command()
@@ -109,27 +125,28 @@ def sql(
     config: ConfigOption = Path("handoff.yaml"),
     format: Annotated[Literal["table", "csv", "json"], typer.Option("--format", "-f")] = "table",
     limit: int = typer.Option(200, help="Rows shown in table format."),
+    timeout: float = typer.Option(60, min=0.1, help="Seconds after which the query is stopped."),
+    raw_csv: bool = typer.Option(
+        False,
+        "--raw-csv",
+        help="Write CSV cells as they are (by default a cell starting with = + - @ is "
+        "prefixed with ' so that a spreadsheet does not run it as a formula).",
+    ),
 ) -> None:
-    """Query the published database read-only (it never blocks a running sync)."""
-    import duckdb
+    """Query the published database read-only (it never blocks a running sync).
 
+    The query runs locked: one SELECT, no file access, no ATTACH/COPY/EXPORT/INSTALL/LOAD.
+    """
     from handoff.config import load_config
+    from pipelines.analyst_sql import run_analyst_query
 
     cfg = load_config(config, require_env=False)
     if not cfg.database_path.exists():
         raise HandoffError(
             f"{cfg.database_path}: no published database yet; run `handoff sync` first"
         )
-    con = duckdb.connect(str(cfg.database_path), read_only=True)
-    try:
-        cursor = con.execute(query)
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
-    except duckdb.Error as err:
-        raise HandoffError(f"query failed: {err}") from None
-    finally:
-        con.close()
-    print_rows(columns, rows, format, limit)
+    columns, rows = run_analyst_query(cfg.database_path, query, seconds=timeout)
+    print_rows(columns, rows, format, limit, raw_csv=raw_csv)
 
 
 @app.command()
@@ -187,7 +204,7 @@ def main() -> None:
         app()
     except HandoffError as err:
         console.print(f"[bold red]error:[/] {user_text(err)}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":

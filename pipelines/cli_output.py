@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -36,11 +35,45 @@ def user_text(value: object, limit: int = 4000) -> str:
     return escape(shorten(redact(value), limit))
 
 
-def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str, limit: int) -> None:
+# A spreadsheet opening the CSV runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula, prefixed with `'` so it stays text.
+
+    Numbers are left alone: -5 is data, not a formula.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_line(values: list[Any] | tuple[Any, ...]) -> str:
+    """One RFC 4180 record with a Unix line end; a field holding a comma, quote, CR or LF is
+    quoted (Python 3.11's csv module leaves a lone CR unquoted, which breaks the row)."""
+    fields = []
+    for value in values:
+        text = "" if value is None else str(value)
+        if any(c in text for c in ',"\r\n'):
+            text = '"' + text.replace('"', '""') + '"'
+        fields.append(text)
+    return ",".join(fields) + "\n"
+
+
+def print_rows(
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    fmt: str,
+    limit: int,
+    *,
+    raw_csv: bool = False,
+) -> None:
     if fmt == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        cell = (lambda v: v) if raw_csv else neutralise_cell
+        sys.stdout.write(csv_line([cell(c) for c in columns]))
+        for row in rows:
+            sys.stdout.write(csv_line([cell(v) for v in row]))
     elif fmt == "json":
         json.dump(
             [dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1
@@ -97,6 +130,7 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
             )
     for error in report.errors:
         console.print(f"  [red]{user_text(error)}[/]", highlight=False)
+    print_rules_not_evaluated(console, report.rules_not_evaluated)
     if not config.database_path.exists():
         console.print("[red]no database was published[/]")
         return
@@ -124,3 +158,15 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
     state = "published" if report.published else "NOT published (previous database kept)"
     console.print(f"database {state}: {config.database_path}")
     console.print(f"report: {config.path(config.report.html)}")
+
+
+def print_rules_not_evaluated(console: Console, problems: list[str]) -> None:
+    """Every rule the evaluation skipped, with its file, field and reason (printed verbatim)."""
+    if not problems:
+        return
+    console.print(
+        f"[yellow]warning:[/] {len(problems)} rule problem(s); these rules were not evaluated "
+        "and their open findings carry over unchanged:"
+    )
+    for problem in problems:
+        console.print(f"  {shorten(redact(problem), 4000)}", markup=False, highlight=False)

@@ -15,6 +15,7 @@ from handoff.lock import sync_lock
 from handoff.redact import redact
 from model.build import SourceOutcome, remove_stale_builds
 from pipelines.definitions import build_definitions
+from pipelines.defs.exceptions import EXCEPTIONS_KEY, RULES_NOT_EVALUATED
 from pipelines.defs.run_time import NOW_TAG
 from pipelines.defs.schedules import JOB_NAME
 from pipelines.defs.sources import FULL_TAG, source_key
@@ -29,6 +30,20 @@ class SyncReport:
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     published: bool = False
+    rules_not_evaluated: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> bool:
+        """The run succeeded but skipped something a reader must know about."""
+        return self.success and bool(self.rules_not_evaluated)
+
+
+def _rules_not_evaluated(event: Any) -> list[str] | None:
+    """The skipped rules recorded in the `exceptions` materialization's metadata, if this is it."""
+    if event.event_type_value != "ASSET_MATERIALIZATION" or event.asset_key != EXCEPTIONS_KEY:
+        return None
+    entry = event.step_materialization_data.materialization.metadata.get(RULES_NOT_EVALUATED)
+    return [str(v) for v in entry.value] if entry is not None else []
 
 
 def _root_message(error: Any) -> str:
@@ -87,6 +102,9 @@ def run_sync(
             data = event.step_failure_data
             if data and data.error:
                 report.errors.append(redact(f"{event.step_key}: {_root_message(data.error)}"))
+        skipped = _rules_not_evaluated(event)
+        if skipped is not None:
+            report.rules_not_evaluated = skipped
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             check: Any = event.event_specific_data
             if not check.passed:

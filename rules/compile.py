@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from handoff.locked_sql import SqlTimedOut, connect_locked, refusals, run_timed
 from rules.format import ENGINE_PARAMS, RuleProblem, RuleSpec
 
 SCHEMA_SQL = Path(__file__).resolve().parents[1] / "model" / "schema.sql"
@@ -16,11 +17,12 @@ RESERVED = {"subject_ids", "departments", "message"}
 NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
 NUMERIC |= {"UINTEGER", "UBIGINT", "FLOAT", "DOUBLE"}
 SAMPLE_NOW = datetime(2025, 1, 1)
+CHECK_SECONDS = 60.0  # the load-time check runs on an empty model; this only stops a runaway
 
 
 def empty_model() -> duckdb.DuckDBPyConnection:
-    """An in-memory model with the public schema and no rows; no file or network access."""
-    con = duckdb.connect(config={"enable_external_access": False})
+    """An in-memory model with the public schema and no rows, locked like the real evaluation."""
+    con = connect_locked()
     con.execute(SCHEMA_SQL.read_text())
     return con
 
@@ -41,9 +43,14 @@ def _quote(name: str) -> str:
 
 
 def check_query(
-    spec: RuleSpec, path: Path, params: dict[str, Any]
+    spec: RuleSpec, path: Path, params: dict[str, Any], *, seconds: float = CHECK_SECONDS
 ) -> tuple[str, tuple[str, ...]] | RuleProblem:
-    """Return the single SELECT statement and its columns, or the problem with it."""
+    """Return the single SELECT statement and its columns, or the problem with it.
+
+    A statement that calls a table function reading files or running SQL from strings is
+    refused whatever its parameters: such a call can behave differently at run time
+    (`$today`, the data) than in this check.
+    """
 
     def problem(message: str) -> RuleProblem:
         return RuleProblem(path, "query", message, spec.id)
@@ -63,10 +70,19 @@ def check_query(
         if unknown:
             return problem(f"uses undeclared parameter(s) {', '.join(sorted(unknown))}")
         query = statement.query.strip().rstrip(";")
+        refused = refusals(con, query)
+        if refused:
+            return problem("refused: " + "; ".join(refused))
         values = bind_values(set(statement.named_parameters), params, SAMPLE_NOW)
         try:
-            rel = con.sql(f"SELECT * FROM ({query}) AS q LIMIT 0", params=values)
+            rel = run_timed(
+                con,
+                seconds,
+                lambda: con.sql(f"SELECT * FROM ({query}) AS q LIMIT 0", params=values),
+            )
             columns, types = tuple(rel.columns), [str(t) for t in rel.types]
+        except SqlTimedOut as err:
+            return problem(f"the check on the empty model {err}")
         except duckdb.Error as err:
             return problem(f"fails on the public model: {str(err).splitlines()[0]}")
     finally:

@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from handoff.config import HandoffConfig
+from handoff.locked_sql import SqlTimedOut, connect_locked, run_timed
 from rules.compile import finding_sql, run_params
 from rules.format import Rule, RuleProblem
 from rules.lifecycle import LifecycleCounts, apply_lifecycle
@@ -71,28 +72,53 @@ class EvaluationResult:
         )
 
 
-def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime) -> pa.Table:
+@dataclass(frozen=True)
+class RuleLimits:
+    """What one rule may use: wall time of its statement, rows of its result."""
+
+    seconds: float
+    max_rows: int
+
+
+class RuleTooLarge(Exception):
+    """The rule returned more rows than `rules.max_rows`."""
+
+
+def run_rule(
+    con: duckdb.DuckDBPyConnection, rule: Rule, now: datetime, limits: RuleLimits
+) -> pa.Table:
     """One rule's findings in the engine's shape (fingerprint, severity, owner, evidence)."""
     sql = finding_sql(rule.spec, rule.query, rule.columns)
     values = run_params(rule.spec, rule.query, rule.params, now)
-    table = con.sql(sql, params=values).to_arrow_table()
+    limited = f"SELECT * FROM ({sql}) AS findings LIMIT {limits.max_rows + 1}"
+    table = run_timed(con, limits.seconds, lambda: con.sql(limited, params=values).to_arrow_table())
+    if table.num_rows > limits.max_rows:
+        raise RuleTooLarge(f"returned more than {limits.max_rows:,} rows (rules.max_rows)")
     return table.cast(FINDING_SCHEMA)
 
 
 def collect_findings(
-    db_path: Path, enabled_rules: list[Rule], now: datetime
+    db_path: Path, enabled_rules: list[Rule], now: datetime, limits: RuleLimits
 ) -> tuple[pa.Table, list[str], list[RuleTiming], list[RuleProblem]]:
-    """Run every rule on a read-only connection; a rule that fails is reported and skipped."""
+    """Run every rule on a locked read-only connection; a rule that fails, runs past its time
+    limit or returns too many rows is reported and skipped (its open findings carry over)."""
     tables: list[pa.Table] = []
     evaluated: list[str] = []
     timings: list[RuleTiming] = []
     problems: list[RuleProblem] = []
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = connect_locked(db_path)
     try:
         for rule in enabled_rules:
             started = time.perf_counter()
             try:
-                table = run_rule(con, rule, now)
+                table = run_rule(con, rule, now, limits)
+            except SqlTimedOut as err:
+                reason = f"not evaluated: {err} (rules.timeout_seconds)"
+                problems.append(RuleProblem(rule.path, "query", reason, rule.id))
+                continue
+            except RuleTooLarge as err:
+                problems.append(RuleProblem(rule.path, "query", f"not evaluated: {err}", rule.id))
+                continue
             except (duckdb.Error, pa.ArrowException) as err:
                 first = str(err).splitlines()[0]
                 problems.append(
@@ -108,6 +134,25 @@ def collect_findings(
     return findings, evaluated, timings, problems
 
 
+def record_problems(
+    con: duckdb.DuckDBPyConnection, problems: list[RuleProblem], run_id: str, now: datetime
+) -> None:
+    """Replace `rule_problems` with this evaluation's: what the report lists as not evaluated.
+
+    A file built before the table existed (re-evaluated by `handoff check`) gains it at its
+    next build; until then the problems are only printed and logged.
+    """
+    try:
+        con.execute("DELETE FROM rule_problems").fetchall()
+    except duckdb.CatalogException:
+        return
+    if problems:
+        con.executemany(
+            "INSERT INTO rule_problems VALUES (?, ?, ?, ?, ?, ?)",
+            [[run_id, now, p.rule_id, str(p.path), p.field, p.message] for p in problems],
+        )
+
+
 def evaluate(
     db_path: Path, config: HandoffConfig, *, now: datetime, run_id: str
 ) -> EvaluationResult:
@@ -119,13 +164,18 @@ def evaluate(
         now = now.astimezone(UTC).replace(tzinfo=None)
     enabled_rules, problems = load_rules(config)
     waivers, waiver_problems = load_waivers(config.path(config.rules.waivers))
-    findings, evaluated, timings, run_problems = collect_findings(db_path, enabled_rules, now)
+    limits = RuleLimits(config.rules.timeout_seconds, config.rules.max_rows)
+    findings, evaluated, timings, run_problems = collect_findings(
+        db_path, enabled_rules, now, limits
+    )
+    all_problems = problems + waiver_problems + run_problems
     started = time.perf_counter()
     con = duckdb.connect(str(db_path))
     try:
         counts: LifecycleCounts = apply_lifecycle(
             con, findings, evaluated=evaluated, waivers=waivers, now=now, run_id=run_id
         )
+        record_problems(con, all_problems, run_id, now)
     finally:
         con.close()
     return EvaluationResult(
@@ -139,6 +189,6 @@ def evaluate(
         waived=counts.waived,
         reopened=counts.reopened,
         timings=timings,
-        problems=problems + waiver_problems + run_problems,
+        problems=all_problems,
         lifecycle_seconds=time.perf_counter() - started,
     )

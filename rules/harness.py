@@ -9,7 +9,8 @@ from typing import Any
 
 import duckdb
 
-from rules.compile import empty_model, finding_sql, run_params
+from handoff.locked_sql import SqlTimedOut, run_timed
+from rules.compile import CHECK_SECONDS, empty_model, finding_sql, run_params
 from rules.format import SEVERITY_RANK, Rule, RuleCase, coerce_param
 
 DEFAULT_NOW = datetime(2025, 3, 3, 9, 0, 0)  # a Monday morning; cases state dates around it
@@ -111,11 +112,12 @@ def run_case(rule: Rule, case: RuleCase) -> TestOutcome:
         try:
             load_given(con, case.given, now)
             sql = finding_sql(rule.spec, rule.query, rule.columns)
-            rows = con.execute(sql, run_params(rule.spec, rule.query, params, now)).fetchall()
+            values = run_params(rule.spec, rule.query, params, now)
+            rows = run_timed(con, CHECK_SECONDS, lambda: con.execute(sql, values).fetchall())
         finally:
             con.execute("ROLLBACK")  # the next case starts from the empty model again
             con.close()
-    except (duckdb.Error, ValueError) as err:
+    except (duckdb.Error, ValueError, SqlTimedOut) as err:
         return TestOutcome(rule.id, case.name, False, f"error: {str(err).splitlines()[0]}")
     found: dict[tuple[str, ...], str] = {}
     for row in rows:  # rows sharing subjects are one finding, at its highest severity

@@ -41,13 +41,19 @@ def resolve_params(
 
 
 def compile_rule(
-    spec: RuleSpec, path: Path, overrides: dict[str, Any], *, builtin: bool, origin: str
+    spec: RuleSpec,
+    path: Path,
+    overrides: dict[str, Any],
+    *,
+    builtin: bool,
+    origin: str,
+    seconds: float,
 ) -> Rule | list[RuleProblem]:
-    """Bind the parameters and check the SQL once on an empty model."""
+    """Bind the parameters and check the SQL once on an empty model, locked like the run."""
     params = resolve_params(spec, path, overrides, origin)
     if isinstance(params, list):
         return params
-    checked = check_query(spec, path, params)
+    checked = check_query(spec, path, params, seconds=seconds)
     if isinstance(checked, RuleProblem):
         return [checked]
     query, columns = checked
@@ -88,7 +94,14 @@ def load_rules(config: HandoffConfig) -> tuple[list[Rule], list[RuleProblem]]:
                 continue
             overrides = config.rules.params.get(parsed.id, {})
             origin = f"config rules.params.{parsed.id}"
-            compiled = compile_rule(parsed, path, overrides, builtin=builtin, origin=origin)
+            compiled = compile_rule(
+                parsed,
+                path,
+                overrides,
+                builtin=builtin,
+                origin=origin,
+                seconds=config.rules.timeout_seconds,
+            )
             if isinstance(compiled, list):
                 problems.extend(compiled)
             else:

@@ -11,6 +11,7 @@ from pipelines.resources import HandoffConfigResource
 from rules.engine import evaluate
 
 EXCEPTIONS_KEY = dg.AssetKey("exceptions")
+RULES_NOT_EVALUATED = "rules_not_evaluated"
 
 
 def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
@@ -47,6 +48,9 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
                 "resolved": result.resolved,
                 "waived": result.waived,
                 "rule_problems": len(result.problems),
+                # Rules skipped this run (rejected, refused, timed out, too many rows, failed):
+                # the run completes with warnings.
+                RULES_NOT_EVALUATED: [str(p) for p in result.problems],
                 "database": str(cfg.database_path),
             }
         )

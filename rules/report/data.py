@@ -22,6 +22,7 @@ from rules.report.types import (
     MatrixCell,
     OwnerLoad,
     ReportData,
+    RuleNotEvaluated,
     SeverityCounts,
     SourceHealth,
     Subject,
@@ -100,7 +101,20 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
         waived=waived,
         resolved=resolved,
         sources=sources,
+        rules_not_evaluated=_rules_not_evaluated(con),
     )
+
+
+def _rules_not_evaluated(con: duckdb.DuckDBPyConnection) -> list[RuleNotEvaluated]:
+    """The last evaluation's skipped rules (none in a model built before they were recorded)."""
+    try:
+        rows = con.execute(
+            "SELECT rule_id, rule_file, field, reason FROM rule_problems "
+            "ORDER BY rule_file, rule_id, field"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [RuleNotEvaluated(*row) for row in rows]
 
 
 def _rank(f: Finding) -> tuple[int, int, str, str]:

@@ -170,6 +170,16 @@ class TrendPoint:
 
 
 @dataclass
+class RuleNotEvaluated:
+    """A rule (or waiver) the last evaluation skipped: its open findings were not refreshed."""
+
+    rule_id: str | None
+    rule_file: str
+    field: str
+    reason: str
+
+
+@dataclass
 class ReportData:
     """Everything the report shows, gathered from the published model."""
 
@@ -187,6 +197,7 @@ class ReportData:
     waived: list[Finding]
     resolved: list[Finding]
     sources: list[SourceHealth]
+    rules_not_evaluated: list[RuleNotEvaluated] = field(default_factory=list)
 
 
 def to_plain(value: Any) -> Any:

@@ -102,7 +102,7 @@ def test_two_statements_are_rejected(tmp_path: Path) -> None:
 def test_query_cannot_read_files(tmp_path: Path) -> None:
     text = GOOD.format(id="bad_rule").replace("FROM work_items", "FROM read_csv('/etc/passwd')")
     (problem,) = _problems(tmp_path, text)
-    assert "bad_rule.yaml: query: fails on the public model" in problem
+    assert "bad_rule.yaml: query: refused: calls the table function read_csv()" in problem
 
 
 def test_undeclared_parameter(tmp_path: Path) -> None:
