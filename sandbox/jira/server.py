@@ -105,9 +105,12 @@ class JiraSandbox(ServedSandbox):
         clock: Callable[[], float] = time.monotonic,
         denied_status: int = 403,
         dc_shapes: bool = True,
+        check_requests: bool = True,
     ):
         self.org = org
         self.strict = strict
+        # benchmarks measure the sync, not the checker: they may switch request checks off
+        self.check_requests = check_requests
         self.time_zone = time_zone
         self.denied_status = denied_status
         self.dc_shapes = dc_shapes
@@ -209,6 +212,8 @@ class JiraSandbox(ServedSandbox):
 
     def _check_contract(self, request: Request) -> Response | None:
         """Check a request against the vendor document; in strict mode refuse it as Jira does."""
+        if not self.check_requests:
+            return None
         checked = check(request, self.deployment)
         with self.lock:
             self.contract_log.append(checked)
