@@ -29,6 +29,10 @@ class NotFound(Exception):
     """The object is gone (deleted between listing and reading)."""
 
 
+class PaymentRequired(Exception):
+    """402: the request asks for a feature above the workspace's plan (e.g. dependencies)."""
+
+
 class OffsetExpired(Exception):
     """Asana refused an offset token; the listing must start again from the first page."""
 
@@ -94,6 +98,8 @@ class AsanaHttp:
                     ) from None
                 if status == 404:
                     raise NotFound(what) from None
+                if status == 402:
+                    raise PaymentRequired(_message(err.body)) from None
                 if status == 412:
                     return {"status": 412, **_json(err.body)}
                 if status == 400 and "offset" in _message(err.body).lower():
