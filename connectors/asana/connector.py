@@ -438,14 +438,15 @@ class AsanaConnector:
 
     def _get_task(self, gid: str) -> tuple[str, dict[str, Any] | None]:
         while True:
+            fields = self.task_fields
             try:
                 answer = self.http.call(
-                    f"task {gid}", self.http.tasks.get_task, gid, opt_fields=self.task_fields
+                    f"task {gid}", self.http.tasks.get_task, gid, opt_fields=fields
                 )
             except NotFound:
                 return gid, None
             except PaymentRequired as err:
-                if self._without_dependencies(str(err)):
+                if self._without_dependencies(str(err), fields):
                     continue
                 raise ConnectorError(
                     f"asana source '{self.source.name}': task {gid} needs a paid Asana plan: {err}"
@@ -482,6 +483,7 @@ class AsanaConnector:
         restarts = 0
         while restarts <= OFFSET_RESTARTS:
             offset: str | None = None
+            page_opts: dict[str, Any] = {}
             try:
                 while True:
                     page_opts = {**self._fields(opts), "limit": PAGE_LIMIT}
@@ -495,7 +497,7 @@ class AsanaConnector:
             except OffsetExpired:
                 restarts += 1
             except PaymentRequired as err:
-                if not self._without_dependencies(str(err)):
+                if not self._without_dependencies(str(err), str(page_opts.get("opt_fields"))):
                     raise ConnectorError(
                         f"asana source '{self.source.name}': {what} needs a paid Asana plan: {err}"
                     ) from None
@@ -510,11 +512,14 @@ class AsanaConnector:
             return {**opts, "opt_fields": self.task_fields}
         return opts
 
-    def _without_dependencies(self, message: str) -> bool:
-        """Drop the paid-plan fields after a 402; False when they were dropped already."""
+    def _without_dependencies(self, message: str, asked: str) -> bool:
+        """After a 402, drop the paid-plan fields (warning once); False when the refused
+        request `asked` for none of them (then the 402 is about something else)."""
+        if not any(f.startswith(PREMIUM_FIELDS) for f in asked.split(",")):
+            return False
         with self._fields_lock:
             if self.task_fields == FREE_TASK_FIELDS:
-                return False
+                return True  # another thread dropped them already
             self.task_fields = FREE_TASK_FIELDS
             warning = (
                 f"asana source '{self.source.name}': dependencies are an Asana paid-plan "

@@ -240,7 +240,7 @@ def test_references_into_a_source_that_failed_its_first_sync_wait_for_it(
         jira_entry, jira_env = jira_sb.source_entry("field-jira", "T_JIRA")
         for name, value in {**asana_env, **jira_env}.items():
             monkeypatch.setenv(name, value)
-        unreachable = {**jira_entry, "url": "http://127.0.0.1:9"}
+        unreachable = {**jira_entry, "url": "http://127.0.0.1:9", "max_retry_wait_seconds": 1}
         config_path = tmp_path / "handoff.yaml"
 
         def write(jira_source: dict[str, Any]) -> None:
@@ -257,8 +257,8 @@ def test_references_into_a_source_that_failed_its_first_sync_wait_for_it(
         assert first.outcomes["field-jira"].status == "failed"
         assert first.outcomes["mkt-asana"].status == "success"
         edge = f"mkt-asana:{waiting}"
-        assert _query(db, _EDGE, edge) == [("unresolved:FLD-3", False, "pending_source")]
         assert _query(db, _UNMAPPED) == []
+        assert _query(db, _EDGE, edge) == [("unresolved:FLD-3", False, "pending_source")]
         write(jira_entry)
         second = run_sync(config_path, now=datetime(2025, 6, 2, 11, 0))
         assert second.outcomes["field-jira"].status == "success"
