@@ -71,6 +71,7 @@ class FetchStats:
     requests: int = 0
     retries: int = 0
     waited_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # what the fetch had to do without
 
 
 class Connector(Protocol):

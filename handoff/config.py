@@ -212,6 +212,8 @@ class AsanaSource(SourceBase):
     section_status: dict[str, StatusCategory] = {}
     custom_fields: dict[str, str] = {}  # model name ("department", "jira_key") -> field name
     ca_bundle: Path | None = None
+    # the modified-since watermark is the listing's start (server clock) minus this margin
+    overlap_minutes: int = Field(10, ge=0)
 
 
 @functools.cache

@@ -115,7 +115,7 @@ def build_model(
             build_people(con, config.people)
             _fill_work_items(con, now)
             assign_stewards(con, config.milestone_stewards)
-            resolve_references(con)
+            resolve_references(con, pending=pending_scopes(config, outcomes))
             config_tables.fill(con, config)
             config_tables.mark_contracts_and_tensions(con)
             history.carry_previous(con, has_prev)
@@ -135,6 +135,48 @@ def build_model(
         finally:
             con.close()
     return result
+
+
+def pending_scopes(
+    config: HandoffConfig, outcomes: dict[str, SourceOutcome]
+) -> list[tuple[str, str]]:
+    """(tool, scope) of sources whose data may be missing: failed in this run or never synced
+    successfully. References into them wait (`pending_source`) instead of being unmapped."""
+    scopes: list[tuple[str, str]] = []
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        outcome = outcomes.get(source.name)
+        if not (
+            (outcome is not None and outcome.status == "failed")
+            or not _ever_synced(raw_store_path(config.raw_dir, source.name))
+        ):
+            continue
+        projects = [str(p) for p in getattr(source, "projects", [])]
+        if source.kind == "jira":
+            scopes += [("jira", p.upper()) for p in projects] or [("jira", "*")]
+        elif source.kind == "asana":
+            scopes.append(("asana", "*"))
+        elif source.kind == "gsheets":
+            scopes.append(("gsheets", str(getattr(source, "spreadsheet_id", ""))))
+    return [(tool, scope) for tool, scope in scopes if scope]
+
+
+def _ever_synced(raw: Path) -> bool:
+    """True when the source's raw store records a successful fetch."""
+    if not raw.exists():
+        return False
+    try:
+        con = duckdb.connect(str(raw), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        row = con.execute("SELECT count(*) FROM fetch_runs WHERE status = 'success'").fetchone()
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return bool(row and row[0])
 
 
 def _normalise_sources(

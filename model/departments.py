@@ -1,6 +1,6 @@
 """Departments for items: ordered config rules, then the item's own value, then the source default.
 
-A rule matches on any of source, project (Jira project key, Asana project name, worksheet),
+A rule matches on any of source, project (Jira project key, Asana project gid or name, worksheet),
 Jira component and label, and a custom field's value (Jira/Asana custom fields by model name;
 `department` also reads the item's own department, e.g. a sheet's department column, so rules can
 rename what a tool calls a team). The item's own value is what its tool says: a sheet's department
@@ -70,7 +70,8 @@ def build_department_map(
             SELECT i.item_id, arg_min(r.department, r.rank) AS department
             FROM stg_items i JOIN department_rules r
               ON (r.source IS NULL OR r.source = i.source)
-             AND (r.project IS NULL OR lower(r.project) = lower(i.project))
+             AND (r.project IS NULL OR lower(r.project) = lower(i.project)
+                  OR r.project = i.project_id)
              AND (r.component IS NULL OR list_contains(i.components, r.component))
              AND (r.label IS NULL OR list_contains(i.labels, r.label))
              AND (r.custom_field IS NULL OR lower(trim(coalesce(

@@ -6,7 +6,10 @@ Text is cut into segments at direction phrases ("blocked by", "blocks", "needed 
 sentence ends, then into tokens (URLs, Jira keys, list entries) with DuckDB regexes. Tokens are
 matched against the synced items with a UNION ALL of equi-joins (item id, key, URL), so the
 resolver stays a handful of hash joins at millions of rows. Unmatched references stay as
-unresolved edges: an unmapped dependency is a finding, not noise.
+unresolved edges: an unmapped dependency is a finding, not noise, unless it points into a
+configured source that failed or has never synced (`pending`: Jira keys of its projects, any
+Asana reference for an Asana source, links naming a Google spreadsheet's id): such an edge is
+`pending_source` and waits for that source instead of accusing anyone.
 """
 
 from __future__ import annotations
@@ -144,7 +147,9 @@ FROM work_items;
 CREATE OR REPLACE TEMP TABLE ref_jira_hosts AS
 SELECT DISTINCT host FROM ref_targets WHERE tool = 'jira' AND host <> '';
 CREATE OR REPLACE TEMP TABLE ref_jira_projects AS
-SELECT DISTINCT split_part(source_key, '-', 1) AS project FROM ref_targets WHERE tool = 'jira';
+SELECT DISTINCT split_part(source_key, '-', 1) AS project FROM ref_targets WHERE tool = 'jira'
+UNION
+SELECT scope FROM ref_pending WHERE tool = 'jira' AND scope <> '*';
 """
 
 CANDIDATES_SQL = f"""
@@ -222,7 +227,8 @@ best AS (
     FROM matches GROUP BY ref_no
 )
 SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_type,
-       b.best.target AS target, coalesce(b.best.deleted, false) AS target_deleted
+       b.best.target AS target, coalesce(b.best.deleted, false) AS target_deleted,
+       c.want_tool, c.key_ref
 FROM ref_candidates c
 LEFT JOIN best b USING (ref_no)
 WHERE b.best IS NOT NULL
@@ -254,7 +260,15 @@ oriented AS (
         CASE WHEN direction = 'downstream' THEN coalesce(target, 'unresolved:' || ref)
              ELSE referrer END AS downstream_id,
         kind, origin, link_type, target IS NOT NULL AS is_resolved, ref AS token,
-        coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank
+        coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
+        target IS NULL AND EXISTS (
+            SELECT 1 FROM ref_pending p
+            WHERE (p.tool = 'jira' AND regexp_full_match(coalesce(key_ref, ''), {_lit(JIRA_KEY)})
+                   AND coalesce(want_tool, 'jira') = 'jira'
+                   AND p.scope IN ('*', split_part(key_ref, '-', 1)))
+               OR (p.tool = 'asana' AND want_tool = 'asana')
+               OR (p.tool = 'gsheets' AND contains(token, p.scope))
+        ) AS is_pending
     FROM named
 ),
 merged AS (
@@ -266,7 +280,8 @@ merged AS (
            list_sort(list_distinct(list(link_type) FILTER (WHERE link_type IS NOT NULL)))
                AS link_types,
            min(token) FILTER (WHERE NOT is_resolved) AS reference,
-           bool_or(is_resolved) AS is_resolved
+           bool_or(is_resolved) AS is_resolved,
+           bool_or(is_pending) AS is_pending
     FROM oriented GROUP BY upstream_id, downstream_id
 )
 SELECT m.upstream_id, m.downstream_id, m.kind, m.origin, m.origins, m.link_types,
@@ -274,7 +289,9 @@ SELECT m.upstream_id, m.downstream_id, m.kind, m.origin, m.origins, m.link_types
        coalesce(u.tool <> d.tool, false),
        coalesce(u.department <> d.department, false),
        m.is_resolved,
-       NULL, NULL, NULL
+       NULL, NULL, NULL,
+       CASE WHEN m.is_resolved THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
+            ELSE 'unmapped' END
 FROM merged m
 LEFT JOIN work_items u ON u.item_id = m.upstream_id
 LEFT JOIN work_items d ON d.item_id = m.downstream_id;
@@ -291,6 +308,7 @@ TEMP_TABLES = (
     "ref_candidates",
     "ref_matches",
     "ref_edges",
+    "ref_pending",
 )
 
 
@@ -299,12 +317,17 @@ def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def resolve_references(
-    con: duckdb.DuckDBPyConnection, timings: dict[str, float] | None = None
+    con: duckdb.DuckDBPyConnection,
+    timings: dict[str, float] | None = None,
+    pending: Iterable[tuple[str, str]] = (),
 ) -> None:
     """Fill `dependencies` from `stg_references`; needs `work_items` filled (with departments).
 
-    `timings`, when given, receives the seconds of each step (for the benchmark).
+    `timings`, when given, receives the seconds of each step (for the benchmark). `pending`
+    holds (tool, scope) pairs of sources that failed or never synced: a Jira project key (or
+    '*'), '*' for Asana, a spreadsheet id for Google Sheets.
     """
+    _pending_table(con, pending)
     steps = {
         "segments": SEGMENTS_SQL,
         "tokens": TOKENS_SQL,
@@ -322,6 +345,13 @@ def resolve_references(
                 timings[name] = round(time.perf_counter() - started, 2)
     finally:
         _drop_temp(con)
+
+
+def _pending_table(con: duckdb.DuckDBPyConnection, pending: Iterable[tuple[str, str]]) -> None:
+    rows = list(pending)
+    con.execute("CREATE OR REPLACE TEMP TABLE ref_pending (tool VARCHAR, scope VARCHAR)")
+    if rows:
+        con.executemany("INSERT INTO ref_pending VALUES (?, ?)", rows)
 
 
 def _one_reference(con: duckdb.DuckDBPyConnection, text: str, origin: str) -> None:
@@ -376,6 +406,7 @@ def find_references(
             "('x', 'self', 'text', 'x', NULL::VARCHAR, false, NULL::VARCHAR)) "
             "t(item_id, source, tool, source_key, url, is_deleted, host);"
             "CREATE OR REPLACE TEMP TABLE ref_jira_hosts (host VARCHAR);"
+            "CREATE OR REPLACE TEMP TABLE ref_pending (tool VARCHAR, scope VARCHAR);"
             "CREATE OR REPLACE TEMP TABLE ref_jira_projects AS "
             "SELECT unnest(?::VARCHAR[]) AS project",
             [list(jira_projects)],

@@ -84,6 +84,7 @@ CREATE TABLE dependencies (
     contract_id         VARCHAR,
     kpi_tension         VARCHAR,
     created_at          TIMESTAMP,
+    resolution          VARCHAR NOT NULL DEFAULT 'resolved',
     -- one row per (upstream_id, downstream_id) by construction (edges are merged by that pair)
 );
 COMMENT ON TABLE dependencies IS 'One row per "downstream needs upstream" edge, merged across every origin that declares it.';
@@ -100,6 +101,7 @@ COMMENT ON COLUMN dependencies.is_resolved IS 'False when the upstream was refer
 COMMENT ON COLUMN dependencies.contract_id IS 'The declared contract covering this handoff (provider = upstream department, consumer = downstream department), if any.';
 COMMENT ON COLUMN dependencies.kpi_tension IS 'Description of the KPI tension between the two departments, if one is declared.';
 COMMENT ON COLUMN dependencies.created_at IS 'When the edge was first seen by a sync.';
+COMMENT ON COLUMN dependencies.resolution IS 'resolved; unmapped (found in no synced source); pending_source (it points into a configured source that failed or has not synced yet: it waits, no finding).';
 
 CREATE TABLE work_item_history (
     item_id         VARCHAR NOT NULL,

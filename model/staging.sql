@@ -26,6 +26,7 @@ CREATE TABLE stg_items (
     parent_key        VARCHAR,            -- parent's item_id (epic, parent task, summary row)
     milestone_key     VARCHAR,            -- item_id of the milestone it rolls up to, if the tool says
     project           VARCHAR,            -- Jira project key, Asana project name, sheet/worksheet name
+    project_id        VARCHAR,            -- the tool's own project id when it has one (Asana project gid)
     labels            VARCHAR[],
     components        VARCHAR[],
     custom            JSON,               -- configured custom fields, by model name

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -123,6 +124,7 @@ class SandboxServer:
         self.check = check
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.requests = Counter[str]()
+        self.clock_now: Callable[[], datetime] | None = None  # the `Date` header's clock
         self._lock = threading.Lock()
         self._seen = 0
         self._last_cut = -1
@@ -170,6 +172,12 @@ class SandboxServer:
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet by design
                 return
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The `Date` header on the sandbox's clock when it has one."""
+                if server.clock_now is None or timestamp is not None:
+                    return super().date_time_string(timestamp)
+                return email.utils.format_datetime(server.clock_now().astimezone(UTC), usegmt=True)
 
             def _serve(self) -> None:
                 server._dispatch(self)

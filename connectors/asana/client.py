@@ -28,6 +28,10 @@ class NotFound(Exception):
     """The object is gone (deleted between listing and reading)."""
 
 
+class PaymentRequired(Exception):
+    """402: the request asks for a feature above the workspace's plan (e.g. dependencies)."""
+
+
 class OffsetExpired(Exception):
     """Asana refused an offset token; the listing must start again from the first page."""
 
@@ -120,6 +124,8 @@ class AsanaHttp:
             )
         if status == 404:
             return NotFound(what)
+        if status == 402:  # a paid-plan feature (dependencies) on a free workspace
+            return PaymentRequired(_message(err.body))
         if status == 400 and "offset" in _message(err.body).lower():
             return OffsetExpired(_message(err.body))
         if status in RETRY_STATUSES:

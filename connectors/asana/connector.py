@@ -13,26 +13,45 @@ Incremental design (the cursor is per project):
     list gets its subtasks re-listed (subtasks added or deleted);
   * a subtask change does not touch its parent's modified_at, so the project's `/events` feed
     (sync token kept in the cursor) names the tasks and subtasks changed since the last run;
-    those not already fetched are read one by one. An expired token (412) falls back to
-    re-listing every subtask of that project;
-  * stories are read only for tasks and subtasks that changed.
+    those not already fetched are read one by one. Events are told apart by
+    `resource.resource_type` (the top-level `type` is deprecated). Sync tokens expire after
+    24 hours, so a nightly run usually gets 412: it then re-lists the subtasks of that project;
+  * the cursor keeps each task's and subtask's `modified_at`: stories are read only for the
+    ones whose `modified_at` moved (or that are new), whatever listed them, so an expired
+    token costs the subtask listings, never a re-read of every story;
+  * the modified-since watermark is the listing's start on Asana's clock (the `Date` of the
+    first response) minus `overlap_minutes`: the listing is unsorted, so its largest
+    `modified_at` would skip tasks changed while it ran.
 The events token is taken before listing, so a change made while a sync runs is seen next time.
+
+Dependencies are a paid-plan feature: a free workspace answers 402 to them, and the sync then
+goes on without them (a warning in `stats.warnings` and the log says what is lost).
+
+A task can live in several projects; it is landed once, with all its memberships. Which
+membership gives its status is the normaliser's choice (model.normalise.asana).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from connectors.asana.client import AsanaHttp, NotFound, OffsetExpired
+from connectors.asana.client import AsanaHttp, NotFound, OffsetExpired, PaymentRequired
 from connectors.base import Batch, Census, ConnectorError, Cursor, FetchStats, Page, RawRecord
 from handoff.config import AsanaSource
 from handoff.retry import Clock, RetryPolicy
 
-CURSOR_VERSION = 1
+log = logging.getLogger(__name__)
+
+CURSOR_VERSION = 2
+READABLE_CURSORS = {1, 2}  # version 1 has no modified_at map: every listed task counts as moved
 PAGE_LIMIT = 100
 WORKERS = 8
 OFFSET_RESTARTS = 3
@@ -70,6 +89,8 @@ TASK_FIELDS = ",".join(
         "custom_fields.number_value",
     ]
 )
+PREMIUM_FIELDS = ("dependencies.", "dependents.")
+FREE_TASK_FIELDS = ",".join(f for f in TASK_FIELDS.split(",") if not f.startswith(PREMIUM_FIELDS))
 STORY_FIELDS = ",".join(
     [
         "created_at",
@@ -77,7 +98,9 @@ STORY_FIELDS = ",".join(
         "text",
         "created_by.email",
         "created_by.name",
+        "old_section.gid",
         "old_section.name",
+        "new_section.gid",
         "new_section.name",
         "old_dates.due_on",
         "new_dates.due_on",
@@ -102,6 +125,16 @@ class _Run:
     events_lost: bool = False
     relist: set[str] = field(default_factory=set)  # parents whose subtasks must be listed
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)  # next cursor per project
+    modified: dict[str, str] = field(default_factory=dict)  # gid -> modified_at seen this run
+    previous_modified: dict[str, str] = field(default_factory=dict)  # from the last cursor
+    watermark: str | None = None  # listing start minus the overlap, ISO 8601 UTC
+
+    def saw(self, task: dict[str, Any]) -> bool:
+        """Record a listed task's modified_at; True when it moved since the last run."""
+        gid = str(task["gid"])
+        modified = str(task.get("modified_at") or "")
+        self.modified[gid] = modified
+        return not modified or self.previous_modified.get(gid) != modified
 
 
 class AsanaConnector:
@@ -118,6 +151,8 @@ class AsanaConnector:
         self.source = source
         self.stats = FetchStats()
         self.workers = workers
+        self.task_fields = TASK_FIELDS  # FREE_TASK_FIELDS once the workspace answers 402
+        self._fields_lock = threading.Lock()
         self.http = AsanaHttp(
             source_name=source.name,
             url=source.url,
@@ -139,14 +174,16 @@ class AsanaConnector:
     def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
         """Yield pages of raw records, the censuses, and finally the next cursor."""
         workspace = self._workspace()
+        listing_start = self._server_time()
         previous = dict(cursor or {})
         if (
             full
-            or previous.get("version") != CURSOR_VERSION
+            or previous.get("version") not in READABLE_CURSORS
             or previous.get("workspace") != workspace
         ):
             previous = {}
-        run = _Run()
+        run = _Run(previous_modified=dict(previous.get("modified") or {}))
+        run.watermark = _iso(listing_start - timedelta(minutes=self.source.overlap_minutes))
         known_subtasks: dict[str, list[str]] = {
             k: list(v) for k, v in (previous.get("subtasks") or {}).items()
         }
@@ -190,12 +227,17 @@ class AsanaConnector:
         yield Census("task", set(run.top))
         yield Census("subtask", all_subtasks)
         yield Census("stories", run.top | all_subtasks)
+        modified = {
+            gid: run.modified.get(gid) or run.previous_modified.get(gid)
+            for gid in sorted(run.top | all_subtasks)
+        }
         yield Page(
             cursor={
                 "version": CURSOR_VERSION,
                 "workspace": workspace,
                 "projects": run.projects,
                 "subtasks": subtasks,
+                "modified": {gid: at for gid, at in modified.items() if at},
             }
         )
 
@@ -212,6 +254,20 @@ class AsanaConnector:
             f"(the token sees: {names}); fix `workspace` in the config"
         )
 
+    def _server_time(self) -> datetime:
+        """Asana's clock at the last response (its `Date` header); ours when it sends none.
+
+        Read right after a call made outside the thread pool, so the SDK's last response is it.
+        """
+        response = getattr(self.http.client, "last_response", None)
+        header = response.getheader("Date") if response is not None else None
+        if header:
+            try:
+                return parsedate_to_datetime(header).astimezone(UTC)
+            except (TypeError, ValueError):
+                pass
+        return datetime.now(UTC)
+
     def _projects(self, workspace: str) -> list[dict[str, Any]]:
         found = self._list(
             "projects",
@@ -223,7 +279,13 @@ class AsanaConnector:
         wanted = set(self.source.projects)
         if not wanted:
             return found
-        chosen = [p for p in found if p["gid"] in wanted or p.get("name") in wanted]
+        order = {key: i for i, key in enumerate(self.source.projects)}
+        chosen = sorted(
+            (p for p in found if p["gid"] in wanted or p.get("name") in wanted),
+            key=lambda p: min(
+                order.get(p["gid"], len(order)), order.get(str(p.get("name")), len(order))
+            ),
+        )
         missing = wanted - {p["gid"] for p in chosen} - {p.get("name") for p in chosen}
         if missing:
             raise ConnectorError(
@@ -236,7 +298,6 @@ class AsanaConnector:
     def _full_project(self, project: str, run: _Run) -> list[Batch]:
         token = self._fresh_sync_token(project)
         batches: list[Batch] = []
-        watermark = ""
         for page in self._pages(
             f"tasks of project {project}",
             self.http.tasks.get_tasks,
@@ -245,9 +306,8 @@ class AsanaConnector:
         ):
             batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
             for task in page:
-                watermark = max(watermark, task.get("modified_at") or "")
-                self._saw_task(task, run, changed=True)
-        run.projects[project] = {"modified_since": watermark or None, "sync": token}
+                self._saw_task(task, run, changed=run.saw(task))
+        run.projects[project] = {"modified_since": run.watermark, "sync": token}
         return batches
 
     def _incremental_project(
@@ -258,18 +318,16 @@ class AsanaConnector:
             run.events_lost = True
             run.relist.update(known)
         batches: list[Batch] = []
-        watermark = state.get("modified_since") or ""
         for page in self._pages(
             f"changed tasks of project {project}",
             self.http.tasks.get_tasks,
             project=project,
-            modified_since=watermark or None,
+            modified_since=state.get("modified_since") or None,
             opt_fields=TASK_FIELDS,
         ):
             batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
             for task in page:
-                watermark = max(watermark, task.get("modified_at") or "")
-                self._saw_task(task, run, changed=True)
+                self._saw_task(task, run, changed=run.saw(task))
         for page in self._pages(
             f"task census of project {project}",
             self.http.tasks.get_tasks,
@@ -280,7 +338,7 @@ class AsanaConnector:
                 run.top.add(task["gid"])
                 if task.get("num_subtasks") or task["gid"] in known:
                     run.counts[task["gid"]] = int(task.get("num_subtasks") or 0)
-        run.projects[project] = {"modified_since": watermark or None, "sync": token}
+        run.projects[project] = {"modified_since": run.watermark, "sync": token}
         return batches
 
     def _saw_task(self, task: dict[str, Any], run: _Run, *, changed: bool) -> None:
@@ -308,7 +366,8 @@ class AsanaConnector:
                 return answer.get("sync"), True
             for event in answer.get("data") or []:
                 resource = event.get("resource") or {}
-                if resource.get("gid") and event.get("type", "task") == "task":
+                # stories, sections, attachments... also arrive on a project's feed
+                if resource.get("gid") and resource.get("resource_type") == "task":
                     gid = str(resource["gid"])
                     if event.get("action") == "deleted":
                         run.deleted.add(gid)
@@ -320,7 +379,6 @@ class AsanaConnector:
 
     # -- subtasks, event changes, stories ----------------------------------------------------
     def _subtasks(self, run: _Run, known: dict[str, list[str]]) -> Iterator[Batch]:
-        previous = {s for subs in known.values() for s in subs}
         todo = sorted(run.relist)
         while todo:
             nested: list[str] = []
@@ -331,11 +389,7 @@ class AsanaConnector:
                 yield Page([RawRecord("subtask", s["gid"], s) for s in subs])
                 for sub in subs:
                     run.fetched.add(sub["gid"])
-                    if (
-                        run.events_lost
-                        or sub["gid"] not in previous
-                        or sub["gid"] in run.event_gids
-                    ):
+                    if run.saw(sub):
                         run.changed.add(sub["gid"])
                     if sub.get("num_subtasks"):
                         nested.append(sub["gid"])
@@ -373,13 +427,16 @@ class AsanaConnector:
                     run.subtasks[parent].remove(gid)
                 continue
             parent = (task.get("parent") or {}).get("gid")
+            moved = run.saw(task)
             if parent is None:
                 if gid in run.top:
                     records.append(RawRecord("task", gid, task))
-                    run.changed.add(gid)
+                    if moved:
+                        run.changed.add(gid)
                 continue
             records.append(RawRecord("subtask", gid, task))
-            run.changed.add(gid)
+            if moved:
+                run.changed.add(gid)
             siblings = run.subtasks.setdefault(parent, [])
             if gid not in siblings:
                 siblings.append(gid)
@@ -389,13 +446,21 @@ class AsanaConnector:
         yield Page(records)
 
     def _get_task(self, gid: str) -> tuple[str, dict[str, Any] | None]:
-        try:
-            answer = self.http.call(
-                f"task {gid}", self.http.tasks.get_task, gid, opt_fields=TASK_FIELDS
-            )
-        except NotFound:
-            return gid, None
-        return gid, answer.get("data")
+        while True:
+            fields = self.task_fields
+            try:
+                answer = self.http.call(
+                    f"task {gid}", self.http.tasks.get_task, gid, opt_fields=fields
+                )
+            except NotFound:
+                return gid, None
+            except PaymentRequired as err:
+                if self._without_dependencies(str(err), fields):
+                    continue
+                raise ConnectorError(
+                    f"asana source '{self.source.name}': task {gid} needs a paid Asana plan: {err}"
+                ) from None
+            return gid, answer.get("data")
 
     def _stories(self, gids: list[str]) -> Iterator[Batch]:
         records: list[RawRecord] = []
@@ -424,11 +489,13 @@ class AsanaConnector:
     ) -> Iterator[list[dict[str, Any]]]:
         """Every page of a listing; an expired offset restarts it (records are upserts)."""
         opts = {k: v for k, v in opts.items() if v is not None}
-        for _ in range(OFFSET_RESTARTS + 1):
+        restarts = 0
+        while restarts <= OFFSET_RESTARTS:
             offset: str | None = None
+            page_opts: dict[str, Any] = {}
             try:
                 while True:
-                    page_opts = {**opts, "limit": PAGE_LIMIT}
+                    page_opts = {**self._fields(opts), "limit": PAGE_LIMIT}
                     if offset:
                         page_opts["offset"] = offset
                     answer = self.http.call(what, method, *args, **page_opts)
@@ -437,16 +504,52 @@ class AsanaConnector:
                     if not offset:
                         return
             except OffsetExpired:
-                continue
+                restarts += 1
+            except PaymentRequired as err:
+                if not self._without_dependencies(str(err), str(page_opts.get("opt_fields"))):
+                    raise ConnectorError(
+                        f"asana source '{self.source.name}': {what} needs a paid Asana plan: {err}"
+                    ) from None
         raise ConnectorError(
             f"asana source '{self.source.name}': {what}: Asana kept expiring the page offset "
             f"({OFFSET_RESTARTS} restarts); run the sync again"
         )
 
+    def _fields(self, opts: dict[str, Any]) -> dict[str, Any]:
+        """Task field lists follow the workspace's plan (no dependencies on a free plan)."""
+        if opts.get("opt_fields") == TASK_FIELDS:
+            return {**opts, "opt_fields": self.task_fields}
+        return opts
+
+    def _without_dependencies(self, message: str, asked: str) -> bool:
+        """After a 402, drop the paid-plan fields (warning once); False when the refused
+        request `asked` for none of them (then the 402 is about something else)."""
+        if not any(f.startswith(PREMIUM_FIELDS) for f in asked.split(",")):
+            return False
+        with self._fields_lock:
+            if self.task_fields == FREE_TASK_FIELDS:
+                return True  # another thread dropped them already
+            self.task_fields = FREE_TASK_FIELDS
+            warning = (
+                f"asana source '{self.source.name}': dependencies are an Asana paid-plan "
+                "feature; this workspace is on the free plan: cross-task dependencies are not "
+                f"synced (Asana said: {message})"
+            )
+            self.stats.warnings.append(warning)
+        log.warning("%s", warning)
+        return True
+
     def _list(
         self, what: str, method: Callable[..., Any], *args: Any, **opts: Any
     ) -> list[dict[str, Any]]:
         return [item for page in self._pages(what, method, *args, **opts) for item in page]
+
+
+def _iso(moment: datetime) -> str:
+    """Asana's timestamp form (UTC, milliseconds, Z)."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:

@@ -1,6 +1,13 @@
 """Asana raw records -> staging: items, dependency/text references, status changes from stories.
 
-Status is the section of the task's first project, mapped to a category by `section_status`
+A task can live in several projects. Its status, section and project come from its *home*
+membership: the first of its projects in the source's `projects` order (matched by gid or name);
+when `projects` is empty (the whole workspace is synced), the oldest project (smallest gid).
+Asana's `memberships` order says nothing about which project was synced, so it is never used.
+A task in two synced projects is one item, homed by that rule; section moves recorded in its
+other projects do not enter its status history.
+
+Status is the section of the task's home membership, mapped to a category by `section_status`
 (then the shared defaults: "In progress"/"Doing" -> in_progress, "Done" -> done, else todo);
 a completed task is "Completed"/done whatever its section, a subtask without a section "Open".
 Custom fields are picked by name through `custom_fields` (model name -> field name; defaults
@@ -55,13 +62,15 @@ def normalise(
         """,
         {"models": list(fields), "names": list(fields.values())},
     )
+    _home_memberships(con, source, raw)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _asana_tasks AS
-        SELECT record_key AS gid, is_deleted, payload AS p,
-               payload->'memberships'->0->'section'->>'name' AS section,
-               coalesce(payload->>'completed' = 'true', false) AS completed
-        FROM {raw}.raw_records WHERE record_type IN ('task', 'subtask')
+        SELECT r.record_key AS gid, r.is_deleted, r.payload AS p, h.section,
+               h.section_gid, h.project, h.project_gid,
+               coalesce(r.payload->>'completed' = 'true', false) AS completed
+        FROM {raw}.raw_records r LEFT JOIN _asana_home h ON h.gid = r.record_key
+        WHERE r.record_type IN ('task', 'subtask')
         """
     )
     con.execute(
@@ -104,7 +113,7 @@ def normalise(
                sc.last_change AS status_changed_at,
                CASE WHEN t.p->'parent'->>'gid' IS NOT NULL
                     THEN $src || ':' || (t.p->'parent'->>'gid') END AS parent_key,
-               t.p->'memberships'->0->'project'->>'name' AS project,
+               t.project AS project, t.project_gid AS project_id,
                CAST(json_extract_string(t.p, '$.tags[*].name') AS VARCHAR[]) AS labels,
                c.custom AS custom, t.is_deleted AS is_deleted, $synced_at AS synced_at
         FROM _asana_tasks t
@@ -116,8 +125,46 @@ def normalise(
         {**params, "department": source.department},
     )
     _references(con, params)
-    for table in ("_asana_fields", "_asana_tasks", "_asana_custom", "_asana_changes"):
+    for table in (
+        "_asana_fields",
+        "_asana_tasks",
+        "_asana_custom",
+        "_asana_changes",
+        "_asana_home",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _home_memberships(con: duckdb.DuckDBPyConnection, source: AsanaSource, raw: str) -> None:
+    """`_asana_home`: each task's home membership (see the module docstring)."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asana_home AS
+        WITH members AS (
+            SELECT r.record_key AS gid, m->'project'->>'gid' AS project_gid,
+                   m->'project'->>'name' AS project, m->'section'->>'gid' AS section_gid,
+                   m->'section'->>'name' AS section
+            FROM {raw}.raw_records r,
+                 unnest(CAST(coalesce(r.payload->'memberships', '[]') AS JSON[])) AS u(m)
+            WHERE r.record_type IN ('task', 'subtask')
+        ),
+        ranked AS (
+            SELECT *, CASE WHEN len($projects::VARCHAR[]) = 0 THEN lpad(project_gid, 40, '0')
+                           ELSE lpad(CAST(least(
+                               coalesce(list_position($projects::VARCHAR[], project_gid), 1e9),
+                               coalesce(list_position($projects::VARCHAR[], project), 1e9))
+                               AS BIGINT)::VARCHAR, 40, '0') END AS rank
+            FROM members
+        )
+        SELECT gid, arg_min(project_gid, rank) AS project_gid, arg_min(project, rank) AS project,
+               arg_min(section_gid, rank) AS section_gid, arg_min(section, rank) AS section
+        FROM ranked
+        WHERE len($projects::VARCHAR[]) = 0 OR list_contains($projects::VARCHAR[], project_gid)
+           OR list_contains($projects::VARCHAR[], project)
+        GROUP BY gid
+        """,
+        {"projects": list(source.projects)},
+    )
 
 
 def _references(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> None:
@@ -167,9 +214,14 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
         FROM {raw}.raw_records r
         JOIN _asana_tasks t ON t.gid = r.record_key,
              unnest(CAST(coalesce(r.payload->'data', '[]') AS JSON[])) AS u(s)
+        LEFT JOIN {raw}.raw_records sec
+               ON sec.record_type = 'section' AND sec.record_key = s->'new_section'->>'gid'
         WHERE r.record_type = 'stories' AND NOT r.is_deleted
           AND s->>'resource_subtype' IN ('section_changed', 'marked_complete',
                                          'marked_incomplete')
+          -- a move in another of the task's projects is not a move of its status
+          AND (s->>'resource_subtype' <> 'section_changed' OR t.project_gid IS NULL
+               OR sec.record_key IS NULL OR sec.payload->'project'->>'gid' = t.project_gid)
         """
     )
     con.execute(

@@ -102,6 +102,7 @@ class Event:
     resource_name: str
     project_gids: tuple[str, ...]
     parent_gid: str | None = None
+    resource_type: str = "task"  # also story, section... as on a real project's feed
 
 
 def iso(moment: datetime) -> str:

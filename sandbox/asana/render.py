@@ -227,7 +227,7 @@ def event_json(org: AsanaOrg, event: Event, type_field: bool = True) -> dict[str
     data: dict[str, Any] = {
         "resource": {
             "gid": event.resource_gid,
-            "resource_type": "task",
+            "resource_type": event.resource_type,
             "name": event.resource_name,
             "resource_subtype": event.resource_subtype,
         },
@@ -235,7 +235,7 @@ def event_json(org: AsanaOrg, event: Event, type_field: bool = True) -> dict[str
         "created_at": iso(event.created_at),
     }
     if type_field:
-        data["type"] = "task"
+        data["type"] = event.resource_type
     if parent is not None:
         data["parent"] = parent
     if event.action == "changed":

@@ -156,6 +156,7 @@ class AsanaSandbox(ServedSandbox):
         )
         self.server.gate = self._gate
         self.server.after = self._after
+        self.server.clock_now = self.clock.now  # Asana's `Date` header follows its clock
         self._routes()
 
     # -- where it listens and what users are handed --------------------------------------

@@ -84,10 +84,19 @@ def test_full_sync_loads_everything_the_sandbox_serves(tmp_path: Path) -> None:
     assert deps == {
         (f"mkt-asana:{g}", f"mkt-asana:{d}") for g, t in org.tasks.items() for d in t.dependencies
     }
+
+    def home(gid: str) -> str | None:  # the whole workspace is synced: the oldest project
+        projects = [p for p, _ in org.tasks[gid].memberships]
+        return min(projects, key=int) if projects else None
+
     moves = [
         s
         for s in org.stories.values()
-        if s.resource_subtype in ("section_changed", "marked_complete", "marked_incomplete")
+        if s.resource_subtype in ("marked_complete", "marked_incomplete")
+        or (
+            s.resource_subtype == "section_changed"
+            and home(s.task_gid) in (None, org.sections[s.details["new_section"]].project_gid)
+        )
     ]
     assert len(staged["changes"]) == len(moves)
 
