@@ -252,6 +252,8 @@ class SyncConfig(Strict):
     retry_delay_seconds: float = 30
     parallel_sources: int = 4
     stale_after_hours: float = 36
+    # How long a run waits for another run's lock on the data directory before it fails.
+    lock_wait_seconds: Annotated[float, Field(ge=0, le=86400)] = 600
 
 
 class HandoffConfig(Strict):

@@ -32,7 +32,11 @@ def build_schedule(config: HandoffConfig, job: Any) -> dg.ScheduleDefinition:
     )
 
 
-@dg.run_failure_sensor(name="nightly_sync_failed", monitor_all_code_locations=False)
+@dg.run_failure_sensor(
+    name="nightly_sync_failed",
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,  # the daemon alerts from the first failure
+)
 def nightly_sync_failed(
     context: dg.RunFailureSensorContext, handoff: HandoffConfigResource
 ) -> None:

@@ -7,7 +7,7 @@ import dagster as dg
 
 from handoff.config import HandoffConfig
 from model.build import SourceOutcome
-from model.fetch import fetch_source
+from pipelines.defs.locking import fetch_source_locked
 from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes, save_outcomes
 
@@ -77,7 +77,9 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             if outcomes.get(s.name, None) is None or outcomes[s.name].status != "success"
         ]
         with ThreadPoolExecutor(max_workers=max(1, cfg.sync.parallel_sources)) as pool:
-            for outcome in pool.map(lambda s: fetch_source(cfg, s, full=full), todo):
+            for outcome in pool.map(
+                lambda s: fetch_source_locked(context, cfg, s, full=full), todo
+            ):
                 outcomes[outcome.source] = outcome
                 context.log.info(
                     f"source {outcome.source}: {outcome.status}"
