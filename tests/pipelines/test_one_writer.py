@@ -132,6 +132,8 @@ def test_scheduled_ui_and_cli_runs_at_once_keep_every_lifecycle(
         else:  # failed clearly, naming who held the lock
             assert "another sync is running" in err and " held by pid " in err, (name, err)
     assert published >= 1
+    rebuilt = [name for name, (_, err) in outputs.items() if "rebuilding on it" in err]
+    print(f"{published} of 3 runs published; rebuilt on a newer publish: {rebuilt or 'none'}")
 
     after = lifecycles(db)
     runs_in_model = query(db, "SELECT count(DISTINCT run_id) FROM exception_runs")[0][0]
