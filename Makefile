@@ -33,7 +33,7 @@ test-fast: venv
 	$(BIN)/pytest -q -m "not slow"
 
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock
 
 bench: venv
 	$(BIN)/python -m bench.run_all

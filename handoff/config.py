@@ -289,6 +289,8 @@ class SyncConfig(Strict):
     retry_delay_seconds: float = Field(30, ge=0, le=3600)
     parallel_sources: int = Field(4, ge=1, le=64)
     stale_after_hours: float = Field(36, gt=0, le=24 * 365)
+    # How long a run waits for another run's lock on the data directory before it fails.
+    lock_wait_seconds: float = Field(600, ge=0, le=86_400)
 
 
 class HandoffConfig(Strict):

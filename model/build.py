@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +26,7 @@ from model.departments import build_department_map
 from model.landing import raw_store_path
 from model.normalise import normaliser_for
 from model.people import assign_stewards, build_people
+from model.publish import identity
 from model.references import resolve_references
 from model.schema import SCHEMA_VERSION, create_schema
 
@@ -57,6 +61,11 @@ class BuildResult:
     unresolved: int = 0
     rejected: int = 0
     normalise_errors: dict[str, str] = field(default_factory=dict)
+    based_on: str = "none"  # identity of the published file whose history the build carried
+
+
+# Given a source name, a context that keeps its raw store unchanged while the build reads it.
+RawLock = Callable[[str], AbstractContextManager[object]]
 
 
 def staging_path(config: HandoffConfig, run_id: str) -> Path:
@@ -65,13 +74,25 @@ def staging_path(config: HandoffConfig, run_id: str) -> Path:
     return path
 
 
-def remove_stale_builds(config: HandoffConfig) -> list[Path]:
-    """Delete build files a killed run left behind. Call only while holding the sync lock:
-    then no other run can be building, and every file in the folder is an orphan."""
+ORPHAN_AFTER_SECONDS = 6 * 3600  # a build file untouched this long belongs to a dead run
+
+
+def remove_stale_builds(
+    config: HandoffConfig, *, older_than_seconds: float = ORPHAN_AFTER_SECONDS
+) -> list[Path]:
+    """Delete build files a killed run left behind. Runs build and publish under separate
+    holds of the model lock, so a young file may belong to a run between those steps: only
+    files untouched for `older_than_seconds` are taken for orphans."""
     folder = config.path(config.data_dir) / "build"
+    cutoff = time.time() - older_than_seconds
     removed = []
     for path in sorted(folder.glob("handoff-*.duckdb*")) if folder.is_dir() else []:
-        path.unlink(missing_ok=True)
+        try:
+            if path.stat().st_mtime > cutoff:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
         removed.append(path)
     if removed:
         log.info("removed %d build files left by an interrupted run", len(removed))
@@ -99,18 +120,21 @@ def build_model(
     now: datetime,
     outcomes: dict[str, SourceOutcome],
     path: Path | None = None,
+    raw_lock: RawLock | None = None,
 ) -> BuildResult:
-    """Normalise every source's raw store into a new database file and return its path."""
+    """Normalise every source's raw store into a new database file and return its path.
+
+    Call under the data directory's model lock: `result.based_on` names the published file read."""
     path = path or staging_path(config, run_id)
     path.unlink(missing_ok=True)
-    result = BuildResult(path=path)
+    result = BuildResult(path=path, based_on=identity(config.database_path))
     con = duckdb.connect(str(path))
     with tempfile.TemporaryDirectory() as scratch:
         try:
             create_schema(con)
             con.execute(STAGING_SQL)
             has_prev = _attach_previous(con, config.database_path, Path(scratch))
-            _normalise_sources(con, config, now, result)
+            _normalise_sources(con, config, now, result, raw_lock or (lambda _: nullcontext()))
             build_department_map(con, config.department_rules, list(config.sources))
             build_people(con, config.people)
             _fill_work_items(con, now)
@@ -180,26 +204,31 @@ def _ever_synced(raw: Path) -> bool:
 
 
 def _normalise_sources(
-    con: duckdb.DuckDBPyConnection, config: HandoffConfig, now: datetime, result: BuildResult
+    con: duckdb.DuckDBPyConnection,
+    config: HandoffConfig,
+    now: datetime,
+    result: BuildResult,
+    raw_lock: RawLock,
 ) -> None:
     for index, source in enumerate(config.sources):
         raw = raw_store_path(config.raw_dir, source.name)
         if not source.enabled or not raw.exists():
             continue
         alias = f"raw_{index}"
-        con.execute(f"ATTACH '{raw}' AS {alias} (READ_ONLY)")
-        try:
-            con.execute("BEGIN")
-            normaliser_for(source.kind)(con, source, alias, now)
-            _copy_rejections(con, source.name, alias)
-            con.execute("COMMIT")
-        except Exception as err:
-            # A normaliser bug must not cost the other sources: drop this source's partial rows.
-            con.execute("ROLLBACK")
-            result.normalise_errors[source.name] = str(err)
-            log.error("source %s: could not normalise its raw data: %s", source.name, err)
-        finally:
-            con.execute(f"DETACH {alias}")
+        with raw_lock(source.name):  # no fetch writes the store while it is attached
+            con.execute(f"ATTACH '{raw}' AS {alias} (READ_ONLY)")
+            try:
+                con.execute("BEGIN")
+                normaliser_for(source.kind)(con, source, alias, now)
+                _copy_rejections(con, source.name, alias)
+                con.execute("COMMIT")
+            except Exception as err:
+                # A normaliser bug must not cost the other sources: drop this source's rows.
+                con.execute("ROLLBACK")
+                result.normalise_errors[source.name] = str(err)
+                log.error("source %s: could not normalise its raw data: %s", source.name, err)
+            finally:
+                con.execute(f"DETACH {alias}")
 
 
 def _copy_rejections(con: duckdb.DuckDBPyConnection, source: str, alias: str) -> None:

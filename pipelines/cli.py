@@ -65,8 +65,10 @@ def sync(
     full: bool = typer.Option(
         False, "--full", help="Refetch everything instead of changes since the last sync."
     ),
-    wait: float = typer.Option(
-        0, help="Seconds to wait for another running sync before giving up."
+    wait: float | None = typer.Option(
+        None,
+        help="Seconds to wait for another run's lock before giving up "
+        "(default: sync.lock_wait_seconds).",
     ),
 ) -> None:
     """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report."""

@@ -112,6 +112,9 @@ def run_doctor(config_path: Path, console: Console) -> bool:
         findings += [_source(s) for s in config.sources if s.enabled]
         findings.append(_database(config))
     findings.append(_dagster_home())
+    from pipelines.doctor_dagster import instance_findings  # imports Finding from here
+
+    findings += instance_findings()
     table = Table("check", "status", "detail", "fix")
     for f in findings:
         table.add_row(

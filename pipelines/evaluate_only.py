@@ -23,7 +23,11 @@ def evaluate_published(config_file: Path) -> Any:
             f"{config.database_path}: no published database yet; run `handoff sync` first"
         )
     run_id = f"check-{uuid.uuid4().hex[:12]}"
-    with sync_lock(config.path(config.data_dir)):
+    with sync_lock(
+        config.path(config.data_dir),
+        wait_seconds=config.sync.lock_wait_seconds,
+        doing=f"re-evaluating the rules and publishing ({run_id}, handoff check)",
+    ):
         remove_stale_builds(config)
         built = staging_path(config, run_id)
         shutil.copyfile(config.database_path, built)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from handoff import lock as data_lock
 from model import landing
 
 
@@ -36,9 +37,14 @@ def sync_progress(console: Console) -> Iterator[None]:
                     tasks[source], description=f"  {source}: {records:,} records landed"
                 )
 
+        def on_wait(message: str) -> None:
+            progress.console.print(f"[yellow]{message}[/]", highlight=False)
+
         landing.progress_listeners.append(on_page)
+        data_lock.wait_listeners.append(on_wait)
         try:
             yield
         finally:
             landing.progress_listeners.remove(on_page)
+            data_lock.wait_listeners.remove(on_wait)
             progress.update(overall, completed=1)

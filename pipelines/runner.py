@@ -1,4 +1,7 @@
-"""Runs the nightly job in-process for the CLI: the same Dagster job the schedule runs."""
+"""Runs the nightly job in-process for the CLI: the same Dagster job the schedule runs.
+
+The job's own asset code takes the data directory's locks (see `pipelines.defs.locking`), so the
+CLI needs no lock of its own: it waits for, and is waited for by, every other run alike."""
 
 from __future__ import annotations
 
@@ -11,11 +14,11 @@ from typing import Any
 import dagster as dg
 
 from handoff.config import load_config
-from handoff.lock import sync_lock
 from handoff.redact import redact
-from model.build import SourceOutcome, remove_stale_builds
+from model.build import SourceOutcome
 from pipelines.definitions import build_definitions
 from pipelines.defs.exceptions import EXCEPTIONS_KEY, RULES_NOT_EVALUATED
+from pipelines.defs.locking import LOCK_WAIT_TAG, STARTED_BY_TAG
 from pipelines.defs.run_time import NOW_TAG
 from pipelines.defs.schedules import JOB_NAME
 from pipelines.defs.sources import FULL_TAG, source_key
@@ -66,16 +69,19 @@ def run_sync(
     full: bool = False,
     sources: list[str] | None = None,
     now: datetime | None = None,
-    wait_seconds: float = 0,
+    wait_seconds: float | None = None,
     log_level: str = "CRITICAL",
 ) -> SyncReport:
-    """Run `nightly_sync` (optionally for some sources only) under the sync lock."""
+    """Run `nightly_sync` (optionally for some sources only); `wait_seconds` overrides
+    sync.lock_wait_seconds for this run."""
     config = load_config(config_file)  # fails early, naming any unset secret
     for name in sources or []:
         config.source(name)  # raises a ConfigError naming the unknown source
     defs = build_definitions(config, str(config_file.resolve()))
     job = defs.resolve_job_def(JOB_NAME)
-    tags = {FULL_TAG: "true" if full else "false"}
+    tags = {FULL_TAG: "true" if full else "false", STARTED_BY_TAG: "handoff sync"}
+    if wait_seconds is not None:
+        tags[LOCK_WAIT_TAG] = str(wait_seconds)
     if now is not None:
         tags[NOW_TAG] = now.isoformat()
     selection = None
@@ -85,15 +91,13 @@ def run_sync(
     published_before = (
         config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
     )
-    with sync_lock(config.path(config.data_dir), wait_seconds=wait_seconds):
-        remove_stale_builds(config)
-        result = job.execute_in_process(
-            instance=_instance(),
-            tags=tags,
-            raise_on_error=False,
-            asset_selection=selection,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+    result = job.execute_in_process(
+        instance=_instance(),
+        tags=tags,
+        raise_on_error=False,
+        asset_selection=selection,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
     report = SyncReport(run_id=result.run_id, success=result.success)
     report.outcomes = load_outcomes(config, result.run_id)
     for event in result.all_events:

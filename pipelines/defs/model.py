@@ -1,16 +1,43 @@
 """The governance model asset and the blocking checks that guard its publication."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from handoff.config import HandoffConfig
 from model import checks
-from model.build import build_model, staging_path
+from model.build import BuildResult, build_model, remove_stale_builds, staging_path
+from pipelines.defs.locking import Context, model_lock, raw_reader
 from pipelines.defs.run_time import run_time
 from pipelines.defs.sources import source_key
 from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes
 
 MODEL_KEY = dg.AssetKey("governance_model")
+BASIS = "published_basis"  # metadata: identity of the published file the build carried history from
+
+
+def build_for_run(context: Context, cfg: HandoffConfig) -> BuildResult:
+    """Build this run's model; the caller holds the model lock, so the history it carries is the
+    latest published one."""
+    return build_model(
+        cfg,
+        run_id=context.run.run_id,
+        now=run_time(context),
+        outcomes=load_outcomes(cfg, context.run.run_id),
+        raw_lock=raw_reader(context, cfg),
+    )
+
+
+def failed_checks(cfg: HandoffConfig, built: Path) -> list[str]:
+    """The blocking checks, for a model rebuilt inside the publish step."""
+    limits = {s.name: s.max_drop_share for s in cfg.sources}
+    outcomes = {
+        "unique_item_ids": checks.unique_item_ids(built),
+        "dependencies_point_at_items": checks.resolved_dependencies_exist(built),
+        "no_source_collapsed": checks.no_source_collapsed(built, cfg.database_path, limits),
+    }
+    return [f"{name}: {o.description}" for name, o in outcomes.items() if not o.passed]
 
 
 def build_model_assets(
@@ -33,12 +60,9 @@ def build_model_assets(
         context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
         cfg = handoff_config.parsed
-        result = build_model(
-            cfg,
-            run_id=context.run.run_id,
-            now=run_time(context),
-            outcomes=load_outcomes(cfg, context.run.run_id),
-        )
+        with model_lock(context, cfg, "building the model"):
+            remove_stale_builds(cfg)
+            result = build_for_run(context, cfg)
         for source, error in result.normalise_errors.items():
             context.log.error(
                 f"source {source}: normalisation failed, its items are missing: {error}"
@@ -51,6 +75,7 @@ def build_model_assets(
                 "unresolved_dependencies": result.unresolved,
                 "rejected_rows": result.rejected,
                 "build_file": str(result.path),
+                BASIS: result.based_on,
             }
         )
 

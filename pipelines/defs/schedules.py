@@ -32,14 +32,30 @@ def build_schedule(config: HandoffConfig, job: Any) -> dg.ScheduleDefinition:
     )
 
 
-@dg.run_failure_sensor(name="nightly_sync_failed", monitor_all_code_locations=False)
+def _first_line(error: Any) -> str:
+    """The innermost error's first line: the reason (a source's error), not Dagster's wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return str(error.message).strip().splitlines()[0]
+
+
+@dg.run_failure_sensor(
+    name="nightly_sync_failed",
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,  # the daemon alerts from the first failure
+)
 def nightly_sync_failed(
     context: dg.RunFailureSensorContext, handoff_config: HandoffConfigResource
 ) -> None:
     """Logs every failed run with its reason and alerts the configured webhook."""
+    reasons = [
+        f"{event.step_key}: {_first_line(event.step_failure_data.error)}"
+        for event in context.get_step_failure_events()
+        if event.step_failure_data and event.step_failure_data.error
+    ]
     text = (
         f"Handoff: run {context.dagster_run.run_id[:8]} of {context.dagster_run.job_name} failed: "
-        f"{context.failure_event.message}"
+        + ("; ".join(reasons) if reasons else str(context.failure_event.message))
     )
     context.log.error(text)
     cfg = handoff_config.parsed

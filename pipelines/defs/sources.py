@@ -9,7 +9,7 @@ from handoff.config import HandoffConfig, SourceBase
 from handoff.errors import ConfigError
 from handoff.redact import redact
 from model.build import SourceOutcome
-from model.fetch import fetch_source
+from pipelines.defs.locking import fetch_source_locked
 from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes, save_outcomes
 
@@ -83,7 +83,9 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         outcomes = load_outcomes(cfg, context.run.run_id)  # kept from an earlier attempt
         todo = [s for s in wanted if _worth_fetching(outcomes.get(s.name))]
         with ThreadPoolExecutor(max_workers=max(1, cfg.sync.parallel_sources)) as pool:
-            for outcome in pool.map(lambda s: fetch_source(cfg, s, full=full), todo):
+            for outcome in pool.map(
+                lambda s: fetch_source_locked(context, cfg, s, full=full), todo
+            ):
                 outcomes[outcome.source] = outcome
                 context.log.info(
                     redact(

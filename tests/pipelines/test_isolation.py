@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -125,13 +126,18 @@ def test_a_second_sync_is_refused_while_one_runs_and_waits_with_wait(
     data_dir = loaded.path(loaded.data_dir)
     lock = data_dir / ".sync.lock"
     command = [sys.executable, "-m", "pipelines.cli", "sync", "--config", str(config)]
-    with sync_lock(data_dir):  # a sync is running: this process holds the lock
-        impatient = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    with sync_lock(data_dir, doing="publishing the model for a test"):  # a sync is running
+        impatient = subprocess.run(
+            [*command, "--wait", "0"], capture_output=True, text=True, timeout=180
+        )
         assert impatient.returncode != 0
         assert "another sync is running" in impatient.stderr, impatient.stderr
-        assert f"pid {os.getpid()}" in impatient.stderr  # names the holder
-        assert "--wait" in impatient.stderr and "Traceback" not in impatient.stderr
-        assert not loaded.database_path.exists()  # refused before doing anything
+        # names the holder: pid, host, since when, doing what
+        assert f"pid {os.getpid()} on {socket.gethostname()} since " in impatient.stderr
+        assert "publishing the model for a test" in impatient.stderr
+        assert "--wait" in impatient.stderr and "lock_wait_seconds" in impatient.stderr
+        assert "Traceback" not in impatient.stderr
+        assert not loaded.database_path.exists()  # refused before publishing anything
         patient = subprocess.Popen(
             [*command, "--wait", "180"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -141,8 +147,11 @@ def test_a_second_sync_is_refused_while_one_runs_and_waits_with_wait(
             assert time.monotonic() < deadline, "the waiting sync never reached the lock"
             time.sleep(0.05)
         assert patient.poll() is None and not loaded.database_path.exists()
-    assert patient.wait(timeout=240) == 0, patient.stderr.read() if patient.stderr else ""
-    assert lock.read_text() == f"pid {patient.pid}"  # it took the lock once released
+    _, err = patient.communicate(timeout=240)
+    assert patient.returncode == 0, err
+    assert "waiting up to 180 s" in err and f"pid {os.getpid()}" in err  # it said why it waited
+    assert lock.read_text().startswith(f"pid {patient.pid} on ")  # it took the lock once released
+    assert "of nightly_sync (handoff sync)" in lock.read_text()
     assert rows(config.parent, "SELECT count(DISTINCT run_id) FROM sync_runs") == [(1,)]
 
 
