@@ -51,6 +51,7 @@ from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
 GOOGLE_API = "https://sheets.googleapis.com"
 log = logging.getLogger(__name__)
+GRID_RANGES_PER_READ = 100  # column ranges per grid-data read (each a quota read)
 RETRYABLE = {429, 500, 502, 503, 504}
 READ_PARAMS = {
     "valueRenderOption": "UNFORMATTED_VALUE",  # numbers and date serials, not locale text
@@ -359,18 +360,20 @@ class GoogleSheetsConnector:
             for column in sorted(columns):
                 letters = column_letters(column)
                 ranges.append(f"{sheet_range(tab['properties']['title'])}!{letters}:{letters}")
-        if not ranges:
-            return {}
-        answer = self._call(
-            "reading links, chips and hidden rows",
-            http.fetch_sheet_metadata,
-            self.source.spreadsheet_id,
-            params={"ranges": ranges, "fields": GRID_DATA_FIELDS},
-        )
         overlays: dict[int, GridOverlay] = {}
-        for sheet in answer.get("sheets", []):
-            sheet_id = sheet.get("properties", {}).get("sheetId", 0)
-            overlay = overlays.setdefault(sheet_id, GridOverlay())
-            for data in sheet.get("data", []):
-                overlay.add(data, wanted.get(sheet_id, {}))
+        for start in range(0, len(ranges), GRID_RANGES_PER_READ):  # keeps the URL short
+            answer = self._call(
+                "reading links, chips and hidden rows",
+                http.fetch_sheet_metadata,
+                self.source.spreadsheet_id,
+                params={
+                    "ranges": ranges[start : start + GRID_RANGES_PER_READ],
+                    "fields": GRID_DATA_FIELDS,
+                },
+            )
+            for sheet in answer.get("sheets", []):
+                sheet_id = sheet.get("properties", {}).get("sheetId", 0)
+                overlay = overlays.setdefault(sheet_id, GridOverlay())
+                for data in sheet.get("data", []):
+                    overlay.add(data, wanted.get(sheet_id, {}))
         return overlays
