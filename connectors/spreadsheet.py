@@ -8,9 +8,10 @@ cells are parsed into typed values, and every row ends up counted as loaded, rej
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
+from itertools import chain
 from typing import Any
 
 from connectors.base import FetchStats, RawRecord, Rejection
@@ -39,6 +40,7 @@ FIELDS = (
     "due",
     "start",
     "depends_on",
+    "successors",
     "department",
     "item_type",
     "milestone",
@@ -48,14 +50,20 @@ FIELDS = (
 
 @dataclass
 class SheetFetchStats(FetchStats):
-    """Request counts plus the row accounting: loaded + rejected + empty == rows_seen."""
+    """Request counts plus the row accounting: loaded + rejected + empty + hidden == rows_seen.
+
+    `hidden` rows (hidden by the user or a filter in Google Sheets) are skipped, not rejected;
+    `sheets_hidden` counts hidden tabs left unread.
+    """
 
     rows_seen: int = 0
     loaded: int = 0
     rejected: int = 0
     empty: int = 0
+    hidden: int = 0
     sheets_read: int = 0
     sheets_skipped: int = 0
+    sheets_hidden: int = 0
 
     def reset(self) -> None:
         """Zero every count in place (the landing step may already hold this object)."""
@@ -377,8 +385,13 @@ class RowMapper:
         *,
         required: bool,
         extra: dict[str, Any] | None = None,
+        hidden: Collection[int] = (),
     ) -> Iterator[RawRecord | Rejection]:
-        """Map one worksheet's rows (from row 1). `extra` is added to every payload."""
+        """Map one worksheet's rows (from row 1). `extra` is added to every payload.
+
+        `hidden` holds the 0-based indexes of rows to skip (hidden in the spreadsheet): they are
+        counted, not mapped, so their items are not live this run.
+        """
         iterator = iter(rows)
         head: list[Any] = []
         for row in iterator:
@@ -407,12 +420,12 @@ class RowMapper:
             return
         self.stats.sheets_read += 1
         number = header.index + 1
-        for row in head[header.index + 1 :]:
+        for row in chain(head[header.index + 1 :], iterator):
             number += 1
-            if (result := self.row(sheet, number, row, header, extra)) is not None:
-                yield result
-        for row in iterator:
-            number += 1
+            if number - 1 in hidden:
+                self.stats.rows_seen += 1
+                self.stats.hidden += 1
+                continue
             if (result := self.row(sheet, number, row, header, extra)) is not None:
                 yield result
 
@@ -501,6 +514,7 @@ class RowMapper:
                 "due": dates["due"],
                 "start": dates["start"],
                 "depends_on": split_refs(cell("depends_on")),
+                "successors": split_refs(cell("successors")),
                 "department": as_text(cell("department")),
                 "item_type": item_type,
                 "is_milestone": is_milestone,

@@ -114,6 +114,8 @@ class ColumnMap(Strict):
     due: list[str] = ["due", "due date", "deadline", "end"]
     start: list[str] = ["start", "start date"]
     depends_on: list[str] = ["depends on", "dependencies", "blocked by", "predecessors"]
+    # items that wait on this row (the edge runs from this row to each of them)
+    successors: list[str] = ["successors", "blocks", "blocking"]
     department: list[str] = ["department", "team"]
     item_type: list[str] = ["type", "item type"]
     milestone: list[str] = ["milestone", "is milestone"]
@@ -183,6 +185,7 @@ class GoogleSheetsSource(SheetSourceBase):
     api_url: str = "https://sheets.googleapis.com"
     token_uri: str | None = None
     ca_bundle: Path | None = None
+    include_hidden: bool = False  # read hidden tabs and rows hidden by the user or a filter
 
 
 class JiraSource(SourceBase):

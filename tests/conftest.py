@@ -12,6 +12,8 @@ import yaml
 
 from sandbox.demo import story
 from sandbox.demo.files import write_csv, write_xlsx
+from sandbox.gsheets import SheetsSandbox
+from sandbox.gsheets.server import Check
 from sandbox.jira import JiraSandbox
 from sandbox.jira.contract import Checked
 
@@ -127,3 +129,46 @@ def jira_requests_follow_the_vendor_documents(
     JIRA_REQUESTS_CHECKED.extend(checked)
     invalid = [f"{c.method} {c.path}: {c.problem}" for c in checked if not c.ok]
     assert not invalid, f"requests invalid against the vendor documents: {invalid[:5]}"
+
+
+# Tests whose Sheets requests come from the connector (the sandbox's own tests send invalid
+# requests on purpose and are left out).
+SHEETS_CONNECTOR_TESTS = (
+    "tests/connectors/test_gsheets",
+    "tests/connectors/test_sheets_real_service",
+)
+SHEETS_SANDBOXES: list[SheetsSandbox] = []
+SHEETS_REQUESTS_CHECKED: list[Check] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sheets_sandboxes_are_recorded() -> Iterator[None]:
+    """Keep every Sheets sandbox started in the session, module-scoped ones included, so the
+    requests each test sends to them can be checked."""
+    original = SheetsSandbox.__init__
+
+    def recording(self: SheetsSandbox, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        SHEETS_SANDBOXES.append(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SheetsSandbox, "__init__", recording)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def sheets_requests_follow_the_vendor_reference(
+    request: pytest.FixtureRequest, sheets_sandboxes_are_recorded: None
+) -> Iterator[None]:
+    """Every request the Sheets connector sends in these tests must pass the sandbox's checks
+    against Google's Sheets API v4 reference (each method's documented query parameters plus
+    the system parameters): a test fails on the invalid requests it sent, naming them."""
+    if not request.node.nodeid.startswith(SHEETS_CONNECTOR_TESTS):
+        yield
+        return
+    before = {id(s): len(s.checks) for s in SHEETS_SANDBOXES}
+    yield
+    checked = [c for s in SHEETS_SANDBOXES for c in s.checks[before.get(id(s), 0) :]]
+    SHEETS_REQUESTS_CHECKED.extend(checked)
+    invalid = [f"{c.method} {c.path}: {c.problem}" for c in checked if not c.ok]
+    assert not invalid, f"requests invalid against the Sheets API reference: {invalid[:5]}"

@@ -1,7 +1,10 @@
-"""Google Sheets source: gspread with service-account credentials, one batched read per tab.
+"""Google Sheets source: gspread with service-account credentials, three reads per sync.
 
 The spreadsheet is read whole each sync (Sheets has no change feed for values) and ends with a
-census, like the file sources. gspread talks to `source.api_url` through an HTTPClient that
+census, like the file sources: `spreadsheets.get` for the tabs and their merges, one
+`values:batchGet` for every tab's values (unformatted: dates arrive as serial numbers), and one
+`spreadsheets.get` restricted to the mapped id, link and owner columns for what the values API
+hides (ids as displayed, hyperlink and smart-chip targets, hidden rows; see `grid.py`). gspread talks to `source.api_url` through an HTTPClient that
 rebases Google's URLs, so the real client code runs against Google or the sandbox alike.
 Quota answers (429), 5xx, timeouts and answers whose JSON body was cut off are retried under the
 shared policy (`handoff.retry`).
@@ -10,6 +13,7 @@ shared policy (`handoff.retry`).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,12 +30,28 @@ from requests.adapters import HTTPAdapter
 
 from connectors.base import Batch, ConnectorError, Cursor, RawRecord, Rejection
 from connectors.files import paged
-from connectors.spreadsheet import RowMapper, SheetFetchStats
+from connectors.gsheets.grid import (
+    GRID_DATA_FIELDS,
+    GRID_FIELDS,
+    METADATA_FIELDS,
+    GridOverlay,
+    column_letters,
+    merge_boxes,
+)
+from connectors.spreadsheet import (
+    HEADER_SCAN_ROWS,
+    Header,
+    RowMapper,
+    SheetFetchStats,
+    find_header,
+)
 from handoff.config import GoogleSheetsSource
 from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
 GOOGLE_API = "https://sheets.googleapis.com"
+log = logging.getLogger(__name__)
+GRID_RANGES_PER_READ = 100  # column ranges per grid-data read (each a quota read)
 RETRYABLE = {429, 500, 502, 503, 504}
 READ_PARAMS = {
     "valueRenderOption": "UNFORMATTED_VALUE",  # numbers and date serials, not locale text
@@ -231,36 +251,129 @@ class GoogleSheetsConnector:
         return f"{meta['properties']['title']}: {len(meta.get('sheets', []))} worksheet(s)"
 
     def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
-        """Read every configured tab in one batchGet each; end with the census when complete."""
+        """Read every wanted tab: metadata and merges, all values in one batchGet, then the grid
+        data of the mapped id/link/owner columns; end with the census when complete."""
         self.stats.reset()
         http = self.client()
         spreadsheet_id = self.source.spreadsheet_id
-        meta = self._call("reading the metadata", http.fetch_sheet_metadata, spreadsheet_id)
+        meta = self._call(
+            "reading the metadata",
+            http.fetch_sheet_metadata,
+            spreadsheet_id,
+            params={"fields": METADATA_FIELDS},
+        )
         origin = meta["properties"]["title"]
         mapper = RowMapper(self.source, origin, self.stats)
         yield from paged(self._rows(http, meta, mapper), mapper, {"spreadsheet_id": spreadsheet_id})
+        if self.stats.hidden or self.stats.sheets_hidden:
+            log.info(
+                "source %r: skipped %d hidden row(s) and %d hidden tab(s); their items are not "
+                "live (set include_hidden: true to read them)",
+                self.source.name,
+                self.stats.hidden,
+                self.stats.sheets_hidden,
+            )
+
+    def _tabs(
+        self, meta: dict[str, Any], mapper: RowMapper
+    ) -> tuple[list[dict[str, Any]], list[Rejection]]:
+        """The grid tabs to read, in order, and rejections for configured tabs that are absent.
+
+        Hidden tabs are left out unless `include_hidden` is set or `sheets` names them.
+        """
+        tabs = {
+            s["properties"]["title"]: s
+            for s in meta.get("sheets", [])
+            if s["properties"].get("sheetType", "GRID") == "GRID"
+        }
+        wanted, missing = [], []
+        for title in list(self.source.sheets) or list(tabs):
+            if title not in tabs:
+                missing.append(
+                    mapper.missing_sheet(title, "worksheet not found in the spreadsheet")
+                )
+            elif (
+                tabs[title]["properties"].get("hidden")
+                and not self.source.include_hidden
+                and not self.source.sheets
+            ):
+                self.stats.sheets_hidden += 1
+            else:
+                wanted.append(tabs[title])
+        return wanted, missing
 
     def _rows(
         self, http: SheetsHttpClient, meta: dict[str, Any], mapper: RowMapper
     ) -> Iterator[RawRecord | Rejection]:
-        tabs = {
-            s["properties"]["title"]: s["properties"]
-            for s in meta.get("sheets", [])
-            if s["properties"].get("sheetType", "GRID") == "GRID"
-        }
-        wanted = list(self.source.sheets) or list(tabs)
-        for title in wanted:
-            if title not in tabs:
-                yield mapper.missing_sheet(title, "worksheet not found in the spreadsheet")
-                continue
-            answer = self._call(
-                f"reading tab {title!r}",
-                http.values_batch_get,
-                self.source.spreadsheet_id,
-                [sheet_range(title)],
-                params=dict(READ_PARAMS),
+        tabs, missing = self._tabs(meta, mapper)
+        yield from missing
+        if not tabs:
+            return
+        titles = [t["properties"]["title"] for t in tabs]
+        answer = self._call(
+            f"reading {len(titles)} tab(s)",
+            http.values_batch_get,
+            self.source.spreadsheet_id,
+            [sheet_range(title) for title in titles],
+            params=dict(READ_PARAMS),
+        )
+        ranges = answer.get("valueRanges") or []
+        values = [
+            [list(row) for row in (ranges[i] if i < len(ranges) else {}).get("values", [])]
+            for i in range(len(tabs))
+        ]
+        headers = [
+            find_header(rows[:HEADER_SCAN_ROWS], mapper.aliases, mapper.header_rows)
+            for rows in values
+        ]
+        overlays = self._overlays(http, tabs, headers)
+        for tab, rows, header in zip(tabs, values, headers, strict=True):
+            properties = tab["properties"]
+            overlay = overlays.get(properties["sheetId"], GridOverlay())
+            hidden: set[int] = set()
+            if header is not None:
+                overlay.apply(rows, merge_boxes(tab), header.index)
+                hidden = set() if self.source.include_hidden else overlay.hidden_rows
+            yield from mapper.sheet(
+                properties["title"],
+                rows,
+                required=bool(self.source.sheets),
+                extra={"sheet_id": properties["sheetId"]},
+                hidden=hidden,
             )
-            ranges = answer.get("valueRanges") or [{}]
-            values = ranges[0].get("values", [])
-            extra = {"sheet_id": tabs[title]["sheetId"]}
-            yield from mapper.sheet(title, values, required=bool(self.source.sheets), extra=extra)
+
+    def _overlays(
+        self,
+        http: SheetsHttpClient,
+        tabs: list[dict[str, Any]],
+        headers: list[Header | None],
+    ) -> dict[int, GridOverlay]:
+        """Grid data of the mapped id, url, depends-on, successors and owner columns of every
+        tab, in one `spreadsheets.get` restricted to those columns."""
+        wanted: dict[int, dict[int, str]] = {}  # sheet id -> column -> model field
+        ranges = []
+        for tab, header in zip(tabs, headers, strict=True):
+            if header is None:
+                continue
+            columns = {header.columns[f]: f for f in GRID_FIELDS if f in header.columns}
+            wanted[tab["properties"]["sheetId"]] = columns
+            for column in sorted(columns):
+                letters = column_letters(column)
+                ranges.append(f"{sheet_range(tab['properties']['title'])}!{letters}:{letters}")
+        overlays: dict[int, GridOverlay] = {}
+        for start in range(0, len(ranges), GRID_RANGES_PER_READ):  # keeps the URL short
+            answer = self._call(
+                "reading links, chips and hidden rows",
+                http.fetch_sheet_metadata,
+                self.source.spreadsheet_id,
+                params={
+                    "ranges": ranges[start : start + GRID_RANGES_PER_READ],
+                    "fields": GRID_DATA_FIELDS,
+                },
+            )
+            for sheet in answer.get("sheets", []):
+                sheet_id = sheet.get("properties", {}).get("sheetId", 0)
+                overlay = overlays.setdefault(sheet_id, GridOverlay())
+                for data in sheet.get("data", []):
+                    overlay.add(data, wanted.get(sheet_id, {}))
+        return overlays

@@ -53,10 +53,16 @@ WHERE record_type = 'row'
 
 REFERENCES_SQL = """
 INSERT INTO stg_references (item_id, ref, ref_kind, direction, kind, origin, link_type)
-SELECT item_id, ref, 'text', 'upstream', 'depends_on', 'sheet_column', NULL
+SELECT item_id, ref, 'text', direction, 'depends_on', 'sheet_column', NULL
 FROM (
-    SELECT $source || ':' || record_key AS item_id,
+    -- "depends on" names upstream items; "successors" / "blocks" names downstream ones
+    SELECT $source || ':' || record_key AS item_id, 'upstream' AS direction,
            unnest(CAST(payload -> '$.parsed.depends_on' AS VARCHAR[])) AS ref
+    FROM {raw}.raw_records
+    WHERE record_type = 'row' AND NOT is_deleted
+    UNION ALL
+    SELECT $source || ':' || record_key, 'downstream',
+           unnest(CAST(coalesce(payload -> '$.parsed.successors', '[]') AS VARCHAR[]))
     FROM {raw}.raw_records
     WHERE record_type = 'row' AND NOT is_deleted
 )
