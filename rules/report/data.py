@@ -29,14 +29,14 @@ from rules.report.types import (
     Headline,
     Matrix,
     MatrixCell,
+    Milestone,
     OwnerLoad,
     ReportData,
+    RootCause,
     RuleNotEvaluated,
     SeverityCounts,
     SourceHealth,
     Subject,
-    Milestone,
-    RootCause,
     TrendPoint,
 )
 
@@ -84,9 +84,7 @@ def gather(
         con.close()
 
 
-def _gather(
-    con: duckdb.DuckDBPyConnection, now: datetime, settings: ReportSettings
-) -> ReportData:
+def _gather(con: duckdb.DuckDBPyConnection, now: datetime, settings: ReportSettings) -> ReportData:
     runs = _rows(con, "SELECT * FROM exception_runs ORDER BY evaluated_at DESC, run_id DESC")
     last_run_at = runs[0]["evaluated_at"] if runs else None
     previous_run_at = runs[1]["evaluated_at"] if len(runs) > 1 else None
@@ -168,7 +166,7 @@ def _headline_roots(
     for m in risky[:3]:
         worst = by_anchor.get(m.root_causes[0]) if m.root_causes else None
         due = f" (due {day(m.due_date)})" if m.due_date else ""
-        if worst is None or worst.key == m.item.item_id and len(m.root_causes) == 1:
+        if worst is None or (worst.key == m.item.item_id and len(m.root_causes) == 1):
             sentences.append(f"\u201c{m.item.title}\u201d{due} is {m.status}: {m.reason}")
             continue
         when = f" by {day(worst.must_move_by)}" if worst.must_move_by else ""
@@ -331,7 +329,7 @@ def _work(
         if down in graph.items and up != down:
             graph.downstream[up].add(down)
     # roll-ups name milestones that may be done or gone: keep only open ones
-    for up, downs in graph.downstream.items():
+    for downs in graph.downstream.values():
         downs.intersection_update(graph.items)
     return out, graph
 

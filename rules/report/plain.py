@@ -32,9 +32,10 @@ def day(value: str | date | datetime | None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value[:10])
+            parsed = date.fromisoformat(value[:10])
         except ValueError:
             return value
+        return f"{parsed.day} {parsed.strftime('%b %Y')}"
     return f"{value.day} {value.strftime('%b %Y')}"
 
 
@@ -95,7 +96,7 @@ def evidence_sentences(evidence: Any) -> list[str]:
     return out
 
 
-def _sentence(key: str, value: Any, e: dict[str, Any]) -> str | None:  # noqa: PLR0911
+def _sentence(key: str, value: Any, e: dict[str, Any]) -> str | None:
     if key == "days_idle" or key == "upstream_days_idle":
         return f"No status change for {value} days."
     if key == "upstream_status":
@@ -133,7 +134,9 @@ def _sentence(key: str, value: Any, e: dict[str, Any]) -> str | None:  # noqa: P
     if key == "reference":
         return f"Written as \u201c{value}\u201d in the waiting item."
     if key == "origin":
-        return None if value == "text_reference" else f"Found through {str(value).replace('_', ' ')}."
+        return (
+            None if value == "text_reference" else f"Found through {str(value).replace('_', ' ')}."
+        )
     if key == "cycle_length" or key == "length":
         return f"{value} items in the loop."
     if isinstance(value, bool):

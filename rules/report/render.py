@@ -159,7 +159,9 @@ def write_report(
     return write_rendered(data, out, fmt, mode=mode)
 
 
-def write_rendered(data: ReportData, out: Path, fmt: Format, *, mode: int = DEFAULT_FILE_MODE) -> Path:
+def write_rendered(
+    data: ReportData, out: Path, fmt: Format, *, mode: int = DEFAULT_FILE_MODE
+) -> Path:
     """Render gathered data and write it atomically (a reader never sees half a page),
     creating the folder if needed; gather once, write every format."""
     if fmt not in RENDERERS:

@@ -48,8 +48,7 @@ PHRASES = {
     "contract_notice_breach": "was asked for with less notice than the contract needs",
     "milestone_without_steward": "is a milestone with no steward",
     "stale_source": "has not synced successfully recently, so its items may be out of date",
-    "kpi_tension_unreconciled": "sits between departments whose KPIs pull apart, "
-    "with no contract",
+    "kpi_tension_unreconciled": "sits between departments whose KPIs pull apart, with no contract",
     "uncontracted_handoff": "is handed to another department without a contract",
 }
 PHRASE_ORDER = list(PHRASES)
@@ -256,7 +255,9 @@ def _summary(
     else:
         who = f"\u201c{subject.title or subject.label}\u201d"
     phrases = []
-    for rule_id in sorted(by_rule, key=lambda r: PHRASE_ORDER.index(r) if r in PHRASE_ORDER else 99):
+    for rule_id in sorted(
+        by_rule, key=lambda r: PHRASE_ORDER.index(r) if r in PHRASE_ORDER else 99
+    ):
         phrase = _phrase(rule_id, by_rule[rule_id])
         if phrase and phrase not in phrases:
             phrases.append(phrase)

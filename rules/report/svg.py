@@ -232,7 +232,11 @@ def timeline(milestones: list[Milestone], today: date, width: int = 900) -> Time
         return None
     left, right = 300, width - 20
     dates = [today] + [
-        date.fromisoformat(s.due_date[:10]) for m in shown for c in m.chains for s in c if s.due_date
+        date.fromisoformat(s.due_date[:10])
+        for m in shown
+        for c in m.chains
+        for s in c
+        if s.due_date
     ]
     start, end = min(dates) - timedelta(days=2), max(dates) + timedelta(days=2)
     span = max((end - start).days, 1)
