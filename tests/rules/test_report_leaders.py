@@ -152,7 +152,7 @@ def test_department_page_keeps_only_that_department(demo: Path, tmp_path: Path) 
     html = out.read_text(encoding="utf-8")
     assert "Handoff report: Store Ops" in html and "Point-of-sale loyalty plug-in rollout" in html
     assert "Partner promotion with payment provider" not in html
-    with pytest.raises(ValueError, match="no department named 'Nope'.*Marketing"):
+    with pytest.raises(ValueError, match=r"no department named 'Nope'.*Marketing"):
         write_report(cfg.database_path, tmp_path / "x.html", "html", now=NOW, department="Nope")
 
 
