@@ -44,6 +44,8 @@ class Department(Strict):
     name: str
     description: str = ""
     kpis: list[Kpi] = []
+    # who answers for the department's findings in the report (e-mail or name)
+    steward: str | None = None
 
 
 class KpiTension(Strict):
@@ -278,6 +280,19 @@ class ReportConfig(Strict):
     html: Path = Path("reports/handoff.html")
     markdown: Path = Path("reports/handoff.md")
     json_path: Path = Field(Path("reports/handoff.json"), alias="json")
+    # report files are for a web server or share to serve: readable by all unless set (octal)
+    file_mode: int = Field(0o644, ge=0, le=0o777)
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _octal(cls, value: Any) -> Any:
+        """`file_mode: "0640"` reads as octal, as `chmod` users write it."""
+        if isinstance(value, str):
+            try:
+                return int(value, 8)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an octal file mode such as 0644") from None
+        return value
 
 
 class Webhook(Strict):

@@ -108,16 +108,31 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file (default from the config).")
     ] = None,
+    department: Annotated[
+        str | None, typer.Option("--department", help="Write one department's page only.")
+    ] = None,
 ) -> None:
     """Write the exception report from the published model."""
     from handoff.config import load_config
+    from rules.report.data import ReportSettings
     from rules.report.render import write_report
 
     cfg = load_config(config, require_env=False)
     default = {"html": cfg.report.html, "md": cfg.report.markdown, "json": cfg.report.json_path}[
         format
     ]
-    path = write_report(cfg.database_path, out or cfg.path(default), format)
+    try:
+        path = write_report(
+            cfg.database_path,
+            out or cfg.path(default),
+            format,
+            settings=ReportSettings.from_config(cfg),
+            department=department,
+            mode=cfg.report.file_mode,
+        )
+    except ValueError as exc:
+        console.print(f"[red]report: {exc}[/]")
+        raise typer.Exit(EXIT_USAGE) from None
     console.print(f"wrote {path}")
 
 

@@ -97,8 +97,10 @@ def write_demo(root: Path, demo: DemoOrganisation, servers: list[Any]) -> dict[s
         "schedule": {"cron": "0 2 * * *", "timezone": "Europe/London"},
         "sync": {"retries": 0, "retry_delay_seconds": 1},
         "departments": [
-            {"name": name, "kpis": [{"name": k} for k in kpis]}
-            for name, kpis in story.DEPARTMENTS.items()
+            {"name": name, "kpis": [{"name": k} for k in kpis], "steward": steward}
+            for (name, kpis), steward in zip(
+                story.DEPARTMENTS.items(), story.DEPARTMENT_STEWARDS, strict=True
+            )
         ],
         "kpi_tensions": [
             {

@@ -9,7 +9,7 @@ from pipelines.defs.exceptions import EXCEPTIONS_KEY
 from pipelines.defs.run_time import run_time
 from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes
-from rules.report.data import gather
+from rules.report.data import ReportSettings, gather
 from rules.report.notify import post_webhook
 from rules.report.render import write_rendered
 
@@ -28,14 +28,14 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         cfg = handoff_config.parsed
         now = run_time(context)
-        data = gather(cfg.database_path, now=now)
+        data = gather(cfg.database_path, now=now, settings=ReportSettings.from_config(cfg))
         outputs: dict[str, Path] = {
             "html": cfg.report.html,
             "md": cfg.report.markdown,
             "json": cfg.report.json_path,
         }
         paths = {
-            fmt: str(write_rendered(data, cfg.path(out), fmt))  # type: ignore[arg-type]
+            fmt: str(write_rendered(data, cfg.path(out), fmt, mode=cfg.report.file_mode))  # type: ignore[arg-type]
             for fmt, out in outputs.items()
         }
         if cfg.webhook is not None:

@@ -6,13 +6,22 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from rules.report.titles import rule_title, rule_titles
+from rules.report import roots as rc
+from rules.report.plain import (
+    clean_message,
+    day,
+    evidence_sentences,
+    file_place,
+    reader_label,
+)
+from rules.report.titles import rule_advice, rule_title, rule_titles
 from rules.report.types import (
     NO_DEPARTMENT,
     Finding,
@@ -20,8 +29,10 @@ from rules.report.types import (
     Headline,
     Matrix,
     MatrixCell,
+    Milestone,
     OwnerLoad,
     ReportData,
+    RootCause,
     RuleNotEvaluated,
     SeverityCounts,
     SourceHealth,
@@ -41,7 +52,25 @@ FINDING_COLUMNS = """
 """
 
 
-def gather(db_path: Path, *, now: datetime | None = None) -> ReportData:
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the report needs from the config that the model does not hold."""
+
+    organisation: str = "Handoff"
+    # department -> its steward as declared (e-mail or name)
+    department_stewards: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> ReportSettings:
+        return cls(
+            organisation=cfg.organisation,
+            department_stewards={d.name: d.steward for d in cfg.departments if d.steward},
+        )
+
+
+def gather(
+    db_path: Path, *, now: datetime | None = None, settings: ReportSettings | None = None
+) -> ReportData:
     """Read the published model at `db_path` and return the report's content.
 
     The database is opened read-only so a report never competes with the pipeline's writer.
@@ -50,12 +79,12 @@ def gather(db_path: Path, *, now: datetime | None = None) -> ReportData:
     clock = _utc_naive(now or datetime.now(UTC))
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        return _gather(con, clock)
+        return _gather(con, clock, settings or ReportSettings())
     finally:
         con.close()
 
 
-def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
+def _gather(con: duckdb.DuckDBPyConnection, now: datetime, settings: ReportSettings) -> ReportData:
     runs = _rows(con, "SELECT * FROM exception_runs ORDER BY evaluated_at DESC, run_id DESC")
     last_run_at = runs[0]["evaluated_at"] if runs else None
     previous_run_at = runs[1]["evaluated_at"] if len(runs) > 1 else None
@@ -71,13 +100,17 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
         "OR (status = 'resolved' AND (CAST(? AS TIMESTAMP) IS NULL OR resolved_at > ?))",
         [previous_run_at, previous_run_at],
     )
-    subjects = _subjects(con, raw, people)
+    subjects, graph = _work(con, people)
     titles = rule_titles()
     findings = [
         _finding(r, subjects, people, set(departments), source_names, titles, now, previous_run_at)
         for r in raw
     ]
     findings.sort(key=_rank)
+    stewards = {
+        d: people.get(who.lower()) or people.get(who) or who
+        for d, who in settings.department_stewards.items()
+    }
 
     open_ = [f for f in findings if f.status == "open"]
     waived = sorted(
@@ -86,23 +119,69 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime) -> ReportData:
     )
     resolved = [f for f in findings if f.status == "resolved"]
     sources = _sources(con, open_, now)
+    previous = _iso(previous_run_at)
+    today = now.date()
+    roots = rc.build_root_causes(open_, graph, today, stewards, previous, rule_advice())
+    milestones = rc.build_milestones(roots, graph, today)
+    headline = _headline(open_, waived, resolved, sources, people)
+    _headline_roots(headline, roots, milestones, today)
     return ReportData(
         title="Handoff report",
+        organisation=settings.organisation,
+        root_causes=roots,
+        milestones=milestones,
+        actions=rc.build_actions(roots, stewards),
+        departments=rc.build_departments(roots, departments, stewards),
+        changes=rc.build_changes(roots, resolved, open_, previous),
         generated_at=_iso(now) or "",
         model_built_at=_iso(_scalar(con, "SELECT max(built_at) FROM schema_info")),
         model_run_id=_scalar(con, "SELECT arg_max(run_id, built_at) FROM schema_info"),
         last_run_at=_iso(last_run_at),
         previous_run_at=_iso(previous_run_at),
-        headline=_headline(open_, waived, resolved, sources, people),
+        headline=headline,
         next_week=[f for f in open_ if f.rule_id == WILL_STALL_RULE],
         matrix=_matrix(open_, departments),
         handoffs=_groups(open_),
-        trend=[_trend_point(r) for r in reversed(runs[:TREND_RUNS])],
+        trend=_trend(con, runs[:TREND_RUNS]),
         waived=waived,
         resolved=resolved,
         sources=sources,
         rules_not_evaluated=_rules_not_evaluated(con),
     )
+
+
+def _headline_roots(
+    h: Headline, roots: list[RootCause], milestones: list[Milestone], today: date
+) -> None:
+    """The headline in root causes and milestones, and the answer in plain sentences."""
+    serious = [r for r in roots if r.severity in ("fail", "warn")]
+    risky = [m for m in milestones if m.status != "on track"]
+    h.root_causes = len(roots)
+    h.root_causes_fail = sum(r.severity == "fail" for r in roots)
+    h.milestones = len(milestones)
+    h.milestones_at_risk = len(risky)
+    h.milestones_off_track = sum(m.status == "off track" for m in risky)
+    by_anchor = {r.anchor: r for r in roots}
+    sentences = []
+    for m in risky[:3]:
+        worst = by_anchor.get(m.root_causes[0]) if m.root_causes else None
+        due = f" (due {day(m.due_date)})" if m.due_date else ""
+        if worst is None or (worst.key == m.item.item_id and len(m.root_causes) == 1):
+            sentences.append(f"\u201c{m.item.title}\u201d{due} is {m.status}: {m.reason}")
+            continue
+        when = f" by {day(worst.must_move_by)}" if worst.must_move_by else ""
+        advice = rc.owner_advice(worst)
+        sentences.append(
+            f"\u201c{m.item.title}\u201d{due} is {m.status} because {worst.summary}. "
+            f"{worst.owner} must act{when}. {advice}".strip()
+        )
+    if not risky and serious:
+        top = serious[0]
+        when = f" by {day(top.must_move_by)}" if top.must_move_by else ""
+        sentences.append(f"{top.summary}. {top.owner} must act{when}.")
+    if not roots:
+        sentences.append("Nothing is holding up work: no open findings.")
+    h.sentences = sentences
 
 
 def _rules_not_evaluated(con: duckdb.DuckDBPyConnection) -> list[RuleNotEvaluated]:
@@ -133,7 +212,10 @@ def _finding(
     previous_run_at: datetime | None,
 ) -> Finding:
     depts: list[str | None] = list(r["departments"] or [])
-    found = [subjects.get(s) or Subject(item_id=s, known=False) for s in r["subject_ids"]]
+    found = [
+        subjects.get(s) or Subject(item_id=s, known=False, label=s.removeprefix("unresolved:"))
+        for s in r["subject_ids"]
+    ]
     if len(found) >= 2 and any(s.known for s in found):
         # Rules list subjects upstream first; their own departments also place an edge whose
         # one side has none (an unmapped reference), where `departments` drops the gap.
@@ -160,7 +242,10 @@ def _finding(
         severity=r["severity"],
         classification=r["classification"],
         status=r["status"],
-        message=r["message"],
+        message=clean_message(
+            r["message"], {s.item_id: s.label or s.item_id for s in found if s.known}
+        ),
+        explanation=evidence_sentences(_evidence(r["evidence"])),
         owner=owner,
         owner_name=owner_name,
         owner_kind=owner_kind,
@@ -200,36 +285,53 @@ def handoff_anchor(upstream: str, downstream: str) -> str:
     return f"handoff-{slug}-{digest}"
 
 
-def _subjects(
-    con: duckdb.DuckDBPyConnection, raw: list[dict[str, Any]], people: dict[str, str]
-) -> dict[str, Subject]:
-    ids = sorted({s for r in raw for s in r["subject_ids"]})
-    if not ids:
-        return {}
-    rows = _rows(
-        con,
+def _work(
+    con: duckdb.DuckDBPyConnection, people: dict[str, str]
+) -> tuple[dict[str, Subject], rc.Graph]:
+    """Every live work item as a report subject, and the graph of open work waiting on work."""
+    rows = con.execute(
         """SELECT item_id, title, url, tool, source_key, department, status, due_date,
-                  owner_id, owner_name, steward_id, is_milestone
-           FROM work_items WHERE item_id IN (SELECT unnest(?::VARCHAR[]))""",
-        [ids],
-    )
+                  owner_id, owner_name, steward_id, is_milestone, is_deleted,
+                  coalesce(status_category, 'todo') = 'done' AS done, milestone_id
+           FROM work_items"""
+    ).fetchall()
     out: dict[str, Subject] = {}
-    for w in rows:
-        out[w["item_id"]] = Subject(
-            item_id=w["item_id"],
+    graph = rc.Graph(items={})
+    for (
+        item_id, title, url, tool, key, dept, status, due, owner_id, owner_name, steward_id,
+        is_milestone, deleted, done, milestone_id,
+    ) in rows:  # fmt: skip
+        subject = Subject(
+            item_id=item_id,
             known=True,
-            title=w["title"],
-            url=w["url"],
-            tool=w["tool"],
-            source_key=w["source_key"],
-            department=w["department"],
-            status=w["status"],
-            due_date=_iso(w["due_date"]),
-            owner_name=people.get(w["owner_id"] or "") or w["owner_name"],
-            steward_name=people.get(w["steward_id"] or "") or w["steward_id"],
-            is_milestone=bool(w["is_milestone"]),
+            title=title,
+            url=url,
+            tool=tool,
+            source_key=key,
+            department=dept,
+            status=status,
+            due_date=_iso(due),
+            owner_name=people.get(owner_id or "") or owner_name,
+            steward_name=people.get(steward_id or "") or steward_id,
+            is_milestone=bool(is_milestone),
+            place=file_place(url),
+            label=reader_label(key, tool, title),
         )
-    return out
+        out[item_id] = subject
+        if not deleted and not done:
+            graph.items[item_id] = subject
+            if milestone_id and milestone_id != item_id:
+                graph.downstream[item_id].add(milestone_id)
+    edges = con.execute(
+        "SELECT upstream_id, downstream_id FROM dependencies WHERE kind <> 'relates'"
+    ).fetchall()
+    for up, down in edges:
+        if down in graph.items and up != down:
+            graph.downstream[up].add(down)
+    # roll-ups name milestones that may be done or gone: keep only open ones
+    for downs in graph.downstream.values():
+        downs.intersection_update(graph.items)
+    return out, graph
 
 
 def _sources(
@@ -251,13 +353,15 @@ def _sources(
         if r and last_ok is None and r["status"] == "success":
             last_ok = r["finished_at"]
         failed = bool(r and r["status"] == "failed")
+        hours = max((now - last_ok).total_seconds() / 3600, 0.0) if last_ok else None
         out.append(
             SourceHealth(
                 source=name,
                 status=r["status"] if r else "unknown",
                 last_run_at=_iso(r["started_at"]) if r else None,
                 last_success_at=_iso(last_ok),
-                age_hours=round((now - last_ok).total_seconds() / 3600, 1) if last_ok else None,
+                age_hours=round(hours, 1) if hours is not None else None,
+                age=_humanise_days(hours / 24) if hours is not None else None,
                 is_failed=failed,
                 is_stale=failed or name in stale_named,
                 error=r["error"] if r else None,
@@ -351,8 +455,30 @@ def _groups(open_: list[Finding]) -> list[HandoffGroup]:
     return groups
 
 
-def _trend_point(r: dict[str, Any]) -> TrendPoint:
+def _trend(con: duckdb.DuckDBPyConnection, runs: list[dict[str, Any]]) -> list[TrendPoint]:
+    """The last runs oldest first, with the root causes open at each (rebuilt from the
+    findings' first-seen and resolved times: the run totals count findings only)."""
+    if not runs:
+        return []
+    times = [r["evaluated_at"] for r in runs]
+    counts = dict(
+        con.execute(
+            """SELECT t, count(DISTINCT CASE WHEN rule_id = 'dependency_cycle'
+                                        THEN array_to_string(subject_ids, ',')
+                                        ELSE subject_ids[1] END)
+               FROM exceptions, unnest(?::TIMESTAMP[]) AS u(t)
+               WHERE first_seen <= t AND (resolved_at IS NULL OR resolved_at > t)
+                 AND status <> 'waived'
+               GROUP BY t""",
+            [times],
+        ).fetchall()
+    )
+    return [_trend_point(r, int(counts.get(r["evaluated_at"], 0))) for r in reversed(runs)]
+
+
+def _trend_point(r: dict[str, Any], root_causes: int = 0) -> TrendPoint:
     return TrendPoint(
+        root_causes=root_causes,
         run_id=r["run_id"],
         evaluated_at=_iso(r["evaluated_at"]) or "",
         open_fail=r["open_fail"],
@@ -391,8 +517,12 @@ def _utc_naive(moment: datetime) -> datetime:
 
 
 def _iso(value: Any) -> str | None:
+    """ISO text; times carry their zone (the model's naive times are UTC), dates stay dates."""
     if value is None:
         return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat()
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 

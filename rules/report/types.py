@@ -44,6 +44,8 @@ class Subject:
     owner_name: str | None = None
     steward_name: str | None = None
     is_milestone: bool = False
+    place: str | None = None  # where a file row lives ("plan.xlsx, sheet Training, row 4")
+    label: str | None = None  # the id a reader knows it by: Jira key, sheet id, else the title
 
 
 @dataclass
@@ -76,6 +78,8 @@ class Finding:
     resolved_at: str | None = None
     waiver_reason: str | None = None
     waived_until: str | None = None
+    root_cause: str | None = None  # anchor of the root-cause card that holds it
+    explanation: list[str] = field(default_factory=list)  # the evidence as plain sentences
 
 
 @dataclass
@@ -87,6 +91,7 @@ class SourceHealth:
     last_run_at: str | None
     last_success_at: str | None
     age_hours: float | None
+    age: str | None
     is_failed: bool
     is_stale: bool
     error: str | None
@@ -120,6 +125,12 @@ class Headline:
     failed_sources: list[str]
     rejected_rows: dict[str, int]
     owners: list[OwnerLoad]
+    root_causes: int = 0
+    root_causes_fail: int = 0
+    milestones: int = 0
+    milestones_at_risk: int = 0
+    milestones_off_track: int = 0
+    sentences: list[str] = field(default_factory=list)  # the answer, in plain words
 
 
 @dataclass
@@ -167,6 +178,7 @@ class TrendPoint:
     new: int
     resolved: int
     waived: int
+    root_causes: int = 0  # open at the run (rebuilt from the findings' lifecycle)
 
 
 @dataclass
@@ -177,6 +189,112 @@ class RuleNotEvaluated:
     rule_file: str
     field: str
     reason: str
+
+
+@dataclass
+class RuleAdvice:
+    """A rule that sees a root cause, how many findings it has there, and what to do."""
+
+    rule_id: str
+    rule_title: str
+    severity: str
+    findings: int
+    advice: str
+
+
+@dataclass
+class BlockedItem:
+    """An open item that waits, directly or through others, on a root cause."""
+
+    item: Subject
+    depth: int  # 1: waits on the root cause directly
+
+
+@dataclass
+class RootCause:
+    """One upstream item (or cycle, or unmapped reference, or source) and all it holds up."""
+
+    key: str
+    anchor: str
+    kind: str  # item, cycle, unmapped, source
+    subject: Subject
+    cycle: list[Subject]
+    summary: str  # what is wrong, in one plain sentence
+    severity: str
+    owner: str  # who must act, by name
+    owner_kind: str  # person, department or nobody
+    department: str
+    must_move_by: str | None  # the earliest needed-by date downstream
+    days_left: int | None
+    blast_radius: int
+    blocks: list[BlockedItem]
+    milestones: list[str]  # anchors of the milestones it feeds
+    rules: list[RuleAdvice]
+    is_new: bool
+    first_seen: str
+    findings: list[Finding]
+
+
+@dataclass
+class Milestone:
+    """A milestone or initiative, its steward, and the root causes that threaten it."""
+
+    anchor: str
+    item: Subject
+    steward: str | None
+    due_date: str | None
+    status: str  # on track, at risk, off track
+    reason: str
+    root_causes: list[str]  # root-cause anchors, worst first
+    chains: list[list[Subject]] = field(default_factory=list)  # root cause ... -> milestone
+
+
+@dataclass
+class Action:
+    """One thing one person (or department) must do: what, why, by when, where."""
+
+    what: str
+    why: str
+    by_when: str | None
+    item: Subject
+    severity: str
+    root_cause: str  # anchor of the root-cause card
+
+
+@dataclass
+class ActionList:
+    """Everything one person or department must act on, most urgent first."""
+
+    name: str
+    kind: str  # person, department or nobody
+    anchor: str
+    department: str | None
+    actions: list[Action]
+    fail: int
+
+
+@dataclass
+class DepartmentSummary:
+    """A department's open root causes, with its steward from the config when declared."""
+
+    name: str
+    anchor: str
+    steward: str | None
+    root_causes: list[str]  # root-cause anchors, worst first
+    fail: int
+    warn: int
+    info: int
+
+
+@dataclass
+class Changes:
+    """What changed since the previous evaluation, in root causes."""
+
+    first_run: bool
+    new: list[str]  # root-cause anchors
+    resolved: list[str]  # summaries of root causes that no longer have an open finding
+    new_findings: int
+    resolved_findings: int
 
 
 @dataclass
@@ -198,6 +316,13 @@ class ReportData:
     resolved: list[Finding]
     sources: list[SourceHealth]
     rules_not_evaluated: list[RuleNotEvaluated] = field(default_factory=list)
+    organisation: str = "Handoff"
+    department: str | None = None  # set when the report is one department's page
+    root_causes: list[RootCause] = field(default_factory=list)
+    milestones: list[Milestone] = field(default_factory=list)
+    actions: list[ActionList] = field(default_factory=list)
+    departments: list[DepartmentSummary] = field(default_factory=list)
+    changes: Changes | None = None
 
 
 def to_plain(value: Any) -> Any:

@@ -174,3 +174,10 @@ DEPARTMENTS = {
     "Finance": ("budget_adherence",),
     "Store Ops": ("staff_readiness",),
 }
+# who answers for each department's findings (same order as DEPARTMENTS)
+DEPARTMENT_STEWARDS = (
+    "lena.fischer@retail.example",
+    "maya.chen@retail.example",
+    "priya.nair@retail.example",
+    "omar.haddad@retail.example",
+)

@@ -18,7 +18,18 @@ from rules.report.sample import build_sample_model
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
-SECTIONS = ["headline", "next-week", "matrix", "findings", "trend", "waived", "resolved", "sources"]
+SECTIONS = [
+    "headline",
+    "milestones",
+    "root-causes",
+    "actions",
+    "departments",
+    "matrix",
+    "trend",
+    "waived",
+    "resolved",
+    "sources",
+]
 WIDTHS = {"laptop": 1366, "phone": 390}
 
 pytestmark = [
@@ -84,13 +95,13 @@ def test_report_renders_offline_without_running_source_text(
     assert page.evaluate("window.pwned") is False
     assert page.evaluate("document.querySelectorAll('script, img, iframe').length") == 0
     title = "<script>window.pwned=1</script> Upgrade the loyalty database"
-    assert title in page.inner_text("#findings")  # shown as text, not run
+    assert title in page.text_content("#root-causes")  # shown as text, not run
 
     for section in SECTIONS:
         box = page.locator(f"#{section}").bounding_box()
         assert box and box["height"] > 40, section
     assert page.locator("#matrix svg a.cell").count() >= 5
-    assert page.locator("#trend svg polyline").count() == 2
+    assert page.locator("#trend svg polyline").count() == 4  # root causes, fail, warn, info
     # Nothing wider than the screen: the page reads without sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[device]
 
@@ -101,15 +112,15 @@ def test_report_renders_offline_without_running_source_text(
     page.close()
 
 
-def test_heatmap_cell_leads_to_its_handoff_list(browser: Any, report: Path) -> None:
+def test_heatmap_cell_leads_to_its_department_list(browser: Any, report: Path) -> None:
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.goto(report.as_uri())
     cell = page.locator("#matrix svg a.cell").first
     target = cell.get_attribute("href")
-    assert target and target.startswith("#handoff-")
+    assert target and target.startswith("#dept-")
     cell.click()
     assert page.evaluate("location.hash") == target
-    assert page.locator(f"{target} article.finding").count() >= 1
+    assert page.locator(f"{target} tbody tr").count() >= 1
     assert page.locator(target).bounding_box()["y"] < 200  # scrolled to the list
     page.close()
 

@@ -19,7 +19,21 @@ from rules.report.sample import HOSTILE_IMG, HOSTILE_TITLE, build_sample_model
 from rules.report.types import ReportData
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
-SECTIONS = ["headline", "next-week", "matrix", "findings", "trend", "waived", "resolved", "sources"]
+SECTIONS = [
+    "headline",
+    "changes",
+    "milestones",
+    "timeline",
+    "root-causes",
+    "actions",
+    "departments",
+    "next-week",
+    "matrix",
+    "trend",
+    "waived",
+    "resolved",
+    "sources",
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +75,9 @@ def test_html_has_every_section_and_one_anchor_per_heatmap_cell(data: ReportData
     html = render_html(data)
     ids = {a.get("id") for _, a in _elements(html)}
     assert set(SECTIONS) <= ids
-    cell_links = re.findall(r'<a href="#(handoff-[^"]+)" class="cell">', html)
-    assert sorted(cell_links) == sorted(c.anchor for c in data.matrix.cells)
-    assert set(cell_links) <= ids  # every cell links to its list
+    cell_links = re.findall(r'<a href="#(dept-[^"]+)" class="cell">', html)
+    assert len(cell_links) == len(data.matrix.cells)
+    assert set(cell_links) <= ids  # every cell links to its providing department's list
 
 
 def test_html_is_self_contained(data: ReportData) -> None:
@@ -85,26 +99,36 @@ def test_html_escapes_source_text_and_drops_unsafe_links(data: ReportData) -> No
     assert "Legal &amp; &lt;Compliance&gt;" in html  # department names in the SVG too
 
 
-def test_markdown_and_json_carry_the_same_findings_as_html(data: ReportData) -> None:
+def test_markdown_and_json_carry_the_same_root_causes_milestones_and_actions(
+    data: ReportData,
+) -> None:
     html, md, doc = render_html(data), render_markdown(data), json.loads(render_json(data))
     assert doc["format_version"] == 1
-    json_ids = sorted(
-        {f["exception_id"] for g in doc["handoffs"] for f in g["findings"]}
-        | {f["exception_id"] for key in ("next_week", "waived", "resolved") for f in doc[key]}
-    )
-    assert json_ids == _all_findings(data)
+    open_ids = sorted(f.exception_id for g in data.handoffs for f in g.findings)
+    assert sorted(f["exception_id"] for r in doc["root_causes"] for f in r["findings"]) == open_ids
+    assert [r["anchor"] for r in doc["root_causes"]] == [r.anchor for r in data.root_causes]
     links = 0
-    for g in data.handoffs:
-        assert md_escape(g.label) in md and g.anchor in html
-        for f in g.findings:
-            assert md_escape(f.message) in md
+    for r in data.root_causes:
+        assert f'id="{r.anchor}"' in html
+        assert md_escape(r.summary) in md
+        assert md_escape(r.owner) in md
+        for f in r.findings:
             assert f'id="finding-{f.exception_id}"' in html
             for s in f.subjects:
                 url = safe_url(s.url)
                 if url:
-                    assert f"]({url})" in md and f'href="{escape(url)}"' in html
+                    assert f"]({url})" in md or url not in html
+                    assert f'href="{escape(url)}"' in html
                     links += 1
     assert links > 0  # the links were compared, not skipped
+    assert [m["anchor"] for m in doc["milestones"]] == [m.anchor for m in data.milestones]
+    for m in data.milestones:
+        assert md_escape(m.reason) in md and f'id="{m.anchor}"' in html
+    assert [p["name"] for p in doc["actions"]] == [p.name for p in data.actions]
+    for p in data.actions:
+        assert md_escape(p.name) in md
+        for a in p.actions:
+            assert md_escape(a.what) in md
     for f in data.waived:
         assert md_escape(f.waiver_reason) in md
     assert doc["headline"]["open_total"] == data.headline.open_total
@@ -165,9 +189,10 @@ def test_long_lists_are_cut_on_the_page_but_complete_in_json(
 ) -> None:
     from rules.report import render
 
-    monkeypatch.setattr(render, "MAX_PER_GROUP", 1)
+    monkeypatch.setattr(render, "MAX_ROOT_CARDS", 1)
     html, md = render_html(data), render_markdown(data)
-    assert "2 more in the JSON report" in html and "2 more in the JSON report" in md
-    assert html.count('class="card finding') < len(_all_findings(data)) + len(data.next_week)
+    more = f"{len(data.root_causes) - 1} more root causes are listed by department below."
+    assert more in html and more in md
+    assert html.count('class="card root') == 1
     doc = json.loads(render_json(data))
-    assert len(doc["handoffs"][0]["findings"]) == 3
+    assert len(doc["root_causes"]) == len(data.root_causes) > 1

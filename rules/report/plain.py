@@ -1,0 +1,146 @@
+"""Plain words for leaders: evidence as sentences, dates as days, places instead of ids.
+
+A leader should never have to read an evidence key, an internal item id or a run id: each
+known evidence column has a sentence here, and unknown ones are spelled out from their name.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+# evidence columns that only repeat what the card already shows (owner, links, departments)
+HIDDEN_EVIDENCE = {
+    "upstream_owner",
+    "downstream_owner",
+    "upstream_url",
+    "downstream_url",
+    "url",
+    "department",
+    "upstream_department",
+    "downstream_department",
+    "owner",
+}
+FILE_ROW = re.compile(r"^(?P<sheet>.+?)!A(?P<row>\d+)$")
+
+
+def day(value: str | date | datetime | None) -> str:
+    """25 Nov 2026 (no time: leaders plan in days)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+        return f"{parsed.day} {parsed.strftime('%b %Y')}"
+    return f"{value.day} {value.strftime('%b %Y')}"
+
+
+def days_phrase(days: int) -> str:
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    if days == -1:
+        return "yesterday"
+    return f"in {days} days" if days > 0 else f"{-days} days ago"
+
+
+def file_place(url: str | None) -> str | None:
+    """Where a file row lives, for links a browser will not follow (file:// URLs)."""
+    if not url or not url.startswith("file:"):
+        return None
+    parts = urlsplit(url)
+    name = unquote(parts.path.rsplit("/", 1)[-1])
+    found = FILE_ROW.match(unquote(parts.fragment))
+    if not found:
+        return name
+    return f"{name}, sheet {found['sheet']}, row {found['row']}"
+
+
+def reader_label(source_key: str, tool: str | None, title: str | None) -> str:
+    """The id a reader knows: Jira keys and sheet ids, but no Asana gid (a long number)."""
+    if tool == "asana" and source_key.isdigit():
+        return short_title(title or "Asana task")
+    return source_key
+
+
+def short_title(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def clean_message(message: str, labels: dict[str, str]) -> str:
+    """The rule's message without internal item ids: titles say what, links say where."""
+    for item_id, label in sorted(labels.items(), key=lambda kv: -len(kv[0])):
+        message = message.replace(f" ({item_id})", "").replace(item_id, label)
+    return message
+
+
+def evidence_sentences(evidence: Any) -> list[str]:
+    """The rule's evidence columns as sentences, skipping what the card already shows."""
+    if evidence is None:
+        return []
+    if not isinstance(evidence, dict):
+        return [str(evidence)]
+    out: list[str] = []
+    e = evidence
+    for key, value in e.items():
+        if key in HIDDEN_EVIDENCE or value is None or value is False:
+            continue
+        sentence = _sentence(key, value, e)
+        if sentence:
+            out.append(sentence)
+    return out
+
+
+def _sentence(key: str, value: Any, e: dict[str, Any]) -> str | None:
+    if key == "days_idle" or key == "upstream_days_idle":
+        return f"No status change for {value} days."
+    if key == "upstream_status":
+        return f"Its status in the tool is \u201c{value}\u201d."
+    if key == "needed_by":
+        return f"Needed by {day(value)}."
+    if key == "upstream_stalled":
+        return "The work it waits on is stalled."
+    if key == "upstream_overdue":
+        return "The work it waits on is overdue."
+    if key == "upstream_due_later":
+        return "The work it waits on is due after it is needed."
+    if key == "upstream_due_date":
+        return f"The work it waits on is due {day(value)}."
+    if key == "downstream_due_date":
+        return f"The waiting work is due {day(value)}."
+    if key == "due_date":
+        return f"Due {day(value)}."
+    if key == "days_inverted":
+        return f"The dates are {value} days the wrong way round."
+    if key == "days_overdue":
+        return f"{value} days overdue."
+    if key == "days_to_due":
+        return f"Due {days_phrase(int(value))}." if isinstance(value, int) else None
+    if key == "notice_days":
+        given = e.get("notice_given_days")
+        extra = f", {given} given" if given is not None else ""
+        return f"The contract needs {value} days of notice{extra}."
+    if key == "notice_given_days":
+        return None  # said with notice_days
+    if key == "contract_id":
+        return f"Contract: {value}."
+    if key == "kpi_tension":
+        return f"KPIs in tension: {value}."
+    if key == "reference":
+        return f"Written as \u201c{value}\u201d in the waiting item."
+    if key == "origin":
+        return (
+            None if value == "text_reference" else f"Found through {str(value).replace('_', ' ')}."
+        )
+    if key == "cycle_length" or key == "length":
+        return f"{value} items in the loop."
+    if isinstance(value, bool):
+        return f"{key.replace('_', ' ').capitalize()}."
+    if isinstance(value, (list, dict)):
+        return None  # structured evidence stays in the JSON
+    return f"{key.replace('_', ' ').capitalize()}: {value}."
