@@ -102,6 +102,9 @@ class SourceBase(Strict):
     max_drop_share: float = Field(0.5, ge=0, le=1)
     # per request: retries and waits (Retry-After included) before the call fails
     max_retry_wait_seconds: float = Field(300, ge=0, le=86_400)
+    # the quota the vendor grants this account; default: the vendor's documented one
+    rate_limit_per_minute: float | None = Field(None, gt=0)
+    rate_limit_share: float = Field(0.9, gt=0, le=1)  # share of the quota the sync may use
 
 
 class ColumnMap(Strict):
@@ -212,6 +215,7 @@ class AsanaSource(SourceBase):
     section_status: dict[str, StatusCategory] = {}
     custom_fields: dict[str, str] = {}  # model name ("department", "jira_key") -> field name
     ca_bundle: Path | None = None
+    plan: Literal["free", "paid"] = "paid"  # the documented quota: 150 or 1,500 requests/min
 
 
 @functools.cache
@@ -287,6 +291,8 @@ class SyncConfig(Strict):
     retry_delay_seconds: float = Field(30, ge=0, le=3600)
     parallel_sources: int = Field(4, ge=1, le=64)
     stale_after_hours: float = Field(36, gt=0, le=24 * 365)
+    # a source fails when no page landed and no request was answered for this long (0: never)
+    no_progress_minutes: float = Field(15, ge=0, le=24 * 60)
 
 
 class HandoffConfig(Strict):

@@ -29,6 +29,7 @@ from connectors.files import paged
 from connectors.spreadsheet import RowMapper, SheetFetchStats
 from handoff.config import GoogleSheetsSource
 from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
+from handoff.throttle import source_throttle
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
 GOOGLE_API = "https://sheets.googleapis.com"
@@ -130,6 +131,7 @@ class GoogleSheetsConnector:
         self.source = source
         self.timeout = timeout  # seconds one request may take before it is retried
         self.stats = SheetFetchStats()
+        self.throttle = source_throttle(source, source.api_url, clock)  # shared per host
         self.retrier = Retrier(
             f"source {source.name!r}",
             classify,
@@ -138,6 +140,7 @@ class GoogleSheetsConnector:
             stats=self.stats,
             error=ConnectorError,
             advice="try again later or raise the project's read quota",
+            throttle=self.throttle,
         )
 
     # -- client ------------------------------------------------------------------------------
@@ -172,6 +175,8 @@ class GoogleSheetsConnector:
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.stats.requests += 1
+        if urlsplit(response.url).netloc == urlsplit(self.source.api_url).netloc:
+            self.throttle.observe(response.status_code, response.headers)
 
     def client(self) -> SheetsHttpClient:
         """A gspread HTTP client with service-account auth, pointed at `source.api_url`."""

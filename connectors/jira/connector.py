@@ -49,6 +49,7 @@ from connectors.base import (
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
+from handoff.throttle import source_throttle
 
 FIELDS = [
     "summary", "description", "status", "assignee", "duedate", "created", "updated",
@@ -87,11 +88,13 @@ class JiraConnector:
         self.cloud = source.deployment == "cloud"
         self.stats = FetchStats()
         self.workers = workers
+        self.throttle = source_throttle(source, source.url, clock)  # shared per host
         self._retrier = jira_retrier(
             source.name,
             self.stats,
             retry or RetryPolicy(deadline=source.max_retry_wait_seconds),
             clock,
+            self.throttle,
         )
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -132,6 +135,7 @@ class JiraConnector:
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> None:
         with self._lock:
             self.stats.requests += 1
+        self.throttle.observe(response.status_code, response.headers)
 
     def _endpoint(self, path: str, method: str = "GET") -> str:
         """`GET /rest/api/3/status`: how messages name the endpoint a call went to."""

@@ -6,6 +6,7 @@ from handoff.config import HandoffConfig
 from model.build import staging_path
 from model.publish import publish
 from pipelines.defs.model import MODEL_KEY
+from pipelines.defs.phase import enter_phase
 from pipelines.defs.run_time import run_time
 from pipelines.resources import HandoffConfigResource
 from rules.engine import evaluate
@@ -28,11 +29,13 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     def exceptions(
         context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
+        enter_phase("rules")
         cfg = handoff_config.parsed
         built = staging_path(cfg, context.run.run_id)
         result = evaluate(built, cfg, now=run_time(context), run_id=context.run.run_id)
         for problem in result.problems:
             context.log.warning(f"rule skipped: {problem}")
+        enter_phase("publish")
         publish(built, cfg.database_path)
         context.log.info(f"published {cfg.database_path}")
         return dg.MaterializeResult(

@@ -5,6 +5,7 @@ import dagster as dg
 from handoff.config import HandoffConfig
 from model import checks
 from model.build import build_model, staging_path
+from pipelines.defs.phase import enter_phase
 from pipelines.defs.run_time import run_time
 from pipelines.defs.sources import source_key
 from pipelines.resources import HandoffConfigResource
@@ -32,6 +33,7 @@ def build_model_assets(
     def governance_model(
         context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
+        enter_phase("model")
         cfg = handoff_config.parsed
         result = build_model(
             cfg,
