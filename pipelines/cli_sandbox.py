@@ -128,15 +128,15 @@ def serve(
         )
     except ValueError as err:
         raise HandoffError(f"--faults: {err}") from None
-    for server in servers:
-        console.print(server.banner(), highlight=False, soft_wrap=True)
-    write_private(STATE_FILE, json.dumps({"sources": sources, "env": env}))
-    console.print(
-        f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
-        f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
-    )
     try:
         with stop_serving():
+            for server in servers:
+                console.print(server.banner(), highlight=False, soft_wrap=True)
+            write_private(STATE_FILE, json.dumps({"sources": sources, "env": env}))
+            console.print(
+                f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
+                f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
+            )
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:

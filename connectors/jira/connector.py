@@ -212,10 +212,14 @@ class JiraConnector:
             jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
         seen: dict[str, datetime] = {}
         pending: dict[str, str] = {}  # issue id -> key, awaiting their full changelog
+        self._expect(jql)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             ordered = f"{jql} ORDER BY updated ASC, key ASC"
-            for issues, _ in self._search(ordered, fields, changelog=True):
+            for issues, total in self._search(ordered, fields, changelog=True):
+                if total is not None:
+                    self.stats.items_total = total
                 yield from self._page(issues, seen, pending, pool)
+                self.stats.items_done = len(seen)
                 if len(pending) >= BULK_ISSUES:
                     yield from self._full_changelogs(pending)
             census = self._census(scope)
@@ -238,6 +242,18 @@ class JiraConnector:
         yield Page([], cursor=new_cursor)
 
     # -- pieces ------------------------------------------------------------------------------
+    def _expect(self, jql: str) -> None:
+        """How many issues the search will return, for progress (Cloud: approximate-count;
+        Data Center reports `total` with every page). Best effort: no count, no ETA."""
+        if not self.cloud:
+            return
+        try:
+            answer = self._post("counting issues", "search/approximate-count", {"jql": jql})
+        except ConnectorError:
+            return
+        count = answer.get("count") if isinstance(answer, dict) else None
+        self.stats.items_total = int(count) if isinstance(count, int) else None
+
     def _scope(self) -> str:
         if self.source.jql:
             return f"({ORDER_BY.sub('', self.source.jql)})"
