@@ -70,8 +70,10 @@ class FetchStats:
 
     requests: int = 0
     retries: int = 0
-    waited_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # what the fetch had to do without
+    waited_seconds: float = 0.0  # retry and throttle waits, summed over threads (a cost only)
+    items_total: int | None = None  # items the fetch expects, when the tool says (for an ETA)
+    items_done: int = 0
 
 
 class Connector(Protocol):

@@ -104,6 +104,9 @@ class SourceBase(Strict):
     max_drop_share: float = Field(0.5, ge=0, le=1)
     # per request: retries and waits (Retry-After included) before the call fails
     max_retry_wait_seconds: float = Field(300, ge=0, le=86_400)
+    # the quota the vendor grants this account; default: the vendor's documented one
+    rate_limit_per_minute: float | None = Field(None, gt=0)
+    rate_limit_share: float = Field(0.9, gt=0, le=1)  # share of the quota the sync may use
 
 
 class ColumnMap(Strict):
@@ -219,6 +222,7 @@ class AsanaSource(SourceBase):
     ca_bundle: Path | None = None
     # the modified-since watermark is the listing's start (server clock) minus this margin
     overlap_minutes: int = Field(10, ge=0)
+    plan: Literal["free", "paid"] = "paid"  # the documented quota: 150 or 1,500 requests/min
 
 
 @functools.cache
@@ -309,6 +313,8 @@ class SyncConfig(Strict):
     stale_after_hours: float = Field(36, gt=0, le=24 * 365)
     # How long a run waits for another run's lock on the data directory before it fails.
     lock_wait_seconds: float = Field(600, ge=0, le=86_400)
+    # a source fails when no page landed and no request was answered for this long (0: never)
+    no_progress_minutes: float = Field(15, ge=0, le=24 * 60)
 
 
 class HandoffConfig(Strict):

@@ -26,6 +26,8 @@ from typing import Literal, NoReturn, Protocol, TypeVar
 
 import tenacity
 
+from handoff.interrupt import INTERRUPT
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -57,6 +59,35 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def interruptible_sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when a stop is requested (Ctrl-C, SIGTERM)."""
+        INTERRUPT.wait(seconds)
+
+
+class ScaledClock:
+    """Real time running `factor` times faster: a vendor's minute lasts 60/factor seconds.
+
+    Tests and benchmarks run vendor quotas (and Retry-After waits) on it at full fidelity in a
+    fraction of the time; every wait is a real, scaled-down sleep.
+    """
+
+    def __init__(self, factor: float):
+        self.factor = factor
+        self._origin_wall = time.time()
+        self._origin = time.monotonic()
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._origin) * self.factor
+
+    def now(self) -> float:
+        return self._origin_wall + self.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) / self.factor)
+
+    def interruptible_sleep(self, seconds: float) -> None:
+        INTERRUPT.wait(max(0.0, seconds) / self.factor)
 
 
 class FakeClock:
@@ -162,6 +193,12 @@ class RetryStats(Protocol):
     waited_seconds: float
 
 
+class Throttle(Protocol):
+    """Paces requests to a host (`handoff.throttle.HostThrottle`)."""
+
+    def acquire(self) -> float: ...
+
+
 class GaveUp(Exception):
     """A call kept failing; the message names the source, the call and what to do."""
 
@@ -188,8 +225,10 @@ class Retrier:
         error: Callable[[str], Exception] = GaveUp,
         advice: str = "try again later",
         rng: random.Random | None = None,
+        throttle: Throttle | None = None,
     ):
-        self.source = source  # e.g. "source 'it-jira'": how messages name the caller
+        self.source = source
+        self.throttle = throttle  # e.g. "source 'it-jira'": how messages name the caller
         self.classify = classify
         self.policy = policy or RetryPolicy()
         self.clock: Clock = clock or SYSTEM_CLOCK
@@ -206,12 +245,16 @@ class Retrier:
         hints: dict[int, float] = {}  # attempt number -> the wait the server asked for
 
         def attempt() -> T:
+            self._before_request()
             try:
-                return fn()
+                result = fn()
             except Exception as exc:
                 verdict = self.classify(exc, what)
                 if verdict is None:
                     raise
+            else:
+                _progress(self.stats)
+                return result
             # Raised outside the except block so nothing chains the tool's error.
             if isinstance(verdict, Transient):
                 raise _Again(verdict)
@@ -264,7 +307,7 @@ class Retrier:
             return attempt()
 
         retrying = tenacity.Retrying(
-            sleep=clock.sleep,
+            sleep=lambda seconds: pause(clock, seconds),
             stop=stop,
             wait=wait,
             retry=tenacity.retry_if_exception_type(_Again),
@@ -272,6 +315,19 @@ class Retrier:
             retry_error_callback=give_up,
         )
         return retrying(replayed)
+
+    def _before_request(self) -> None:
+        """Stop when asked to or stalled, then wait for the host's throttle."""
+        guard = getattr(self.stats, "guard", None)
+        if guard is not None:
+            guard()
+        else:
+            INTERRUPT.check()
+        if self.throttle is not None:
+            waited = self.throttle.acquire()
+            if waited and self.stats is not None:
+                with self._lock:
+                    self.stats.waited_seconds += waited
 
     def _message(
         self, what: str, state: tenacity.RetryCallState, hints: dict[int, float], ends_at: float
@@ -293,6 +349,24 @@ class Retrier:
             f"{head}: the next wait of {state.upcoming_sleep:.1f}s would pass {limit}; "
             f"{self.advice}"
         )
+
+
+def pause(clock: Clock, seconds: float) -> None:
+    """A wait (a retry's, a throttle's); on a real clock it ends early when a stop is requested."""
+    wake = getattr(clock, "interruptible_sleep", None)
+    if wake is not None:
+        wake(seconds)
+    else:
+        clock.sleep(seconds)
+    INTERRUPT.check()
+
+
+def _progress(stats: object) -> None:
+    """A call was answered: the fetch's watchdog (when one is set) sees progress."""
+    guard = getattr(stats, "guard", None)
+    beat = getattr(guard, "beat", None)
+    if beat is not None:
+        beat()
 
 
 def _transient(state: tenacity.RetryCallState) -> Transient:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 from connectors.base import ConnectorError, PermanentConnectorError
 from connectors.registry import build_connector
+from handoff.activity import ACTIVITY
 from handoff.config import HandoffConfig, SourceBase
+from handoff.interrupt import Watchdog
 from handoff.redact import redact
 from model.build import SourceOutcome
 from model.landing import land, raw_store_path, read_cursor
@@ -27,10 +29,14 @@ def fetch_source(config: HandoffConfig, source: SourceBase, *, full: bool = Fals
     connector = None
     try:
         connector = build_connector(source)
+        ACTIVITY.start_source(source.name, connector.stats)
+        # every request checks it (stop asked for, or no progress for too long); pages beat it
+        watchdog = Watchdog(source.name, config.sync.no_progress_minutes)
+        connector.stats.guard = watchdog  # type: ignore[attr-defined]
         cursor = None if full else read_cursor(raw_path)
         result = land(
             raw_path,
-            connector.fetch(cursor, full=full or cursor is None),
+            watchdog.watch(connector.fetch(cursor, full=full or cursor is None)),
             full=full or cursor is None,
             stats=connector.stats,
         )
@@ -41,6 +47,7 @@ def fetch_source(config: HandoffConfig, source: SourceBase, *, full: bool = Fals
         message = redact(message)  # libraries quote credentials in their errors
         log.error("%s", message)
         stats = getattr(connector, "stats", None)
+        ACTIVITY.finish_source(source.name, "failed")
         return SourceOutcome(
             source=source.name,
             status="failed",
@@ -52,6 +59,7 @@ def fetch_source(config: HandoffConfig, source: SourceBase, *, full: bool = Fals
             error=message,
             permanent=isinstance(err, PermanentConnectorError),
         )
+    ACTIVITY.finish_source(source.name, "success")
     return SourceOutcome(
         source=source.name,
         status="success",

@@ -16,6 +16,7 @@ from pipelines import cli_rules, cli_sandbox
 from pipelines.cli_output import (
     print_rows,
     print_rules_not_evaluated,
+    print_stopped,
     print_sync_summary,
     user_text,
 )
@@ -70,17 +71,29 @@ def sync(
         help="Seconds to wait for another run's lock before giving up "
         "(default: sync.lock_wait_seconds).",
     ),
+    progress_every: float = typer.Option(
+        10, min=0.1, help="Seconds between progress lines when output is not a terminal."
+    ),
 ) -> None:
-    """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report."""
+    """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report.
+
+    Ctrl-C or SIGTERM stops at the next page boundary and publishes nothing half-done (exit 130
+    or 143); a second Ctrl-C exits at once.
+    """
     from handoff.config import load_config
 
     load_config(config)  # config errors surface before the orchestrator loads
+    from handoff.interrupt import INTERRUPT
     from pipelines.progress import sync_progress
     from pipelines.runner import run_sync
+    from pipelines.signals import exit_code, graceful_stop
 
-    with sync_progress(console):
+    with graceful_stop(), sync_progress(console, every=progress_every):
         report = run_sync(config, full=full, sources=source, wait_seconds=wait)
     print_sync_summary(console, config, report)
+    if INTERRUPT.requested:
+        print_stopped(console, config, report, INTERRUPT.signal_name or "a signal")
+        raise typer.Exit(exit_code(INTERRUPT.signal_name))
     if not report.success:
         raise typer.Exit(EXIT_FAILED)
     if report.warnings:

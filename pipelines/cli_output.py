@@ -170,3 +170,20 @@ def print_rules_not_evaluated(console: Console, problems: list[str]) -> None:
     )
     for problem in problems:
         console.print(f"  {shorten(redact(problem), 4000)}", markup=False, highlight=False)
+
+
+def print_stopped(
+    console: Console, config_file: Path, report: SyncReport, signal_name: str
+) -> None:
+    """What a stopped sync kept, and how to go on."""
+    done = sorted(n for n, o in report.outcomes.items() if o.status == "success")
+    stopped = sorted(n for n, o in report.outcomes.items() if o.status != "success")
+    console.print(f"[yellow]sync stopped by {signal_name}[/]: the published database is unchanged")
+    if done:
+        console.print(f"  kept: {', '.join(done)} (fetched completely into their raw stores)")
+    if stopped:
+        console.print(
+            f"  stopped: {', '.join(stopped)}; they keep their last good data (landed pages "
+            "are kept from the next version)"
+        )
+    console.print(f"  to resume, run: handoff sync --config {config_file}")

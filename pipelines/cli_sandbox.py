@@ -15,7 +15,9 @@ import yaml
 from rich.console import Console
 
 from handoff.errors import HandoffError
+from handoff.interrupt import INTERRUPT
 from handoff.kinds import registered_kinds, resolve
+from pipelines.signals import exit_code, stop_serving
 
 if TYPE_CHECKING:
     from sandbox.generated import RunningSandbox
@@ -126,18 +128,20 @@ def serve(
         )
     except ValueError as err:
         raise HandoffError(f"--faults: {err}") from None
-    for server in servers:
-        console.print(server.banner(), highlight=False, soft_wrap=True)
-    write_private(STATE_FILE, json.dumps({"sources": sources, "env": env}))
-    console.print(
-        f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
-        f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
-    )
     try:
-        while True:
-            time.sleep(3600)
+        with stop_serving():
+            for server in servers:
+                console.print(server.banner(), highlight=False, soft_wrap=True)
+            write_private(STATE_FILE, json.dumps({"sources": sources, "env": env}))
+            console.print(
+                f"`handoff sandbox config > sandbox.yaml` writes a config for these servers; "
+                f"export {' '.join(f'{k}=…' for k in env)} first (values above)"
+            )
+            while True:
+                time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        console.print(f"stopped by {INTERRUPT.signal_name or 'SIGINT'}; sandbox servers shut down")
+        raise typer.Exit(exit_code(INTERRUPT.signal_name)) from None
     finally:
         for server in servers:
             server.stop()

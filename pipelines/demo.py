@@ -13,8 +13,10 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from pipelines.cli_output import print_sync_summary
+from handoff.interrupt import INTERRUPT
+from pipelines.cli_output import print_stopped, print_sync_summary
 from pipelines.progress import sync_progress
+from pipelines.signals import exit_code, graceful_stop, stop_serving
 from sandbox.asana import AsanaSandbox
 from sandbox.demo import story
 from sandbox.demo.files import write_csv, write_xlsx
@@ -173,9 +175,12 @@ def run_demo(
                 highlight=False,
                 soft_wrap=True,
             )
-        with sync_progress(console):
+        with graceful_stop(), sync_progress(console):
             report = run_sync(root / "handoff.yaml")
         print_sync_summary(console, root / "handoff.yaml", report)
+        if INTERRUPT.requested:
+            print_stopped(console, root / "handoff.yaml", report, INTERRUPT.signal_name or "")
+            raise SystemExit(exit_code(INTERRUPT.signal_name))
         console.print(
             f"demo finished in {time.perf_counter() - started:.1f}s; config: {root / 'handoff.yaml'}"
         )
@@ -186,10 +191,12 @@ def run_demo(
             for server in servers:
                 console.print(f"  {server.banner()}", highlight=False)
             try:
-                while True:
-                    time.sleep(3600)
+                with stop_serving():
+                    while True:
+                        time.sleep(3600)
             except KeyboardInterrupt:
-                pass
+                console.print(f"stopped by {INTERRUPT.signal_name or 'SIGINT'}")
+                raise SystemExit(exit_code(INTERRUPT.signal_name)) from None
         return report.success
     finally:
         for server in servers:

@@ -6,10 +6,12 @@ CLI needs no lock of its own: it waits for, and is waited for by, every other ru
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 
@@ -23,6 +25,8 @@ from pipelines.defs.run_time import NOW_TAG
 from pipelines.defs.schedules import JOB_NAME
 from pipelines.defs.sources import FULL_TAG, source_key
 from pipelines.run_state import load_outcomes
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,6 +67,15 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def _wait(running: Future[T]) -> T:
+    """The result, waiting in short steps so signal handlers run promptly on the main thread."""
+    while True:
+        try:
+            return running.result(timeout=0.2)
+        except FuturesTimeout:
+            continue
+
+
 def run_sync(
     config_file: Path,
     *,
@@ -91,13 +104,18 @@ def run_sync(
     published_before = (
         config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
     )
-    result = job.execute_in_process(
-        instance=_instance(),
-        tags=tags,
-        raise_on_error=False,
-        asset_selection=selection,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    # Off the main thread, Dagster leaves the signal handlers alone: Ctrl-C and SIGTERM reach
+    # the command's own handlers, which stop the run cleanly.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as runner:
+        running = runner.submit(
+            job.execute_in_process,
+            instance=_instance(),
+            tags=tags,
+            raise_on_error=False,
+            asset_selection=selection,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        result = _wait(running)
     report = SyncReport(run_id=result.run_id, success=result.success)
     report.outcomes = load_outcomes(config, result.run_id)
     for event in result.all_events:

@@ -125,6 +125,10 @@ class SandboxServer:
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.requests = Counter[str]()
         self.clock_now: Callable[[], datetime] | None = None  # the `Date` header's clock
+        # with `record_times`, (arrival on time.monotonic(), status) of every request: tests
+        # check a client's request rate against a quota
+        self.record_times = False
+        self.request_log: list[tuple[float, int]] = []
         self._lock = threading.Lock()
         self._seen = 0
         self._last_cut = -1
@@ -249,11 +253,15 @@ class SandboxServer:
             headers={k.lower(): v for k, v in http.headers.items()},
             body=body,
         )
+        arrived = time.monotonic()
         with self._lock:
             self.requests[f"{request.method} {request.path}"] += 1
         if self.faults.slow_ms:
             time.sleep(self.faults.slow_ms / 1000)
         response = self._respond(request)
+        if self.record_times:
+            with self._lock:
+                self.request_log.append((arrived, response.status))
         self._write(http, response)
 
     def _respond(self, request: Request) -> Response:

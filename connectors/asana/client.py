@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from connectors.base import ConnectorError, FetchStats, PermanentConnectorError
 from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
+from handoff.throttle import HostThrottle, documented_quota, throttle_for
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -54,6 +55,7 @@ class AsanaHttp:
         policy: RetryPolicy | None = None,
         clock: Clock | None = None,
         pool_size: int = 16,
+        throttle: HostThrottle | None = None,
     ):
         config = asana.Configuration()
         config.host = url.rstrip("/")
@@ -72,6 +74,9 @@ class AsanaHttp:
         self.users = asana.UsersApi(self.client)
         self.source_name = source_name
         self.stats = stats or FetchStats()
+        # every call waits its turn on the host's shared throttle, which reads every answer
+        self.throttle = throttle or throttle_for(url, documented_quota("asana", url), clock=clock)
+        self._observe_responses()
         self.retrier = Retrier(
             f"asana source '{source_name}'",
             self._classify,
@@ -80,6 +85,7 @@ class AsanaHttp:
             stats=self.stats,
             error=ConnectorError,
             advice="Asana may be rate limiting or unavailable; run the sync again later",
+            throttle=self.throttle,
         )
         self._lock = threading.Lock()
 
@@ -102,6 +108,19 @@ class AsanaHttp:
             return result
 
         return self.retrier.call(what, attempt)
+
+    def _observe_responses(self) -> None:
+        """Hand every answer's status and headers to the throttle (429s and rate headers)."""
+        pool = self.client.rest_client.pool_manager
+        send = pool.request
+        throttle = self.throttle
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            response = send(*args, **kwargs)
+            throttle.observe(response.status, response.headers)
+            return response
+
+        pool.request = request  # type: ignore[method-assign]
 
     def _classify(self, err: BaseException, what: str) -> Verdict:
         name = self.source_name

@@ -47,6 +47,7 @@ from connectors.asana.client import AsanaHttp, NotFound, OffsetExpired, PaymentR
 from connectors.base import Batch, Census, ConnectorError, Cursor, FetchStats, Page, RawRecord
 from handoff.config import AsanaSource
 from handoff.retry import Clock, RetryPolicy
+from handoff.throttle import source_throttle
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ class AsanaConnector:
             pool_size=workers * 2,
             policy=retry or RetryPolicy(deadline=source.max_retry_wait_seconds),
             clock=clock,
+            throttle=source_throttle(source, source.url, clock),
         )
 
     # -- contract ----------------------------------------------------------------------------

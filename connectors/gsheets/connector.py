@@ -47,6 +47,7 @@ from connectors.spreadsheet import (
 )
 from handoff.config import GoogleSheetsSource
 from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
+from handoff.throttle import source_throttle
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets.readonly"]
 GOOGLE_API = "https://sheets.googleapis.com"
@@ -150,6 +151,7 @@ class GoogleSheetsConnector:
         self.source = source
         self.timeout = timeout  # seconds one request may take before it is retried
         self.stats = SheetFetchStats()
+        self.throttle = source_throttle(source, source.api_url, clock)  # shared per host
         self.retrier = Retrier(
             f"source {source.name!r}",
             classify,
@@ -158,6 +160,7 @@ class GoogleSheetsConnector:
             stats=self.stats,
             error=ConnectorError,
             advice="try again later or raise the project's read quota",
+            throttle=self.throttle,
         )
 
     # -- client ------------------------------------------------------------------------------
@@ -192,6 +195,8 @@ class GoogleSheetsConnector:
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.stats.requests += 1
+        if urlsplit(response.url).netloc == urlsplit(self.source.api_url).netloc:
+            self.throttle.observe(response.status_code, response.headers)
 
     def client(self) -> SheetsHttpClient:
         """A gspread HTTP client with service-account auth, pointed at `source.api_url`."""

@@ -49,6 +49,7 @@ from connectors.base import (
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
+from handoff.throttle import source_throttle
 
 FIELDS = [
     "summary", "description", "status", "assignee", "duedate", "created", "updated",
@@ -87,11 +88,13 @@ class JiraConnector:
         self.cloud = source.deployment == "cloud"
         self.stats = FetchStats()
         self.workers = workers
+        self.throttle = source_throttle(source, source.url, clock)  # shared per host
         self._retrier = jira_retrier(
             source.name,
             self.stats,
             retry or RetryPolicy(deadline=source.max_retry_wait_seconds),
             clock,
+            self.throttle,
         )
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -132,6 +135,7 @@ class JiraConnector:
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> None:
         with self._lock:
             self.stats.requests += 1
+        self.throttle.observe(response.status_code, response.headers)
 
     def _endpoint(self, path: str, method: str = "GET") -> str:
         """`GET /rest/api/3/status`: how messages name the endpoint a call went to."""
@@ -208,10 +212,14 @@ class JiraConnector:
             jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
         seen: dict[str, datetime] = {}
         pending: dict[str, str] = {}  # issue id -> key, awaiting their full changelog
+        self._expect(jql)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             ordered = f"{jql} ORDER BY updated ASC, key ASC"
-            for issues, _ in self._search(ordered, fields, changelog=True):
+            for issues, total in self._search(ordered, fields, changelog=True):
+                if total is not None:
+                    self.stats.items_total = total
                 yield from self._page(issues, seen, pending, pool)
+                self.stats.items_done = len(seen)
                 if len(pending) >= BULK_ISSUES:
                     yield from self._full_changelogs(pending)
             census = self._census(scope)
@@ -234,6 +242,18 @@ class JiraConnector:
         yield Page([], cursor=new_cursor)
 
     # -- pieces ------------------------------------------------------------------------------
+    def _expect(self, jql: str) -> None:
+        """How many issues the search will return, for progress (Cloud: approximate-count;
+        Data Center reports `total` with every page). Best effort: no count, no ETA."""
+        if not self.cloud:
+            return
+        try:
+            answer = self._post("counting issues", "search/approximate-count", {"jql": jql})
+        except ConnectorError:
+            return
+        count = answer.get("count") if isinstance(answer, dict) else None
+        self.stats.items_total = int(count) if isinstance(count, int) else None
+
     def _scope(self) -> str:
         if self.source.jql:
             return f"({ORDER_BY.sub('', self.source.jql)})"

@@ -12,13 +12,17 @@ import requests
 from jira.exceptions import JIRAError
 
 from connectors.base import ConnectorError, FetchStats, PermanentConnectorError
-from handoff.retry import Clock, Retrier, RetryPolicy, Transient, Verdict
+from handoff.retry import Clock, Retrier, RetryPolicy, Throttle, Transient, Verdict
 
 TRANSIENT = {429, 500, 502, 503, 504}
 
 
 def jira_retrier(
-    source_name: str, stats: FetchStats, policy: RetryPolicy, clock: Clock | None = None
+    source_name: str,
+    stats: FetchStats,
+    policy: RetryPolicy,
+    clock: Clock | None = None,
+    throttle: Throttle | None = None,
 ) -> Retrier:
     """The retrier of one Jira source; give-ups are ConnectorErrors naming the source."""
     return Retrier(
@@ -28,6 +32,7 @@ def jira_retrier(
         clock=clock,
         stats=stats,
         error=ConnectorError,
+        throttle=throttle,
     )
 
 

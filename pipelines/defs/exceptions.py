@@ -12,6 +12,7 @@ from model.build import staging_path
 from model.publish import identity, publish
 from pipelines.defs.locking import Context, model_lock
 from pipelines.defs.model import BASIS, MODEL_KEY, build_for_run, failed_checks
+from pipelines.defs.phase import enter_phase
 from pipelines.defs.run_time import run_time
 from pipelines.resources import HandoffConfigResource
 from rules.engine import evaluate
@@ -64,6 +65,7 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     def exceptions(
         context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
+        enter_phase("rules")
         cfg = handoff_config.parsed
         built = staging_path(cfg, context.run.run_id)
         with model_lock(context, cfg, "evaluating the rules and publishing the model"):
@@ -72,6 +74,7 @@ def build_exception_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             if rebuilt:
                 basis = rebuild_on_latest(context, cfg)
             result = evaluate(built, cfg, now=run_time(context), run_id=context.run.run_id)
+            enter_phase("publish")
             publish(built, cfg.database_path, based_on=str(basis))
         for problem in result.problems:
             context.log.warning(f"rule skipped: {problem}")

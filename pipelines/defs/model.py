@@ -8,6 +8,7 @@ from handoff.config import HandoffConfig
 from model import checks
 from model.build import BuildResult, build_model, remove_stale_builds, staging_path
 from pipelines.defs.locking import Context, model_lock, raw_reader
+from pipelines.defs.phase import enter_phase
 from pipelines.defs.run_time import run_time
 from pipelines.defs.sources import source_key
 from pipelines.resources import HandoffConfigResource
@@ -59,6 +60,7 @@ def build_model_assets(
     def governance_model(
         context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
+        enter_phase("model")
         cfg = handoff_config.parsed
         with model_lock(context, cfg, "building the model"):
             remove_stale_builds(cfg)

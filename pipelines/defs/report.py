@@ -6,6 +6,7 @@ import dagster as dg
 
 from handoff.config import HandoffConfig
 from pipelines.defs.exceptions import EXCEPTIONS_KEY
+from pipelines.defs.phase import enter_phase
 from pipelines.defs.run_time import run_time
 from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes
@@ -26,6 +27,7 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
     def exception_report(
         context: dg.AssetExecutionContext, handoff_config: HandoffConfigResource
     ) -> dg.MaterializeResult:
+        enter_phase("report")
         cfg = handoff_config.parsed
         now = run_time(context)
         data = gather(cfg.database_path, now=now, settings=ReportSettings.from_config(cfg))

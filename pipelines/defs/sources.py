@@ -7,9 +7,11 @@ import dagster as dg
 
 from handoff.config import HandoffConfig, SourceBase
 from handoff.errors import ConfigError
+from handoff.interrupt import INTERRUPT
 from handoff.redact import redact
 from model.build import SourceOutcome
 from pipelines.defs.locking import fetch_source_locked
+from pipelines.defs.phase import enter_phase
 from pipelines.resources import HandoffConfigResource
 from pipelines.run_state import load_outcomes, save_outcomes
 
@@ -74,6 +76,7 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             cfg = handoff_config.parsed
         except ConfigError as err:  # retrying cannot fix a config: fail now, once
             raise dg.Failure(description=redact(err), allow_retries=False) from None
+        enter_phase("fetch")
         full = context.run.tags.get(FULL_TAG) == "true"
         wanted = [
             s
@@ -94,6 +97,11 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
                     )
                 )
         save_outcomes(cfg, context.run.run_id, outcomes)
+        if INTERRUPT.requested:  # fail the run: nothing is modelled or published
+            raise dg.Failure(
+                description=f"stopped by {INTERRUPT.signal_name or 'request'} while fetching",
+                allow_retries=False,
+            )
         retryable = [o for o in outcomes.values() if o.status == "failed" and not o.permanent]
         if retryable and context.retry_number < cfg.sync.retries:
             raise dg.Failure(

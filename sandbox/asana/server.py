@@ -13,7 +13,7 @@ What Asana's documents say and the sandbox enforces (each switchable per instanc
 - a free-plan workspace (`org.plan == "free"`) answers 402 Payment Required to reads of
   dependencies, a premium feature.
 - `quota`: requests per minute per token (150 free, 1,500 paid), 429 with `Retry-After` in
-  seconds; `quota_window` shortens the "minute" for tests; `concurrent_reads` caps parallel GETs
+  seconds (`quota_retry_after` fixes it); `quota_window` shortens the "minute" for tests; `concurrent_reads` caps parallel GETs
   per token (Asana: 50).
 """
 
@@ -117,6 +117,7 @@ class AsanaSandbox(ServedSandbox):
         clock: SandboxClock | None = None,
         quota: bool = False,
         quota_window: float = 60.0,
+        quota_retry_after: int | None = None,
         concurrent_reads: int | None = None,
         event_type_field: bool = True,
     ):
@@ -131,6 +132,7 @@ class AsanaSandbox(ServedSandbox):
         self.quota = (
             Quota(REQUESTS_PER_MINUTE[org.plan], quota_window, self.clock) if quota else None
         )
+        self.quota_retry_after = quota_retry_after  # a fixed Retry-After on quota 429s
         self.concurrent_reads = concurrent_reads
         # events still carry the deprecated `type`; False serves only resource.resource_type
         self.event_type_field = event_type_field
@@ -194,7 +196,7 @@ class AsanaSandbox(ServedSandbox):
                 return Response(
                     429,
                     error_body("You have made too many requests recently. Please, be chill."),
-                    {"Retry-After": str(wait)},
+                    {"Retry-After": str(self.quota_retry_after or wait)},
                 )
         if problem and self.strict:
             # "404: the request method and path supplied do not specify a known action"
