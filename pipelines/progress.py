@@ -111,8 +111,8 @@ def _logged(console: Console, every: float) -> Iterator[None]:
             running = [e for e in ACTIVITY.snapshot() if e.status is None]
             for entry in running:
                 log(f"source {describe(entry)}")
-            if not running and ACTIVITY.phase:
-                log(f"phase: {ACTIVITY.phase} (running)")
+            if not running:  # between phases too: a silent log looks like a hung sync
+                log(f"phase: {ACTIVITY.phase or 'starting'} (running)")
 
     def on_wait(message: str) -> None:
         log(message)

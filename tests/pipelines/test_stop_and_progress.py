@@ -157,7 +157,9 @@ def test_progress_lines_without_a_terminal(
         assert phase in phases, phases
     times = [t for t, _ in lines]
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert max(gaps) <= 1.6, gaps  # never silent for longer than the interval
+    # never silent much longer than the 1 s interval (the default is 10 s); the slack absorbs
+    # scheduling delays of a loaded machine
+    assert max(gaps) <= 2.5, gaps
 
 
 def test_sandbox_serve_stops_on_sigterm(tmp_path: Path) -> None:
