@@ -287,6 +287,11 @@ class SyncConfig(Strict):
     retry_delay_seconds: float = Field(30, ge=0, le=3600)
     parallel_sources: int = Field(4, ge=1, le=64)
     stale_after_hours: float = Field(36, gt=0, le=24 * 365)
+    # Dagster executor of `handoff sync` and scheduled runs (run config may override it):
+    # in_process runs every step in one process; multiprocess runs the sources in parallel steps.
+    executor: Literal["in_process", "multiprocess"] = "in_process"
+    # Build files a killed run left in data/build are removed once older than this.
+    keep_run_state_days: float = Field(7, gt=0, le=3650)
 
 
 class HandoffConfig(Strict):
