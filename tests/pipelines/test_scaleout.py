@@ -186,3 +186,44 @@ def test_a_failed_source_emits_no_materialization(
         "finance",
         "store-ops",
     }
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+
+def doc_yaml(marker: str) -> dict[str, Any]:
+    """The YAML block that follows `<!-- marker -->` in docs/operations.md."""
+    text = DOC.read_text()
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    block = after.split("```yaml\n", 1)[1].split("```", 1)[0]
+    loaded: dict[str, Any] = yaml.safe_load(block)
+    return loaded
+
+
+def test_the_documented_run_config_is_valid_for_the_job(
+    tmp_path: Path, file_org_at: Callable[..., Path]
+) -> None:
+    from handoff.config import load_config
+    from pipelines.definitions import build_definitions
+
+    config_path = file_org_at(tmp_path)
+    defs = build_definitions(load_config(config_path), str(config_path))
+    job = defs.resolve_job_def("nightly_sync")
+    run_config = doc_yaml("run-config-example")
+    dg.validate_run_config(job, run_config)  # raises naming the bad key
+    with pytest.raises(dg.DagsterInvalidConfigError):
+        dg.validate_run_config(job, {"execution": {"config": {"threads": {}}}})
+
+
+def test_the_documented_helm_values_share_data_and_secrets_with_run_pods() -> None:
+    values = doc_yaml("helm-values-example")
+    deployment = values["dagster-user-deployments"]["deployments"][0]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "pipelines.definitions"]
+    # The run pods mount the very volumes and secrets of the code location, at the same paths.
+    assert launcher["volumes"] == deployment["volumes"]
+    assert launcher["volumeMounts"] == deployment["volumeMounts"]
+    assert launcher["envSecrets"] == deployment["envSecrets"]
+    mounts = {m["name"]: m["mountPath"] for m in deployment["volumeMounts"]}
+    assert mounts["data"] == "/data"
