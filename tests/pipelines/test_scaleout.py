@@ -67,7 +67,6 @@ RUN_FROM_EMPTY_DIR = textwrap.dedent("""\
     from datetime import datetime
     from pathlib import Path
     from pipelines.runner import run_sync
-from tests.conftest import file_org_config
     report = run_sync(Path(sys.argv[1]), now=datetime.fromisoformat(sys.argv[2]))
     print("OK" if report.success else report.errors)
     """)
