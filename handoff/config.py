@@ -315,6 +315,11 @@ class SyncConfig(Strict):
     lock_wait_seconds: float = Field(600, ge=0, le=86_400)
     # a source fails when no page landed and no request was answered for this long (0: never)
     no_progress_minutes: float = Field(15, ge=0, le=24 * 60)
+    # Dagster executor of `handoff sync` and scheduled runs (run config may override it):
+    # in_process runs every step in one process; multiprocess runs the sources in parallel steps.
+    executor: Literal["in_process", "multiprocess"] = "in_process"
+    # Build files a killed run left in data/build are removed once older than this.
+    keep_run_state_days: float = Field(1, gt=0, le=3650)
 
 
 class HandoffConfig(Strict):

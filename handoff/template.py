@@ -20,7 +20,8 @@ schedule:
 sync:
   retries: 2                       # Dagster retries of a failed source (with backoff)
   retry_delay_seconds: 30
-  parallel_sources: 4
+  parallel_sources: 4              # sources fetched at once (multiprocess executor)
+  executor: in_process             # or multiprocess: one process per source step
 
 departments:
   - name: Marketing

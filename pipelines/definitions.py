@@ -6,7 +6,6 @@ import dagster as dg
 
 from handoff.config import HandoffConfig, load_config
 from pipelines.defs.exceptions import build_exception_assets
-from pipelines.defs.freshness import build_freshness_checks
 from pipelines.defs.model import build_model_assets
 from pipelines.defs.report import build_report_assets
 from pipelines.defs.schedules import build_job, build_schedule, nightly_sync_failed
@@ -24,11 +23,13 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
             *build_exception_assets(config),
             *build_report_assets(config),
         ],
-        asset_checks=[*model_checks, *build_freshness_checks(config)],
+        asset_checks=model_checks,
         jobs=[job],
         schedules=[build_schedule(config, job)],
         sensors=[nightly_sync_failed],
         resources={"handoff_config": HandoffConfigResource(path=path)},
+        # Run config picks in_process or multiprocess (schedule and CLI: sync.executor).
+        executor=dg.multi_or_in_process_executor,
     )
 
 

@@ -6,8 +6,11 @@ CLI needs no lock of its own: it waits for, and is waited for by, every other ru
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +25,9 @@ from pipelines.definitions import build_definitions
 from pipelines.defs.exceptions import EXCEPTIONS_KEY, RULES_NOT_EVALUATED
 from pipelines.defs.locking import LOCK_WAIT_TAG, STARTED_BY_TAG
 from pipelines.defs.run_time import NOW_TAG
-from pipelines.defs.schedules import JOB_NAME
+from pipelines.defs.schedules import JOB_NAME, executor_run_config
 from pipelines.defs.sources import FULL_TAG, source_key
+from pipelines.reconstruct import reconstructable_job
 from pipelines.run_state import load_outcomes
 
 T = TypeVar("T")
@@ -60,11 +64,18 @@ def _root_message(error: Any) -> str:
     return str(error.message).strip().splitlines()[0]
 
 
-def _instance() -> dg.DagsterInstance:
-    """The persistent instance when DAGSTER_HOME is set (run history), else an ephemeral one."""
+@contextmanager
+def _instance() -> Iterator[dg.DagsterInstance]:
+    """The persistent instance when DAGSTER_HOME is set (run history), else a throwaway one in a
+    temporary folder (step processes of a multiprocess run must reach the same event log)."""
     if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+        yield dg.DagsterInstance.get()
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="handoff-dagster-") as home,
+        dg.DagsterInstance.local_temp(home) as instance,
+    ):
+        yield instance
 
 
 def _wait(running: Future[T]) -> T:
@@ -104,21 +115,40 @@ def run_sync(
     published_before = (
         config.database_path.stat().st_mtime_ns if config.database_path.exists() else None
     )
-    # Off the main thread, Dagster leaves the signal handlers alone: Ctrl-C and SIGTERM reach
-    # the command's own handlers, which stop the run cleanly.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as runner:
-        running = runner.submit(
-            job.execute_in_process,
-            instance=_instance(),
-            tags=tags,
-            raise_on_error=False,
-            asset_selection=selection,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        result = _wait(running)
-    report = SyncReport(run_id=result.run_id, success=result.success)
-    report.outcomes = load_outcomes(config, result.run_id)
-    for event in result.all_events:
+    run_config = {
+        **executor_run_config(config),
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+    with _instance() as instance:
+
+        def execute() -> tuple[Any, list[Any]]:  # (the run's result, its events)
+            if config.sync.executor == "in_process":
+                done = job.execute_in_process(
+                    instance=instance,
+                    tags=tags,
+                    raise_on_error=False,
+                    asset_selection=selection,
+                    run_config=run_config,
+                )
+                return done, list(done.all_events)
+            # every step in a process of its own, each rebuilding the job from the config
+            with dg.execute_job(
+                reconstructable_job(str(config_file.resolve())),
+                instance=instance,
+                tags=tags,
+                raise_on_error=False,
+                asset_selection=selection,
+                run_config=run_config,
+            ) as finished:
+                return finished, list(finished.all_events)
+
+        # Off the main thread, Dagster leaves the signal handlers alone: Ctrl-C and SIGTERM
+        # reach the command's own handlers, which stop the run cleanly.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as runner:
+            result, events = _wait(runner.submit(execute))
+        report = SyncReport(run_id=result.run_id, success=result.success)
+        report.outcomes = load_outcomes(instance, result.run_id)
+    for event in events:
         if event.is_step_failure and event.step_key:
             report.failed_steps.append(event.step_key)
             data = event.step_failure_data

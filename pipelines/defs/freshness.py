@@ -1,4 +1,8 @@
-"""Freshness per source: its last successful fetch is recent enough (warns, never blocks)."""
+"""Freshness per source: its last successful fetch is recent enough (warns, never blocks).
+
+The check is evaluated in the source's own step, after its fetch, success or not: a separate
+check step would be skipped exactly on the nights a source fails, and would add a step per source.
+"""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,8 +11,8 @@ import duckdb
 
 from handoff.config import HandoffConfig
 from model.landing import raw_store_path
-from pipelines.defs.sources import source_key
-from pipelines.resources import HandoffConfigResource
+
+CHECK_NAME = "fresh"
 
 
 def last_success(raw: str) -> datetime | None:
@@ -27,28 +31,24 @@ def last_success(raw: str) -> datetime | None:
     return row[0] if row else None
 
 
-def _freshness_check(name: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=source_key(name),
-        name="fresh",
+def freshness_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        CHECK_NAME,
+        asset=key,
         description="The source's last successful fetch is within sync.stale_after_hours.",
     )
-    def fresh(handoff_config: HandoffConfigResource) -> dg.AssetCheckResult:
-        cfg = handoff_config.parsed
-        limit = timedelta(hours=cfg.sync.stale_after_hours)
-        raw = raw_store_path(cfg.raw_dir, name)
-        when = last_success(str(raw)) if raw.exists() else None
-        now = datetime.now(UTC).replace(tzinfo=None)
-        passed = when is not None and now - when <= limit
-        return dg.AssetCheckResult(
-            passed=passed,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"last success {when or 'never'}; allowed age {limit}",
-            metadata={"last_success": str(when or "never")},
-        )
-
-    return fresh
 
 
-def build_freshness_checks(config: HandoffConfig) -> list[dg.AssetChecksDefinition]:
-    return [_freshness_check(s.name) for s in config.sources if s.enabled]
+def freshness_result(cfg: HandoffConfig, name: str, key: dg.AssetKey) -> dg.AssetCheckResult:
+    limit = timedelta(hours=cfg.sync.stale_after_hours)
+    raw = raw_store_path(cfg.raw_dir, name)
+    when = last_success(str(raw)) if raw.exists() else None
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=CHECK_NAME,
+        passed=when is not None and now - when <= limit,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"last success {when or 'never'}; allowed age {limit}",
+        metadata={"last_success": str(when or "never")},
+    )

@@ -23,7 +23,7 @@ from model.fetch import fetch_source, utcnow
 STARTED_BY_TAG = "handoff/started_by"  # set by `handoff sync`
 LOCK_WAIT_TAG = "handoff/lock_wait_seconds"  # overrides sync.lock_wait_seconds for one run
 
-Context = dg.AssetExecutionContext | dg.AssetCheckExecutionContext
+Context = dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext
 
 
 def started_by(tags: Mapping[str, str]) -> str:

@@ -49,7 +49,9 @@ def build_report_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
             )
             context.log.info("webhook posted" if posted else "webhook failed (the run goes on)")
         failed = [
-            o for o in load_outcomes(cfg, context.run.run_id).values() if o.status == "failed"
+            o
+            for o in load_outcomes(context.instance, context.run.run_id).values()
+            if o.status == "failed"
         ]
         if failed:
             # The model and report were published with the failed sources' last good data; the

@@ -7,7 +7,9 @@ import dagster as dg
 NOW_TAG = "handoff/now"
 
 
-def run_time(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> datetime:
+def run_time(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext,
+) -> datetime:
     pinned = context.run.tags.get(NOW_TAG)
     if pinned:
         return datetime.fromisoformat(pinned)

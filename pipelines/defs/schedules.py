@@ -17,14 +17,22 @@ def build_job(config: HandoffConfig) -> Any:  # an unresolved asset job
         selection=dg.AssetSelection.all(),
         description="Fetch every source, build the model, evaluate the rules, publish, report.",
         tags={"handoff/job": JOB_NAME},
-        executor_def=dg.in_process_executor,
     )
+
+
+def executor_run_config(config: HandoffConfig) -> dict[str, Any]:
+    """Run config choosing `sync.executor` (the Definitions' executor accepts either)."""
+    chosen: dict[str, Any] = {}
+    if config.sync.executor == "multiprocess":
+        chosen = {"max_concurrent": config.sync.parallel_sources}
+    return {"execution": {"config": {config.sync.executor: chosen}}}
 
 
 def build_schedule(config: HandoffConfig, job: Any) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=f"{JOB_NAME}_schedule",
         job=job,
+        run_config=executor_run_config(config),
         cron_schedule=config.schedule.cron,
         execution_timezone=config.schedule.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,

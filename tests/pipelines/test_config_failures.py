@@ -99,7 +99,7 @@ def test_build_file_of_a_killed_run_is_removed_by_the_next_run(
     con.execute("CREATE TABLE work_items AS SELECT range AS id FROM range(1000)")
     con.close()
     (build / "handoff-killed-run.duckdb.wal").write_bytes(b"")
-    day_ago = time.time() - 24 * 3600
+    day_ago = time.time() - 2 * 24 * 3600  # older than sync.keep_run_state_days (1)
     for leftover in build.iterdir():
         os.utime(leftover, (day_ago, day_ago))
     assert run_sync(config_path).success
