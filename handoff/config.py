@@ -102,6 +102,9 @@ class SourceBase(Strict):
     max_drop_share: float = Field(0.5, ge=0, le=1)
     # per request: retries and waits (Retry-After included) before the call fails
     max_retry_wait_seconds: float = Field(300, ge=0, le=86_400)
+    # a long fetch commits a resumable checkpoint every N connector pages or N seconds
+    checkpoint_pages: int = Field(20, ge=1, le=100_000)
+    checkpoint_seconds: float = Field(60, gt=0, le=86_400)
 
 
 class ColumnMap(Strict):

@@ -83,7 +83,9 @@ def build_source_assets(config: HandoffConfig) -> list[dg.AssetsDefinition]:
         outcomes = load_outcomes(cfg, context.run.run_id)  # kept from an earlier attempt
         todo = [s for s in wanted if _worth_fetching(outcomes.get(s.name))]
         with ThreadPoolExecutor(max_workers=max(1, cfg.sync.parallel_sources)) as pool:
-            for outcome in pool.map(lambda s: fetch_source(cfg, s, full=full), todo):
+            retrying = context.retry_number > 0  # a retry continues a full fetch's checkpoints
+            fetch = lambda s: fetch_source(cfg, s, full=full, continue_full=retrying)  # noqa: E731
+            for outcome in pool.map(fetch, todo):
                 outcomes[outcome.source] = outcome
                 context.log.info(
                     redact(
