@@ -87,7 +87,8 @@ def _start(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _finish(proc: subprocess.Popen[str]) -> str:
     out, err = proc.communicate()
-    if proc.returncode != 0 or not out.startswith("success"):
+    lines = out.strip().splitlines()  # DuckDB may print progress bars before the outcome
+    if proc.returncode != 0 or not lines or not lines[-1].startswith("success"):
         raise RuntimeError(f"sync failed: {out} {err[-2000:]}")
     return err
 
