@@ -2,6 +2,16 @@
 
 Connectors are pure Python (no Dagster, no DuckDB). The landing step (`model.landing`) stores
 what they yield into the source's own raw store, so a connector never knows where data goes.
+
+Resuming a long fetch: a connector may mark pages with a `checkpoint`, a small JSON-able
+cursor meaning "every batch yielded up to and including this page is complete; a fetch
+restarted with `resume=<this checkpoint>` yields the rest". The landing step commits staged
+pages with the latest checkpoint every few checkpoints (or seconds); after a crash or kill it
+hands that checkpoint back as `resume`. The `resume` cursor is distinct from the incremental
+`cursor`: a resumed fetch receives the same incremental cursor its interrupted run started from
+and must yield, after the checkpoint, everything an uninterrupted fetch would have yielded
+after that point (a census included: it must cover the keys of the interrupted part too).
+Connectors that never set `checkpoint` simply restart from scratch.
 """
 
 from __future__ import annotations
@@ -24,10 +34,14 @@ class RawRecord:
 
 @dataclass
 class Page:
-    """A batch of records to upsert; `cursor`, when set, is stored once the whole fetch lands."""
+    """A batch of records to upsert; `cursor`, when set, is stored once the whole fetch lands.
+
+    `checkpoint`, when set, is where a resumed fetch continues from: everything up to and
+    including this page is complete (see the module docstring)."""
 
     records: list[RawRecord] = field(default_factory=list)
     cursor: Cursor | None = None
+    checkpoint: Cursor | None = None
 
 
 @dataclass
@@ -87,4 +101,15 @@ class Connector(Protocol):
 
     def check(self) -> str:
         """One cheap authenticated request; returns a short description for `handoff doctor`."""
+        ...
+
+
+class ResumableConnector(Connector, Protocol):
+    """A connector that yields checkpoints and can continue from one of them."""
+
+    def fetch(
+        self, cursor: Cursor | None, *, full: bool = False, resume: Cursor | None = None
+    ) -> Iterator[Batch]:
+        """As `Connector.fetch`; with `resume` (a checkpoint this connector yielded in a fetch
+        from the same `cursor` and configuration) only what comes after that checkpoint."""
         ...

@@ -107,6 +107,9 @@ class SourceBase(Strict):
     # the quota the vendor grants this account; default: the vendor's documented one
     rate_limit_per_minute: float | None = Field(None, gt=0)
     rate_limit_share: float = Field(0.9, gt=0, le=1)  # share of the quota the sync may use
+    # a long fetch commits a resumable checkpoint every N connector pages or N seconds
+    checkpoint_pages: int = Field(20, ge=1, le=100_000)
+    checkpoint_seconds: float = Field(60, gt=0, le=86_400)
 
 
 class ColumnMap(Strict):

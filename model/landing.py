@@ -2,6 +2,13 @@
 
 A fetch lands in one transaction: if the connector fails midway, the source keeps its last good
 state and cursor. Deleted records become tombstones, never disappear.
+
+Long fetches are checkpointed: pages are staged in the `pending_*` tables as they arrive, and
+every few connector checkpoints (`Page.checkpoint`) the landing step records in `source_state`
+(key `progress`) how many staged records are complete and where the connector can resume.
+A failed or killed fetch keeps that staging; the next fetch of the same query resumes from the
+checkpoint (`read_progress`) and trims what was staged after it. Nothing reaches `raw_records`,
+which the model reads, before the whole fetch completes.
 """
 
 from __future__ import annotations
@@ -108,13 +115,96 @@ LANDING_MEMORY = "256MB"
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
-CREATE OR REPLACE TABLE pending_rejections (location VARCHAR, column_name VARCHAR, reason VARCHAR, raw VARCHAR);
+CREATE OR REPLACE TABLE pending_rejections (location VARCHAR, column_name VARCHAR, reason VARCHAR, raw VARCHAR, seq BIGINT);
+DELETE FROM source_state WHERE key = 'progress';
 """
 DROP_PENDING = (
     "DROP TABLE IF EXISTS pending_records; DROP TABLE IF EXISTS pending_census; "
     "DROP TABLE IF EXISTS pending_rejections; DROP TABLE IF EXISTS pending_latest; "
     "DROP TABLE IF EXISTS pending_changed;"
 )
+
+
+PROGRESS_KEY = "progress"
+
+
+@dataclass
+class Progress:
+    """A fetch interrupted after a checkpoint: what a resumed fetch continues from.
+
+    `records` and `rejected` count what was staged up to the checkpoint (staged rows beyond it
+    are trimmed on resume); `fingerprint` identifies the query the fetch ran, and `query` holds
+    the settings behind it (secrets masked) so a discard can say what changed."""
+
+    checkpoint: dict[str, Any]
+    fingerprint: str
+    query: dict[str, Any]
+    records: int
+    rejected: int
+    record_counts: dict[str, int]
+    checkpoints: int
+    started_at: str
+    full: bool
+
+
+def read_progress(path: Path) -> Progress | None:
+    """The checkpoint an interrupted fetch left in the raw store, if any."""
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute("SELECT value FROM source_state WHERE key = ?", [PROGRESS_KEY]).fetchone()
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.close()
+    return Progress(**json.loads(row[0])) if row and row[0] else None
+
+
+@dataclass
+class Checkpointing:
+    """When the landing step commits a checkpoint, and what identifies the fetch's query."""
+
+    fingerprint: str = ""
+    query: dict[str, Any] = field(default_factory=dict)
+    every_pages: int = 20  # connector checkpoints between two commits
+    every_seconds: float = 60.0  # or this long since the last commit
+    resume: Progress | None = None
+
+
+def _save_progress(
+    con: duckdb.DuckDBPyConnection,
+    plan: Checkpointing,
+    checkpoint: Cursor,
+    result: LandingResult,
+    checkpoints: int,
+    started_at: datetime,
+    full: bool,
+) -> None:
+    """One statement, so a kill leaves either the previous checkpoint or this one."""
+    progress = Progress(
+        checkpoint=dict(checkpoint),
+        fingerprint=plan.fingerprint,
+        query=plan.query,
+        records=result.records,
+        rejected=result.rejected,
+        record_counts=dict(result.record_counts),
+        checkpoints=checkpoints,
+        started_at=started_at.isoformat(),
+        full=full,
+    )
+    con.execute(
+        "INSERT OR REPLACE INTO source_state VALUES (?, ?, ?)",
+        [PROGRESS_KEY, json.dumps(progress.__dict__, default=str), started_at],
+    )
+
+
+def _resume_staging(con: duckdb.DuckDBPyConnection, progress: Progress) -> None:
+    """Keep what was staged up to the checkpoint; the connector yields the rest (and its
+    census, whole) again."""
+    con.execute("DELETE FROM pending_records WHERE seq >= ?", [progress.records])
+    con.execute("DELETE FROM pending_rejections WHERE seq >= ?", [progress.rejected])
+    con.execute("DELETE FROM pending_census")
 
 
 def _stage_page(con: duckdb.DuckDBPyConnection, page: Page, first_seq: int) -> None:
@@ -152,7 +242,9 @@ def _merge_pending(
     """Apply everything staged in one transaction: upserts, then tombstones from the censuses.
 
     `census_types` are the record types a census was taken for, an empty census included (a
-    source allowed to be empty that is now empty)."""
+    source allowed to be empty that is now empty). A record first seen in this fetch whose key
+    the census no longer lists (deleted before the fetch ended) is not stored at all: a source
+    read in one go or in resumed parts ends in the same state."""
     con.execute(
         """
         CREATE OR REPLACE TABLE pending_latest AS
@@ -162,6 +254,18 @@ def _merge_pending(
           USING (record_type, record_key, seq)
         """
     )
+    if census_types:
+        con.execute(
+            """
+            DELETE FROM pending_latest l
+            WHERE list_contains($types, l.record_type)
+              AND NOT EXISTS (SELECT 1 FROM pending_census c
+                              WHERE c.record_type = l.record_type AND c.record_key = l.record_key)
+              AND NOT EXISTS (SELECT 1 FROM raw_records r
+                              WHERE r.record_type = l.record_type AND r.record_key = l.record_key)
+            """,
+            {"types": sorted(census_types)},
+        )
     changed: Any = con.execute(
         """
         SELECT count(*) FROM pending_latest i
@@ -227,24 +331,39 @@ def land(
     *,
     full: bool,
     stats: Any = None,
+    checkpointing: Checkpointing | None = None,
 ) -> LandingResult:
     """Consume a connector's batches into the raw store; all of it lands, or none of it.
 
     Pages are staged in `pending_*` tables as they arrive (committed per page, so memory stays
     flat however large the source), then merged into `raw_records` in one transaction with the
-    cursor. On any exception the staging is dropped (the last good state stays), the failure is
-    recorded in `fetch_runs`, and the exception propagates.
+    cursor. Every `checkpointing.every_pages` connector checkpoints (or `every_seconds`) the
+    staged count and the checkpoint are recorded, so a failure after one keeps the staging for
+    a resumed fetch (`checkpointing.resume`); a failure before any drops it. Either way the
+    last good state stays, the failure is recorded in `fetch_runs`, and the exception
+    propagates.
     """
+    plan = checkpointing or Checkpointing()
     started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     result = LandingResult(fetch_id=uuid.uuid4().hex)
     con = open_raw_store(raw_path)
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
-    con.execute(PENDING_SCHEMA)  # also clears what a crashed fetch left behind
+    resume = plan.resume
+    checkpoints = 0
+    if resume is not None:
+        _resume_staging(con, resume)
+        result.records, result.rejected = resume.records, resume.rejected
+        result.record_counts = dict(resume.record_counts)
+        checkpoints = resume.checkpoints
+        now = datetime.fromisoformat(resume.started_at)
+    else:
+        con.execute(PENDING_SCHEMA)  # also clears what a crashed or abandoned fetch left behind
     cursor: Cursor | None = None
     census_types: set[str] = set()
     in_transaction = False
+    since_commit, committed_at = 0, time.monotonic()
     try:
         for batch in batches:
             if isinstance(batch, Page):
@@ -257,27 +376,38 @@ def land(
                     )
                 if batch.cursor is not None:
                     cursor = batch.cursor
+                if batch.checkpoint is not None:
+                    since_commit += 1
+                    if (
+                        since_commit >= plan.every_pages
+                        or time.monotonic() - committed_at >= plan.every_seconds
+                    ):
+                        checkpoints += 1
+                        _save_progress(con, plan, batch.checkpoint, result, checkpoints, now, full)
+                        since_commit, committed_at = 0, time.monotonic()
                 for listener in progress_listeners:
                     listener(raw_path.stem, result.records)
             elif isinstance(batch, Census):
                 _stage_census(con, batch)
                 census_types.add(batch.record_type)
             elif isinstance(batch, Rejection):
-                result.rejected += 1
                 con.execute(
-                    "INSERT INTO pending_rejections VALUES (?, ?, ?, ?)",
+                    "INSERT INTO pending_rejections VALUES (?, ?, ?, ?, ?)",
                     [
                         batch.location,
                         batch.column,
                         batch.reason,
                         json.dumps(batch.raw, default=str) if batch.raw is not None else None,
+                        result.rejected,
                     ],
                 )
+                result.rejected += 1
         con.execute("BEGIN")
         in_transaction = True
         _merge_pending(con, now, result, census_types)
         con.execute(
-            "INSERT INTO rejections SELECT ?, location, column_name, reason, raw::JSON FROM pending_rejections",
+            "INSERT INTO rejections SELECT ?, location, column_name, reason, raw::JSON "
+            "FROM pending_rejections",
             [result.fetch_id],
         )
         if cursor is not None:
@@ -285,15 +415,19 @@ def land(
                 "INSERT OR REPLACE INTO source_state VALUES ('cursor', ?, ?)",
                 [json.dumps(cursor, default=str), now],
             )
+        con.execute("DELETE FROM source_state WHERE key = ?", [PROGRESS_KEY])
         _record_run(con, result, now, "success", full, stats, None, started)
         con.execute("COMMIT")
     except BaseException as err:
         if in_transaction:
             con.execute("ROLLBACK")
+        kept = checkpoints > 0
+        status = "interrupted" if kept else "failed"
         _record_run(
-            con, result, now, "failed", full, stats, redact(f"{type(err).__name__}: {err}"), started
+            con, result, now, status, full, stats, redact(f"{type(err).__name__}: {err}"), started
         )
-        con.execute(DROP_PENDING)
+        if not kept:
+            con.execute(DROP_PENDING)
         con.close()
         raise
     con.execute(DROP_PENDING)

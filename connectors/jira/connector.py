@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,6 +61,7 @@ CENSUS_FIELDS = ["updated"]
 CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
 BULK_ISSUES = 100  # changelog/bulkfetch allows 1000; 100 keeps the histories held small
 BULK_FETCH = 100  # issue/bulkfetch takes at most 100 ids or keys per request
+CHECKPOINT_VERSION = 1  # a checkpoint of another layout is not resumed from
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
 EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"  # Jira Software's Epic Link field
 UNKNOWN_KEY = re.compile(r"'([A-Z][A-Z0-9_]+-\d+)'")  # how Jira's 400 names a missing key
@@ -191,11 +193,16 @@ class JiraConnector:
         kind = "Jira Cloud" if self.cloud else "Jira Data Center"
         return f"{kind} at {self.source.url} as {who}"
 
-    def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
-        """Yield issues changed since `cursor` (all when `full`), their histories and links."""
-        yield from _merge_pages(self._fetch(cursor, full=full))
+    def fetch(
+        self, cursor: Cursor | None, *, full: bool = False, resume: Cursor | None = None
+    ) -> Iterator[Batch]:
+        """Yield issues changed since `cursor` (all when `full`), their histories and links;
+        with `resume`, a checkpoint of a fetch from the same cursor, only what follows it."""
+        yield from _merge_pages(self._fetch(cursor, full=full, resume=resume))
 
-    def _fetch(self, cursor: Cursor | None, *, full: bool) -> Iterator[Batch]:
+    def _fetch(
+        self, cursor: Cursor | None, *, full: bool, resume: Cursor | None
+    ) -> Iterator[Batch]:
         scope = self._scope()
         previous = (cursor or {}).get("updated") if (cursor or {}).get("scope") == scope else None
         full = full or previous is None
@@ -210,19 +217,28 @@ class JiraConnector:
                 minutes=self.source.overlap_minutes
             )
             jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
-        seen: dict[str, datetime] = {}
-        pending: dict[str, str] = {}  # issue id -> key, awaiting their full changelog
+        progress = SearchProgress.restore(resume)
+        seen, pending = progress.seen, progress.pending
         self._expect(jql)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            ordered = f"{jql} ORDER BY updated ASC, key ASC"
-            for issues, total in self._search(ordered, fields, changelog=True):
-                if total is not None:
-                    self.stats.items_total = total
-                yield from self._page(issues, seen, pending, pool)
-                self.stats.items_done = len(seen)
-                if len(pending) >= BULK_ISSUES:
-                    yield from self._full_changelogs(pending)
-            census = self._census(scope)
+            # id order: an issue updated while paging does not shift the pages, and `id > n`
+            # resumes the search after a restart (page tokens expire; offsets shift)
+            if not progress.searched:
+                after = "" if progress.after_id is None else f" AND id > {progress.after_id}"
+                ordered = f"{jql}{after} ORDER BY id ASC"
+                for issues, total in self._search(ordered, fields, changelog=True):
+                    if total is not None:
+                        self.stats.items_total = total
+                    yield from self._page(issues, progress, pool)
+                    self.stats.items_done = len(seen)
+                    if len(pending) >= BULK_ISSUES:
+                        yield from self._full_changelogs(pending)
+                    ids = [int(i["id"]) for i in issues if str(i.get("id", "")).isdigit()]
+                    progress.after_id = max([*ids, progress.after_id or 0]) or None
+                    yield Page([], checkpoint=progress.checkpoint())
+                progress.searched = True
+                yield Page([], checkpoint=progress.checkpoint())
+            census = self._census(scope)  # always whole: a census cannot be resumed safely
             missed = [
                 key
                 for key, updated in census.items()
@@ -231,7 +247,7 @@ class JiraConnector:
             ]
             gone: set[str] = set()
             for issues in self._reread(missed, fields, gone):
-                yield from self._page(issues, seen, pending, pool)
+                yield from self._page(issues, progress, pool)
             for key in gone:  # deleted since the census: tombstoned now, not next time
                 census.pop(key, None)
         yield from self._full_changelogs(pending)
@@ -392,12 +408,9 @@ class JiraConnector:
             return
 
     def _page(
-        self,
-        issues: list[Any],
-        seen: dict[str, datetime],
-        pending: dict[str, str],
-        pool: ThreadPoolExecutor,
+        self, issues: list[Any], progress: SearchProgress, pool: ThreadPoolExecutor
     ) -> Iterator[Batch]:
+        pending = progress.pending
         records: list[RawRecord] = []
         keys: list[str] = []
         for issue in issues:
@@ -416,7 +429,7 @@ class JiraConnector:
             histories = changelog.get("histories") or []
             records.append(RawRecord("issue", key, issue))
             keys.append(key)
-            seen[key] = updated_at
+            progress.saw(key, str(updated), updated_at)
             if int(changelog.get("total") or 0) > len(histories):
                 pending[str(issue["id"])] = key
             else:
@@ -480,7 +493,7 @@ class JiraConnector:
         for _ in range(2):
             census = {}
             total: int | None = None
-            pages = self._search(f"{scope} ORDER BY key ASC", CENSUS_FIELDS, size=CENSUS_PAGE,
+            pages = self._search(f"{scope} ORDER BY id ASC", CENSUS_FIELDS, size=CENSUS_PAGE,
                                  what="taking the key census")  # fmt: skip
             for issues, page_total in pages:
                 _collect(census, issues)
@@ -490,12 +503,53 @@ class JiraConnector:
         return census
 
 
+@dataclass
+class SearchProgress:
+    """Where the issue search stands, as a checkpoint: issues up to `after_id` (in id order) are
+    landed, `seen` holds their `updated` (so the census repairs only what changed since),
+    `pending` the issues whose full history is still to come. `searched` once the search is
+    done (a resumed fetch then goes straight to the census, which is always taken whole)."""
+
+    seen: dict[str, datetime] = field(default_factory=dict)
+    seen_text: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
+    after_id: int | None = None
+    searched: bool = False
+
+    def saw(self, key: str, text: str, updated: datetime) -> None:
+        self.seen[key] = updated
+        self.seen_text[key] = text
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "after_id": self.after_id,
+            "searched": self.searched,
+            "seen": dict(self.seen_text),
+            "pending": dict(self.pending),
+        }
+
+    @classmethod
+    def restore(cls, checkpoint: Cursor | None) -> SearchProgress:
+        if not checkpoint or checkpoint.get("version") != CHECKPOINT_VERSION:
+            return cls()
+        seen_text = {str(k): str(v) for k, v in (checkpoint.get("seen") or {}).items()}
+        return cls(
+            seen={k: parse_jira_time(v) for k, v in seen_text.items()},
+            seen_text=seen_text,
+            pending={str(k): str(v) for k, v in (checkpoint.get("pending") or {}).items()},
+            after_id=checkpoint.get("after_id"),
+            searched=bool(checkpoint.get("searched")),
+        )
+
+
 def _merge_pages(batches: Iterator[Batch], size: int = LAND_BATCH) -> Iterator[Batch]:
     """Join small pages into landing batches of about `size` records (fewer, larger upserts;
-    memory stays bounded by `size`). A record seen twice keeps its latest version."""
+    memory stays bounded by `size`). A record seen twice keeps its latest version. A checkpoint
+    flushes the buffer first, so it lands after every record it vouches for."""
     buffer: dict[tuple[str, str], RawRecord] = {}
     for batch in batches:
-        if isinstance(batch, Page) and batch.cursor is None:
+        if isinstance(batch, Page) and batch.cursor is None and batch.checkpoint is None:
             for record in batch.records:
                 buffer[(record.record_type, record.key)] = record
             if len(buffer) >= size:

@@ -79,7 +79,12 @@ def raw_reader(context: Context, config: HandoffConfig) -> RawLock:
 
 
 def fetch_source_locked(
-    context: Context, config: HandoffConfig, source: Any, *, full: bool
+    context: Context,
+    config: HandoffConfig,
+    source: Any,
+    *,
+    full: bool,
+    continue_full: bool = False,
 ) -> SourceOutcome:
     """Fetch one source holding its raw store; if another run keeps it past the wait, the source
     fails (naming the holder) and keeps its last good data, like any failed fetch."""
@@ -91,7 +96,7 @@ def fetch_source_locked(
             doing=describe(context, f"fetching source {source.name}"),
             on_wait=context.log.warning,
         ):
-            return fetch_source(config, source, full=full)
+            return fetch_source(config, source, full=full, continue_full=continue_full)
     except SyncLockedError as err:
         now = utcnow()
         return SourceOutcome(

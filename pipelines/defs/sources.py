@@ -85,7 +85,10 @@ def _source_asset(source: SourceBase, config: HandoffConfig) -> dg.AssetsDefinit
             raise dg.Failure(description=redact(err), allow_retries=False) from None
         enter_phase("fetch")
         full = context.run.tags.get(FULL_TAG) == "true"
-        outcome = fetch_source_locked(context, cfg, cfg.source(name), full=full)
+        # a Dagster retry of a full fetch continues its checkpoints instead of starting over
+        outcome = fetch_source_locked(
+            context, cfg, cfg.source(name), full=full, continue_full=context.retry_number > 0
+        )
         if INTERRUPT.requested:  # fail the run: nothing is modelled or published
             raise dg.Failure(
                 description=f"stopped by {INTERRUPT.signal_name or 'request'} while fetching",

@@ -2,7 +2,8 @@
 
 Supported clauses: `project = X`, `project in (A, B)`, `key|issuekey = / in (...)`,
 `updated|created <op> "yyyy-MM-dd HH:mm"` or `"yyyy-MM-dd"` (in the user's time zone),
-`status = X`, `statusCategory = X`, `issuetype = X`; ORDER BY updated|created|key ASC|DESC.
+`status = X`, `statusCategory = X`, `issuetype = X`, `id > n` (and the other comparisons of a
+numeric issue id); ORDER BY updated|created|key|id ASC|DESC.
 Anything else raises `JqlError`, which the server answers with 400 like Jira does.
 """
 
@@ -183,6 +184,11 @@ class _Parser:
             if field == "updated":
                 return lambda i: cmp(i.updated, bound)
             return lambda i: cmp(i.created, bound)
+        if op in (">", ">=", "<", "<=") and field == "id":
+            if len(values) != 1 or not values[0].isdigit():
+                raise JqlError(f"The value '{values[0]}' is not a valid issue id.")
+            number, cmp_id = int(values[0]), _compare(op)
+            return lambda i: cmp_id(int(i.id), number)  # type: ignore[arg-type]
         if op in (">", ">=", "<", "<="):
             raise JqlError(f"Operator '{op}' cannot be used with the '{field}' field.")
         self.check_values(field, values)
