@@ -28,7 +28,14 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from requests.adapters import HTTPAdapter
 
-from connectors.base import Batch, ConnectorError, Cursor, RawRecord, Rejection
+from connectors.base import (
+    Batch,
+    ConnectorError,
+    Cursor,
+    PermanentConnectorError,
+    RawRecord,
+    Rejection,
+)
 from connectors.files import paged
 from connectors.gsheets.grid import (
     GRID_DATA_FIELDS,
@@ -54,6 +61,8 @@ GOOGLE_API = "https://sheets.googleapis.com"
 log = logging.getLogger(__name__)
 GRID_RANGES_PER_READ = 100  # column ranges per grid-data read (each a quota read)
 RETRYABLE = {429, 500, 502, 503, 504}
+# Refused credentials, an unshared or missing spreadsheet: no retry changes the answer.
+REFUSED = {401, 403, 404}
 READ_PARAMS = {
     "valueRenderOption": "UNFORMATTED_VALUE",  # numbers and date serials, not locale text
     "dateTimeRenderOption": "SERIAL_NUMBER",
@@ -235,11 +244,14 @@ class GoogleSheetsConnector:
                 403: "share the spreadsheet with the service account's e-mail",
                 404: "check spreadsheet_id",
             }.get(err.code, err.error.get("message", ""))
-            raise ConnectorError(
+            error = PermanentConnectorError if err.code in REFUSED else ConnectorError
+            raise error(
                 f"source {name!r}: {what} of spreadsheet {sheet_id} failed with {err.code} ({hint})"
             ) from None
         except RefreshError as err:
-            raise ConnectorError(
+            # The token endpoint refused the key (google-auth marks the answers worth retrying).
+            error = ConnectorError if err.retryable else PermanentConnectorError
+            raise error(
                 f"source {name!r}: no access token from the token endpoint ({err.args[0]})"
             ) from None
         except (requests.RequestException, TransportError) as err:

@@ -15,11 +15,14 @@ import duckdb
 
 from rules.report import roots as rc
 from rules.report.plain import (
+    TITLE_CHARS,
+    bounded_message,
     clean_message,
     day,
     evidence_sentences,
     file_place,
     reader_label,
+    short_title,
 )
 from rules.report.titles import rule_advice, rule_title, rule_titles
 from rules.report.types import (
@@ -242,8 +245,8 @@ def _finding(
         severity=r["severity"],
         classification=r["classification"],
         status=r["status"],
-        message=clean_message(
-            r["message"], {s.item_id: s.label or s.item_id for s in found if s.known}
+        message=bounded_message(
+            clean_message(r["message"], {s.item_id: s.label or s.item_id for s in found if s.known})
         ),
         explanation=evidence_sentences(_evidence(r["evidence"])),
         owner=owner,
@@ -304,7 +307,7 @@ def _work(
         subject = Subject(
             item_id=item_id,
             known=True,
-            title=title,
+            title=short_title(title, TITLE_CHARS) if title else title,
             url=url,
             tool=tool,
             source_key=key,

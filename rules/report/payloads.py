@@ -1,7 +1,9 @@
 """Chat payloads of the report's headline: Slack (text + Block Kit) and Microsoft Teams
 (an Adaptive Card message, as Teams workflows and incoming webhooks accept).
 
-Only the headline and the top findings travel; the full report stays at `report_path`.
+Only the headline and the top root causes travel: one entry per upstream cause with who must act
+by when and what to do, not one per raw finding (one stalled item seen by six rules is one
+message line). The full report stays at `report_path`.
 """
 
 from __future__ import annotations
@@ -9,40 +11,46 @@ from __future__ import annotations
 from typing import Any
 
 from rules.report.escape import md_escape, safe_url
-from rules.report.types import Finding, ReportData
+from rules.report.plain import day
+from rules.report.types import ReportData, RootCause
 
-TOP_FINDINGS = 5
+TOP_ROOT_CAUSES = 5
 SLACK_SECTION_CHARS = 2900  # Slack rejects section text over 3000 characters
 HEADER_CHARS = 150
+ADVICE_CHARS = 300
 
 
 def summary_line(data: ReportData) -> str:
-    """One line for notifications and previews: what is open, what is coming, what changed."""
+    """One line for notifications and previews: causes, milestones at risk, what changed."""
     h = data.headline
     parts = [
-        f"{h.open_total} open ({h.open.fail} fail, {h.open.warn} warn, {h.open.info} info)",
+        f"{h.root_causes} root causes ({h.root_causes_fail} fail)",
+        f"{h.milestones_at_risk} of {h.milestones} milestones at risk",
+        f"{h.open_total} open findings",
         f"{h.will_stall_next_week} will stall next week",
         f"{h.new} new, {h.resolved} resolved since the last run",
-        f"{h.planned} planned / {h.surprise} surprise",
     ]
     if h.stale_sources:
         parts.append(f"stale sources: {', '.join(h.stale_sources)}")
     return " · ".join(parts)
 
 
-def top_findings(data: ReportData) -> list[Finding]:
-    """Next week's stalls first, then the highest-ranked open findings, without repeats."""
-    seen: set[str] = set()
-    out: list[Finding] = []
-    ranked = [f for g in data.handoffs for f in g.findings]
-    ranked.sort(
-        key=lambda f: ({"fail": 0, "warn": 1, "info": 2}.get(f.severity, 9), -f.blast_radius)
-    )
-    for f in [*data.next_week, *ranked]:
-        if f.exception_id not in seen:
-            seen.add(f.exception_id)
-            out.append(f)
-    return out[:TOP_FINDINGS]
+def top_root_causes(data: ReportData) -> list[RootCause]:
+    """The root causes the report leads with, in its order (worst and widest first)."""
+    return data.root_causes[:TOP_ROOT_CAUSES]
+
+
+def _by_when(r: RootCause) -> str:
+    return f"by {day(r.must_move_by)}" if r.must_move_by else "no date downstream"
+
+
+def _advice(r: RootCause) -> str:
+    advice = r.rules[0].advice if r.rules else ""
+    return advice if len(advice) <= ADVICE_CHARS else advice[: ADVICE_CHARS - 1] + "\u2026"
+
+
+def _seen_by(r: RootCause) -> str:
+    return f"blocks {r.blast_radius} · {len(r.findings)} finding(s) from {len(r.rules)} rule(s)"
 
 
 def slack_escape(text: Any) -> str:
@@ -57,12 +65,14 @@ def _slack_link(url: str | None, label: str) -> str:
     return f"<{href.replace('|', '%7C')}|{slack_escape(label)}>"
 
 
-def _slack_finding(f: Finding) -> str:
-    links = " ".join(_slack_link(s.url, s.source_key or s.item_id) for s in f.subjects)
-    who = slack_escape(f.owner_name or "nobody routed")
+def _slack_root_cause(r: RootCause) -> str:
+    label = r.subject.label or r.subject.source_key or r.subject.item_id
+    link = _slack_link(r.subject.url, label)
+    advice = _advice(r)
     return (
-        f"*{f.severity.upper()}* {slack_escape(f.rule_title)}: {slack_escape(f.message)}\n"
-        f"{links} · acts: {who} · {slack_escape(f.age)} old · blast radius {f.blast_radius}"
+        f"*{r.severity.upper()}* {link} {slack_escape(r.summary)}\n"
+        f"acts: *{slack_escape(r.owner)}* {slack_escape(_by_when(r))} · {_seen_by(r)}"
+        + (f"\n_{slack_escape(advice)}_" if advice else "")
     )
 
 
@@ -74,10 +84,16 @@ def slack_payload(data: ReportData, report_path: str | None = None) -> dict[str,
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*Open*\n{h.open_total} ({h.open.fail} fail)"},
-                {"type": "mrkdwn", "text": f"*Will stall next week*\n{h.will_stall_next_week}"},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Root causes*\n{h.root_causes} ({h.root_causes_fail} fail)",
+                },
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Milestones at risk*\n{h.milestones_at_risk} of {h.milestones}",
+                },
+                {"type": "mrkdwn", "text": f"*Open findings*\n{h.open_total} ({h.open.fail} fail)"},
                 {"type": "mrkdwn", "text": f"*New / resolved*\n{h.new} / {h.resolved}"},
-                {"type": "mrkdwn", "text": f"*Planned / surprise*\n{h.planned} / {h.surprise}"},
             ],
         },
     ]
@@ -86,11 +102,11 @@ def slack_payload(data: ReportData, report_path: str | None = None) -> dict[str,
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Stale sources:* {stale}"}}
         )
-    findings = top_findings(data)
-    if findings:
+    causes = top_root_causes(data)
+    if causes:
         blocks.append({"type": "divider"})
-        for f in findings:
-            text = _slack_finding(f)[:SLACK_SECTION_CHARS]
+        for r in causes:
+            text = _slack_root_cause(r)[:SLACK_SECTION_CHARS]
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if report_path:
         link = (
@@ -102,42 +118,42 @@ def slack_payload(data: ReportData, report_path: str | None = None) -> dict[str,
     return {"text": f"{data.title}: {summary_line(data)}", "blocks": blocks}
 
 
-def _teams_finding(f: Finding) -> list[dict[str, Any]]:
-    links = []
-    for s in f.subjects:
-        label = md_escape(s.source_key or s.item_id)
-        href = safe_url(s.url)
-        links.append(
-            f"[{label}]({href.replace('(', '%28').replace(')', '%29')})" if href else label
-        )
-    return [
+def _teams_root_cause(r: RootCause) -> list[dict[str, Any]]:
+    label = md_escape(r.subject.label or r.subject.source_key or r.subject.item_id)
+    href = safe_url(r.subject.url)
+    link = f"[{label}]({href.replace('(', '%28').replace(')', '%29')})" if href else label
+    blocks: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": f"**{f.severity.upper()}** {md_escape(f.rule_title)}",
+            "text": f"**{r.severity.upper()}** {link} {md_escape(r.summary)}",
             "wrap": True,
             "separator": True,
-            "color": {"fail": "Attention", "warn": "Warning"}.get(f.severity, "Default"),
+            "color": {"fail": "Attention", "warn": "Warning"}.get(r.severity, "Default"),
         },
-        {"type": "TextBlock", "text": md_escape(f.message), "wrap": True, "spacing": "None"},
         {
             "type": "TextBlock",
-            "text": f"{' '.join(links)} · acts: {md_escape(f.owner_name or 'nobody routed')}"
-            f" · {md_escape(f.age)} old · blast radius {f.blast_radius}",
+            "text": f"acts: **{md_escape(r.owner)}** {md_escape(_by_when(r))} · {_seen_by(r)}",
             "wrap": True,
             "isSubtle": True,
             "spacing": "None",
         },
     ]
+    if advice := _advice(r):
+        blocks.append(
+            {"type": "TextBlock", "text": md_escape(advice), "wrap": True, "spacing": "None"}
+        )
+    return blocks
 
 
 def teams_payload(data: ReportData, report_path: str | None = None) -> dict[str, Any]:
     """A Teams message carrying one Adaptive Card (schema 1.4)."""
     h = data.headline
     facts = [
-        {"title": "Open", "value": f"{h.open_total} ({h.open.fail} fail, {h.open.warn} warn)"},
+        {"title": "Root causes", "value": f"{h.root_causes} ({h.root_causes_fail} fail)"},
+        {"title": "Milestones at risk", "value": f"{h.milestones_at_risk} of {h.milestones}"},
+        {"title": "Open findings", "value": f"{h.open_total} ({h.open.fail} fail)"},
         {"title": "Will stall next week", "value": str(h.will_stall_next_week)},
         {"title": "New / resolved", "value": f"{h.new} / {h.resolved}"},
-        {"title": "Planned / surprise", "value": f"{h.planned} / {h.surprise}"},
     ]
     if h.stale_sources:
         facts.append({"title": "Stale sources", "value": md_escape(", ".join(h.stale_sources))})
@@ -151,8 +167,8 @@ def teams_payload(data: ReportData, report_path: str | None = None) -> dict[str,
         },
         {"type": "FactSet", "facts": facts},
     ]
-    for f in top_findings(data):
-        body.extend(_teams_finding(f))
+    for r in top_root_causes(data):
+        body.extend(_teams_root_cause(r))
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",

@@ -68,8 +68,21 @@ def reader_label(source_key: str, tool: str | None, title: str | None) -> str:
     return source_key
 
 
+TITLE_CHARS = 200  # a title longer than this is cut wherever the report shows it
+MESSAGE_CHARS = 600  # a rule message longer than this keeps its start and its end
+
+
 def short_title(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def bounded_message(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """A rule message cut in the middle: messages name the items first (their titles can be
+    any length) and say what is wrong last, so both ends are kept."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 3, limit - limit // 3
+    return f"{text[:head]}\u2026 ({len(text) - limit:,} characters left out) \u2026{text[-tail:]}"
 
 
 def clean_message(message: str, labels: dict[str, str]) -> str:

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from connectors.asana import AsanaConnector
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, PermanentConnectorError
 from handoff.config import AsanaSource
 from handoff.retry import FakeClock
 from model.landing import land, read_cursor
@@ -208,6 +208,7 @@ def test_bad_token_names_the_source_never_the_token(tmp_path: Path) -> None:
         with pytest.raises(ConnectorError) as err:
             list(connector.fetch(None))
         assert "mkt-asana" in str(err.value) and "401" in str(err.value)
+        assert isinstance(err.value, PermanentConnectorError)  # the sync spends no retries on it
         assert "wrong-secret-x" not in str(err.value)
         assert "authenticated" in AsanaConnector(_source(sb)).check()
         cursor_text = json.dumps(read_cursor(tmp_path / "none.duckdb"))

@@ -11,7 +11,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.base import Census, ConnectorError, Page, RawRecord, Rejection
+from connectors.base import (
+    Census,
+    ConnectorError,
+    Page,
+    PermanentConnectorError,
+    RawRecord,
+    Rejection,
+)
 from connectors.gsheets import GoogleSheetsConnector
 from connectors.registry import build_connector
 from handoff.config import GoogleSheetsSource
@@ -149,6 +156,31 @@ def test_bad_credentials_never_leak_the_key(sandbox: SheetsSandbox, tmp_path: Pa
     with pytest.raises(ConnectorError) as err:
         list(GoogleSheetsConnector(not_json).fetch(None))
     assert "oops" not in str(err.value)
+
+
+def test_refusals_are_permanent_and_outages_are_not(sandbox: SheetsSandbox, tmp_path: Path) -> None:
+    """A refused key, an unshared or a missing spreadsheet fail the source at once; the sync
+    spends no retries on them. A server error stays worth retrying."""
+    sandbox.books["locked"] = Spreadsheet("Locked", shared_with={"someone@else.test"})
+    info = sandbox.service_account_info()
+    wrong_key = ServiceAccount(client_email=info["client_email"]).info(info["token_uri"])
+    refused = [
+        source_for(
+            sandbox, tmp_path, credentials_file=None, credentials_json=json.dumps(wrong_key)
+        ),
+        source_for(sandbox, tmp_path, "locked"),
+        source_for(sandbox, tmp_path, "nope"),
+    ]
+    for source in refused:
+        with pytest.raises(PermanentConnectorError, match="'store-plan'"):
+            list(GoogleSheetsConnector(source).fetch(None))
+    with SheetsSandbox(
+        {"plan": plan_book()}, faults=Faults(always_status=503), account=ACCOUNT
+    ) as down:
+        source = source_for(down, tmp_path, max_retry_wait_seconds=5)
+        with pytest.raises(ConnectorError) as err:
+            list(GoogleSheetsConnector(source, clock=FakeClock()).fetch(None))
+    assert not isinstance(err.value, PermanentConnectorError)
 
 
 @pytest.mark.parametrize("retry_after", ["seconds", "date"])

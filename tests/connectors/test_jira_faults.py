@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, PermanentConnectorError
 from connectors.jira import JiraConnector
 from handoff.config import JiraSource
 from handoff.retry import FakeClock, RetryPolicy
@@ -129,6 +129,7 @@ def test_bad_token_names_the_source_and_hides_the_token(tmp_path: Path, org: Jir
             JiraConnector(source).check()
     message = str(caught.value)
     assert "it-jira" in message and "check the token" in message and "401" in message
+    assert isinstance(caught.value, PermanentConnectorError)  # the sync spends no retries on it
     assert "wrong-secret-value" not in message
     assert caught.value.__cause__ is None and caught.value.__context__ is None
 

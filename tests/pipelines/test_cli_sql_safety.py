@@ -17,6 +17,7 @@ import pytest
 
 from handoff.errors import HandoffError
 from pipelines.analyst_sql import run_analyst_query
+from pipelines.runner import run_sync
 from rules.report.sample import build_sample_model
 
 EXIT_USAGE = 2
@@ -167,3 +168,42 @@ def test_analyst_queries_on_views_and_tables_still_work(published: Path) -> None
         "sql", "select count(*) as n from handoffs", "--config", str(published), "-f", "csv"
     )
     assert result.returncode == 0 and result.stdout.startswith("n\n"), result.stderr
+
+
+def _locked(path: Path) -> bool:
+    """Whether another process holds the DuckDB file's lock."""
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.IOException:
+        return True
+    return False
+
+
+@pytest.mark.slow
+def test_an_attach_of_a_raw_store_during_a_sync_cannot_fail_its_source(
+    file_org: Callable[..., Path], tmp_path: Path
+) -> None:
+    """An analyst attaching a raw store and then running a long query held the store's lock,
+    so the sync running meanwhile failed that source. Now the statement is refused."""
+    config = file_org()
+    assert run_sync(config).success
+    raw = tmp_path / "data" / "raw" / "it-ops.duckdb"
+    assert raw.exists()
+    slow = "select count(*) from range(300000) a, range(100000) b where a.range <> b.range"
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "sql", f"ATTACH '{raw}' AS r; {slow}",
+         "--config", str(config), "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while holder.poll() is None and not _locked(raw) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        report = run_sync(config)
+    finally:
+        holder.kill()
+        _, stderr = holder.communicate(timeout=30)
+    assert report.outcomes["it-ops"].status == "success", report.outcomes["it-ops"].error
+    assert report.success
+    assert holder.returncode == EXIT_USAGE
+    assert "refused" in stderr or "exactly one query" in stderr.replace("\n", " ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import yaml
 
 from handoff.config import load_config
 from pipelines.runner import run_sync
+from sandbox.gsheets import ServiceAccount, SheetsSandbox, Spreadsheet
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -105,3 +107,26 @@ def test_build_file_of_a_killed_run_is_removed_by_the_next_run(
         os.utime(leftover, (day_ago, day_ago))
     assert run_sync(config_path).success
     assert sorted(p.name for p in build.iterdir()) == []
+
+
+def test_refused_sheets_service_account_fails_at_once_without_dagster_retries(
+    file_org: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A key the token endpoint refuses cannot start working on a retry: with two retries
+    30 s apart configured, the source still fails within seconds and the others publish."""
+    with SheetsSandbox({"plan": Spreadsheet("Plan")}) as sheets:
+        stranger = ServiceAccount(client_email=sheets.account.client_email)
+        key = tmp_path / "secrets" / "sa.json"
+        key.parent.mkdir()
+        key.write_text(json.dumps(stranger.info(sheets.token_uri)))
+        entry, _ = sheets.source_entry("store-sheet", "plan", key)
+        config_path = file_org(
+            extra_sources=[entry], sync={"retries": 2, "retry_delay_seconds": 30}
+        )
+        started = time.monotonic()
+        report = run_sync(config_path)
+        elapsed = time.monotonic() - started
+    assert elapsed < 20, f"took {elapsed:.0f}s"
+    sheet = report.outcomes["store-sheet"]
+    assert sheet.status == "failed" and "no access token" in (sheet.error or "")
+    assert report.outcomes["it-ops"].status == "success"

@@ -18,9 +18,14 @@ class PageResult:
     text: str = ""
     pwned: bool = False
     overflow: int = 0
+    active: int = 0  # script, img, iframe, object or embed elements: the report has none
 
 
-def open_page(path: Path, width: int, screenshot: Path) -> PageResult:
+def open_page(
+    path: Path, width: int, screenshot: Path, *, max_shot_height: int | None = None
+) -> PageResult:
+    """Open `path` at `width`; the screenshot covers the whole page, or its top
+    `max_shot_height` pixels for pages too tall to capture whole in reasonable time."""
     from playwright.sync_api import sync_playwright
 
     result = PageResult()
@@ -48,12 +53,20 @@ def open_page(path: Path, width: int, screenshot: Path) -> PageResult:
             result.ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
             result.text = page.inner_text("body")
             result.pwned = bool(page.evaluate("window.pwned"))
+            result.active = page.evaluate(
+                "document.querySelectorAll('script, img, iframe, object, embed').length"
+            )
             result.overflow = page.evaluate(
                 "[...document.querySelectorAll('main > section > *:not(.chart):not(.scroll)')]"
                 ".filter(e => e.scrollWidth > document.documentElement.clientWidth + 1).length"
             )
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
+            if max_shot_height is None:
+                page.screenshot(path=str(screenshot), full_page=True)
+            else:
+                height = min(page.evaluate("document.body.scrollHeight"), max_shot_height)
+                clip = {"x": 0, "y": 0, "width": width, "height": height}
+                page.screenshot(path=str(screenshot), full_page=True, clip=clip, timeout=120_000)
         finally:
             browser.close()
     return result

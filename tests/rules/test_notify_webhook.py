@@ -203,6 +203,29 @@ def test_teams_payload_is_a_valid_adaptive_card_message(hook: Hook, data: Report
     assert "javascript:" not in json.dumps(body)
 
 
+def test_payloads_summarise_root_causes_not_raw_findings(hook: Hook, data: ReportData) -> None:
+    """OPS-42 is seen by three rules: the chat message names it once, with who acts by when
+    and the rule's advice, and counts causes before findings."""
+    top = data.root_causes[0]
+    assert top.subject.label == "OPS-42" and len(top.findings) == 3
+    assert post_webhook(hook.url, "slack", data) and post_webhook(hook.url, "teams", data)
+    slack, teams = hook.bodies
+    sections = [
+        b["text"]["text"] for b in slack["blocks"] if b["type"] == "section" and "text" in b
+    ]
+    causes = [t for t in sections if "acts:" in t]
+    assert len(causes) == min(5, len(data.root_causes))
+    ops42 = [t for t in causes if "|OPS-42>" in t]
+    assert len(ops42) == 1
+    assert "Ravi Patel" in ops42[0] and "by 15 Mar 2025" in ops42[0]
+    assert "3 finding(s) from 3 rule(s)" in ops42[0]
+    assert top.rules[0].advice[:40] in ops42[0]
+    assert slack["text"].split(": ", 1)[1].startswith(f"{data.headline.root_causes} root causes")
+    card = json.dumps(teams["attachments"][0]["content"])
+    assert card.count("[OPS-42](") == 1 and "Ravi Patel" in card
+    assert f"{data.headline.root_causes} root causes" in teams["summary"]
+
+
 def test_local_report_path_is_shown_not_linked(hook: Hook, data: ReportData) -> None:
     assert post_webhook(hook.url, "slack", data, report_path="reports/handoff.html")
     assert "`reports/handoff.html`" in json.dumps(hook.bodies[0])

@@ -169,3 +169,43 @@ def test_demo_page_in_chromium(data: ReportData, tmp_path: Path, device: str) ->
     assert set(SECTIONS) <= set(result.ids)
     assert "Raj Patel must act by 28 Nov 2026" in result.text
     assert result.overflow <= 2  # nothing wider than the screen but the scrollable charts
+
+
+HOSTILE_TITLES = {
+    "Scale loyalty API for launch traffic": "<script>window.pwned=1</script> Scale loyalty API",
+    "Loyalty programme public launch": '"><img src=x onerror="window.pwned=1"> Public launch',
+}
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent")
+@pytest.mark.parametrize("device", list(WIDTHS))
+def test_demo_page_with_hostile_titles_stays_inert(demo: Path, tmp_path: Path, device: str) -> None:
+    """The demo's root cause and its milestone retitled with markup and a bidi override: the
+    page shows them as text in every place they appear and runs nothing."""
+    import duckdb
+
+    from tests.rules.browser import open_page
+
+    cfg = load_config(demo / "handoff.yaml", require_env=False)
+    db = tmp_path / "model.duckdb"
+    db.write_bytes(cfg.database_path.read_bytes())
+    con = duckdb.connect(str(db))
+    for old, new in HOSTILE_TITLES.items():
+        con.execute(
+            "UPDATE work_items SET title = ? WHERE title = ?", [new + " \u202egnp.exe", old]
+        )
+    con.close()
+    data = gather(db, now=NOW, settings=ReportSettings.from_config(cfg))
+    page = tmp_path / "hostile.html"
+    page.write_text(render_html(data), encoding="utf-8")
+    html = page.read_text(encoding="utf-8")
+    assert "\u202e" not in html
+    result = open_page(page, WIDTHS[device], ARTIFACTS / f"leaders-demo-hostile-{device}.png")
+    assert result.errors == [] and result.console == [] and result.external == []
+    assert result.pwned is False and result.active == 0
+    assert set(SECTIONS) <= set(result.ids)
+    for title in HOSTILE_TITLES.values():
+        assert title in result.text  # shown as the words a reader can see
+    assert "Raj Patel must act by 28 Nov 2026" in result.text
+    assert result.overflow <= 2
