@@ -202,6 +202,9 @@ class JiraSource(SourceBase):
     custom_fields: dict[str, str] = {}  # model name -> field id or name
     milestones: Literal["epics", "versions", "both", "none"] = "epics"
     remote_links: bool = True
+    # remote links are read for issues whose changelog shows a RemoteIssueLink change; every
+    # this many days all issues' links are read too (links written without history); 0 = never
+    remote_link_sweep_days: float = Field(7, ge=0)
     overlap_minutes: int = Field(10, ge=0, le=1440)
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)
