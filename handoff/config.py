@@ -314,6 +314,24 @@ class SyncConfig(Strict):
     lock_wait_seconds: float = Field(600, ge=0, le=86_400)
 
 
+MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+class ModelSettings(Strict):
+    """How the model build may use the machine: DuckDB spills to `temp_directory` beyond
+    `memory_limit` instead of growing with the data (the machine runs other work too)."""
+
+    memory_limit: str = "2GB"
+    temp_directory: Path | None = None  # default: <data_dir>/tmp
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _valid_size(cls, value: str) -> str:
+        if not MEMORY_SIZE.match(value.strip()):
+            raise ValueError(f'not a memory size like "2GB" or "512MiB": {value!r}')
+        return value.strip()
+
+
 class HandoffConfig(Strict):
     version: Literal[1] = 1
     organisation: str = "Handoff"
@@ -330,6 +348,7 @@ class HandoffConfig(Strict):
     # milestone item_id -> e-mail of its steward, when it is not the milestone's owner
     milestone_stewards: dict[str, str] = {}
     rules: RulesConfig = RulesConfig()
+    model: ModelSettings = ModelSettings()
     webhook: Webhook | None = None
     sources: list[Source] = []
 
@@ -341,6 +360,10 @@ class HandoffConfig(Strict):
     @property
     def database_path(self) -> Path:
         return self.path(self.database)
+
+    @property
+    def model_temp_dir(self) -> Path:
+        return self.path(self.model.temp_directory or self.data_dir / "tmp")
 
     @property
     def raw_dir(self) -> Path:
