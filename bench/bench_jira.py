@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CENSUS_PAGE = 1000  # the connector's key census page
 STAGING = Path(__file__).resolve().parents[1] / "model" / "staging.sql"
 
 SERVER = """
@@ -41,6 +43,10 @@ for line in sys.stdin:
         print(json.dumps(len(changed)), flush=True)
     elif command == "requests":
         print(json.dumps(sb.server.total_requests), flush=True)
+    elif command == "linked":  # issues whose history shows a remote link: one request each
+        linked = sum(1 for i in org.issues.values()
+                     if any(it[0] == "RemoteIssueLink" for h in i.histories for it in h.items))
+        print(json.dumps(linked), flush=True)
     else:
         break
 sb.stop()
@@ -105,7 +111,14 @@ def _run_worker(entry: dict[str, Any], env: dict[str, str], raw: Path, full: boo
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench(size: int, deployment: str) -> dict[str, Any]:
+def api_minimum(size: int, deployment: str, linked: int) -> int:
+    """Search pages + bulk changelog calls (Cloud) + one call per linked issue + census."""
+    page = 100 if deployment == "cloud" else 1000
+    bulk = math.ceil(size / 1000) if deployment == "cloud" else 0
+    return math.ceil(size / page) + bulk + linked + math.ceil(size / CENSUS_PAGE)
+
+
+def bench(size: int, deployment: str, remote_links: bool = True) -> dict[str, Any]:
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(size), deployment],
         stdin=subprocess.PIPE,
@@ -115,11 +128,17 @@ def bench(size: int, deployment: str) -> dict[str, Any]:
     try:
         assert server.stdout
         info = json.loads(server.stdout.readline())
-        entry = info["entry"]  # the token stays "${BENCH_JIRA_TOKEN}": workers read the env
+        entry = {
+            **info["entry"],
+            "remote_links": remote_links,
+        }  # the token stays "${BENCH_JIRA_TOKEN}": workers read the env
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "bench-jira.duckdb"
             full = _run_worker(entry, info["env"], raw, True)
             full["requests"] = _ask(server, "requests")
+            linked = _ask(server, "linked") if remote_links else 0
+            full["api_minimum"] = api_minimum(info["issues"], deployment, linked)
+            full["issues_with_remote_links"] = linked
             changed = _ask(server, "mutate")
             incremental = _run_worker(entry, info["env"], raw, False)
             incremental["requests"] = _ask(server, "requests")
@@ -129,6 +148,7 @@ def bench(size: int, deployment: str) -> dict[str, Any]:
         return {
             "size": info["issues"],
             "deployment": deployment,
+            "remote_links": remote_links,
             "full": full,
             "incremental": incremental,
         }
@@ -152,19 +172,28 @@ def write(results: list[dict[str, Any]]) -> None:
         "# Jira ingestion benchmark",
         "",
         f"{meta['when']}, {meta['cpus']} CPUs, Python {meta['python']}; sandbox in its own "
-        "process, each sync in a fresh process (remote links on, 1% of issues changed for the "
-        "incremental run).",
+        "process, each sync in a fresh process (1% of issues changed for the incremental run; "
+        f"load average {os.getloadavg()} at the end). API minimum = search pages + bulk "
+        "changelog calls (Cloud, 1 per 1,000) + one call per issue with remote links"
+        " + census pages.",
         "",
-        "| issues | deployment | sync | wall s | issues/s | HTTP requests | retries "
-        "| sync peak RSS MB | normalise s | peak RSS with normalise MB |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| issues | deployment | remote links | sync | wall s | issues/s | HTTP requests "
+        "| API minimum (linked issues) | retries | sync peak RSS MB | normalise s "
+        "| peak RSS with normalise MB |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for kind in ("full", "incremental"):
             run = r[kind]
             lines.append(
-                f"| {r['size']} | {r['deployment']} | {kind} | {run['seconds']} | "
-                f"{run['issues_per_second']} | {run['requests']} | {run['retries']} | "
+                f"| {r['size']} | {r['deployment']} | {'on' if r['remote_links'] else 'off'} | "
+                f"{kind} | {run['seconds']} | {run['issues_per_second']} | {run['requests']} | "
+                + (
+                    f"{run['api_minimum']} ({run['issues_with_remote_links']})"
+                    if "api_minimum" in run
+                    else ""
+                )
+                + f" | {run['retries']} | "
                 f"{run['sync_peak_rss_mb']} | {run.get('normalise_seconds', '')} | "
                 f"{run['peak_rss_mb']} |"
             )
@@ -178,12 +207,14 @@ def main() -> None:
     parser.add_argument("--deployment", choices=["cloud", "data_center"], default="cloud")
     parser.add_argument("--worker", nargs=2, metavar=("SOURCE_JSON", "RAW_PATH"))
     parser.add_argument("--full", action="store_true")
+    parser.add_argument("--links", choices=["on", "off", "both"], default="on")
     args = parser.parse_args()
     if args.worker:
         entry, raw = json.loads(args.worker[0]), Path(args.worker[1])
         print(json.dumps(worker(entry, raw, args.full, normalise_too=True)))
         return
-    write([bench(size, args.deployment) for size in args.sizes])
+    modes = {"on": [True], "off": [False], "both": [True, False]}[args.links]
+    write([bench(size, args.deployment, links) for size in args.sizes for links in modes])
 
 
 if __name__ == "__main__":

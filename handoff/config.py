@@ -208,6 +208,9 @@ class JiraSource(SourceBase):
     custom_fields: dict[str, str] = {}  # model name -> field id or name
     milestones: Literal["epics", "versions", "both", "none"] = "epics"
     remote_links: bool = True
+    # remote links are read for issues whose changelog shows a RemoteIssueLink change; every
+    # this many days all issues' links are read too (links written without history); 0 = never
+    remote_link_sweep_days: float = Field(7, ge=0)
     overlap_minutes: int = Field(10, ge=0, le=1440)
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)
@@ -325,6 +328,24 @@ class SyncConfig(Strict):
     keep_run_state_days: float = Field(1, gt=0, le=3650)
 
 
+MEMORY_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+class ModelSettings(Strict):
+    """How the model build may use the machine: DuckDB spills to `temp_directory` beyond
+    `memory_limit` instead of growing with the data (the machine runs other work too)."""
+
+    memory_limit: str = "2GB"
+    temp_directory: Path | None = None  # default: <data_dir>/tmp
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _valid_size(cls, value: str) -> str:
+        if not MEMORY_SIZE.match(value.strip()):
+            raise ValueError(f'not a memory size like "2GB" or "512MiB": {value!r}')
+        return value.strip()
+
+
 class HandoffConfig(Strict):
     version: Literal[1] = 1
     organisation: str = "Handoff"
@@ -341,6 +362,7 @@ class HandoffConfig(Strict):
     # milestone item_id -> e-mail of its steward, when it is not the milestone's owner
     milestone_stewards: dict[str, str] = {}
     rules: RulesConfig = RulesConfig()
+    model: ModelSettings = ModelSettings()
     webhook: Webhook | None = None
     sources: list[Source] = []
 
@@ -352,6 +374,10 @@ class HandoffConfig(Strict):
     @property
     def database_path(self) -> Path:
         return self.path(self.database)
+
+    @property
+    def model_temp_dir(self) -> Path:
+        return self.path(self.model.temp_directory or self.data_dir / "tmp")
 
     @property
     def raw_dir(self) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from handoff.bounded import connect_bounded
 from handoff.config import HandoffConfig
 from handoff.redact import redact_optional
 from model import config_tables, history
@@ -128,7 +129,7 @@ def build_model(
     path = path or staging_path(config, run_id)
     path.unlink(missing_ok=True)
     result = BuildResult(path=path, based_on=identity(config.database_path))
-    con = duckdb.connect(str(path))
+    con = connect_bounded(str(path), config)
     with tempfile.TemporaryDirectory() as scratch:
         try:
             create_schema(con)

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from handoff.bounded import connect_bounded
 from handoff.config import HandoffConfig
 from handoff.locked_sql import SqlTimedOut, connect_locked, run_timed
 from rules.compile import finding_sql, run_params
@@ -170,7 +171,7 @@ def evaluate(
     )
     all_problems = problems + waiver_problems + run_problems
     started = time.perf_counter()
-    con = duckdb.connect(str(db_path))
+    con = connect_bounded(str(db_path), config)
     try:
         counts: LifecycleCounts = apply_lifecycle(
             con, findings, evaluated=evaluated, waivers=waivers, now=now, run_id=run_id

@@ -24,6 +24,13 @@ Incremental design (the cursor is per project):
     `modified_at` would skip tasks changed while it ran.
 The events token is taken before listing, so a change made while a sync runs is seen next time.
 
+First syncs read stories only where the history matters: for open tasks and subtasks. A task
+already completed when first seen gets no stories record; its `completed_at` stands for its last
+status change (the normaliser records one completion at that time, from its current section).
+What is then absent for those tasks: earlier section moves, earlier completions and reopenings,
+and so the time each spent in its earlier statuses. Should such a task be reopened or otherwise
+modified, its `modified_at` moves and the next sync reads its whole history.
+
 Dependencies are a paid-plan feature: a free workspace answers 402 to them, and the sync then
 goes on without them (a warning in `stats.warnings` and the log says what is lost).
 
@@ -129,12 +136,17 @@ class _Run:
     modified: dict[str, str] = field(default_factory=dict)  # gid -> modified_at seen this run
     previous_modified: dict[str, str] = field(default_factory=dict)  # from the last cursor
     watermark: str | None = None  # listing start minus the overlap, ISO 8601 UTC
+    first: bool = False  # a first (or forced full) sync: no modified_at is known yet
 
     def saw(self, task: dict[str, Any]) -> bool:
-        """Record a listed task's modified_at; True when it moved since the last run."""
+        """Record a listed task's modified_at; True when its stories must be read: it moved
+        since the last run, or a first sync meets it open (a completed one's `completed_at`
+        is its last status change)."""
         gid = str(task["gid"])
         modified = str(task.get("modified_at") or "")
         self.modified[gid] = modified
+        if self.first and task.get("completed") is True:
+            return False
         return not modified or self.previous_modified.get(gid) != modified
 
 
@@ -184,7 +196,7 @@ class AsanaConnector:
             or previous.get("workspace") != workspace
         ):
             previous = {}
-        run = _Run(previous_modified=dict(previous.get("modified") or {}))
+        run = _Run(previous_modified=dict(previous.get("modified") or {}), first=not previous)
         run.watermark = _iso(listing_start - timedelta(minutes=self.source.overlap_minutes))
         known_subtasks: dict[str, list[str]] = {
             k: list(v) for k, v in (previous.get("subtasks") or {}).items()

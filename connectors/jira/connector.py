@@ -7,7 +7,11 @@ What a fetch yields (record types in the raw store):
   the issue (histories filtered to their status items). The expanded changelog of a search is
   truncated by Jira Cloud to the latest 100 entries; the rest comes from `changelog/bulkfetch`
   (Cloud) or the issue itself (Data Center);
-- `remotelink`: `{"issueKey", "links": [...]}` for each issue changed since the last sync;
+- `remotelink`: `{"issueKey", "links": [...]}` for each issue whose changelog shows a
+  `RemoteIssueLink` item (Jira writes one when a link is added or removed): ever, on a full
+  sync; since the cursor, on an incremental one. Jira has no bulk remote-link endpoint, so this
+  is one request per such issue instead of one per issue. Links an integration writes without
+  history are caught by a sweep of every issue each `remote_link_sweep_days` (0 = never);
 - `status`: the site's statuses (so categories of past statuses are known), and `meta`
   records: `custom_fields` mapping model names to the resolved field ids, and on Data Center
   `epic_link` naming the Epic Link field (stories reach their epic through it there).
@@ -59,7 +63,10 @@ FIELDS = [
 ]  # fmt: skip
 CENSUS_FIELDS = ["updated"]
 CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
-BULK_ISSUES = 100  # changelog/bulkfetch allows 1000; 100 keeps the histories held small
+BULK_ISSUES = 1000  # changelog/bulkfetch's maximum: ids per call
+LINK_FIELD = "RemoteIssueLink"  # the changelog item Jira writes when a remote link changes
+HISTORY_FIELDS = ["status", LINK_FIELD]  # what the model reads from a changelog
+SWEEP_CHUNK = 1000  # issues per landed page of a remote-link sweep
 BULK_FETCH = 100  # issue/bulkfetch takes at most 100 ids or keys per request
 CHECKPOINT_VERSION = 1  # a checkpoint of another layout is not resumed from
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
@@ -101,6 +108,8 @@ class JiraConnector:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._field_ids: dict[str, str] = {}
+        self._links_since: datetime | None = None  # RemoteIssueLink items from then on count
+        self._linked: set[str] = set()  # keys whose remote links this sync has read
         self._epic_link: str | None = None  # Data Center's Epic Link field id
         if self.cloud and not source.email:
             raise ConnectorError(
@@ -217,6 +226,11 @@ class JiraConnector:
                 minutes=self.source.overlap_minutes
             )
             jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
+        self._links_since = window_start
+        self._linked = set()
+        sweep_at = datetime.now(UTC)
+        last_sweep = (cursor or {}).get("remote_link_sweep")
+        sweep = self._sweep_due(last_sweep, sweep_at)
         progress = SearchProgress.restore(resume)
         seen, pending = progress.seen, progress.pending
         self._expect(jql)
@@ -232,7 +246,7 @@ class JiraConnector:
                     yield from self._page(issues, progress, pool)
                     self.stats.items_done = len(seen)
                     if len(pending) >= BULK_ISSUES:
-                        yield from self._full_changelogs(pending)
+                        yield from self._full_changelogs(pending, pool)
                     ids = [int(i["id"]) for i in issues if str(i.get("id", "")).isdigit()]
                     progress.after_id = max([*ids, progress.after_id or 0]) or None
                     yield Page([], checkpoint=progress.checkpoint())
@@ -250,11 +264,17 @@ class JiraConnector:
                 yield from self._page(issues, progress, pool)
             for key in gone:  # deleted since the census: tombstoned now, not next time
                 census.pop(key, None)
-        yield from self._full_changelogs(pending)
+            yield from self._full_changelogs(pending, pool)
+            if sweep:
+                yield from self._sweep(sorted(census), pool)
         yield Census("issue", set(census))
         latest = max([*census.values(), *seen.values()], default=None)
         new_cursor = {"updated": (latest or parse_jira_time(previous or _epoch())).isoformat(),
                       "scope": scope}  # fmt: skip
+        if self.source.remote_links:  # a first sync starts the clock: its changelogs are whole
+            new_cursor["remote_link_sweep"] = (
+                sweep_at.isoformat() if sweep or not last_sweep else str(last_sweep)
+            )
         yield Page([], cursor=new_cursor)
 
     # -- pieces ------------------------------------------------------------------------------
@@ -269,6 +289,50 @@ class JiraConnector:
             return
         count = answer.get("count") if isinstance(answer, dict) else None
         self.stats.items_total = int(count) if isinstance(count, int) else None
+
+    def _sweep_due(self, last_sweep: Any, now: datetime) -> bool:
+        """A sweep reads every issue's remote links: due `remote_link_sweep_days` after the
+        last one (the first sync only starts the clock, having read every changelog)."""
+        days = self.source.remote_link_sweep_days
+        if not self.source.remote_links or days <= 0 or not isinstance(last_sweep, str):
+            return False
+        try:
+            return now - datetime.fromisoformat(last_sweep) >= timedelta(days=days)
+        except ValueError:
+            return True  # an unreadable mark: sweep rather than miss links
+
+    def _sweep(self, keys: list[str], pool: ThreadPoolExecutor) -> Iterator[Batch]:
+        """Remote links of every live issue not read yet in this sync, in landed pages."""
+        todo = [k for k in keys if k not in self._linked]
+        for start in range(0, len(todo), SWEEP_CHUNK):
+            yield Page(self._link_records(todo[start : start + SWEEP_CHUNK], pool))
+
+    def _link_records(self, keys: list[str], pool: ThreadPoolExecutor) -> list[RawRecord]:
+        records = []
+        for key, links in zip(keys, pool.map(self._remote_links, keys), strict=True):
+            self._linked.add(key)
+            if links is not None:
+                records.append(RawRecord("remotelink", key, {"issueKey": key, "links": links}))
+        return records
+
+    def _links_changed(self, histories: list[Any]) -> bool:
+        """Whether a (complete) changelog adds or removes a remote link in the sync window."""
+        since = self._links_since
+        for history in histories:
+            items = history.get("items") if isinstance(history, dict) else None
+            if not any(
+                isinstance(i, dict) and LINK_FIELD in (i.get("fieldId"), i.get("field"))
+                for i in items or []
+            ):
+                continue
+            if since is None:
+                return True
+            try:
+                if parse_jira_time(str(history.get("created"))) >= since:
+                    return True
+            except ValueError:
+                return True  # unreadable time: read the links rather than miss them
+        return False
 
     def _scope(self) -> str:
         if self.source.jql:
@@ -428,16 +492,15 @@ class JiraConnector:
             changelog = issue.pop("changelog", None) or {}
             histories = changelog.get("histories") or []
             records.append(RawRecord("issue", key, issue))
-            keys.append(key)
             progress.saw(key, str(updated), updated_at)
             if int(changelog.get("total") or 0) > len(histories):
-                pending[str(issue["id"])] = key
+                pending[str(issue["id"])] = key  # links decided once the history is whole
             else:
                 records.append(_changelog_record(str(issue.get("id")), key, histories))
+                if self._links_changed(histories):
+                    keys.append(key)
         if self.source.remote_links and keys:
-            for key, links in zip(keys, pool.map(self._remote_links, keys), strict=True):
-                if links is not None:
-                    records.append(RawRecord("remotelink", key, {"issueKey": key, "links": links}))
+            records += self._link_records(keys, pool)
         yield Page(records)
 
     def _remote_links(self, key: str) -> list[Any] | None:
@@ -445,19 +508,27 @@ class JiraConnector:
                           missing_ok=True)  # fmt: skip
         return links if isinstance(links, list) else None
 
-    def _full_changelogs(self, pending: dict[str, str]) -> Iterator[Batch]:
-        """Complete histories of issues whose expanded changelog was truncated."""
+    def _full_changelogs(
+        self, pending: dict[str, str], pool: ThreadPoolExecutor
+    ) -> Iterator[Batch]:
+        """Complete histories of issues whose expanded changelog was truncated (and the remote
+        links of those whose complete history shows a link change)."""
         if not pending:
             return
         if not self.cloud:
             records = []
+            linked = []
             for issue_id, key in pending.items():
                 issue = self._get(f"reading the history of {key}", f"issue/{key}",
                                   params={"fields": "status", "expand": "changelog"},
                                   missing_ok=True)  # fmt: skip
                 histories = ((issue or {}).get("changelog") or {}).get("histories") or []
                 records.append(_changelog_record(issue_id, key, histories))
+                if self._links_changed(histories):
+                    linked.append(key)
             pending.clear()
+            if self.source.remote_links and linked:
+                records += self._link_records(linked, pool)
             yield Page(records)
             return
         ids = list(pending)
@@ -468,7 +539,7 @@ class JiraConnector:
             while True:
                 body: dict[str, Any] = {
                     "issueIdsOrKeys": batch,
-                    "fieldIds": ["status"],
+                    "fieldIds": HISTORY_FIELDS,
                     "maxResults": 10000,
                 }
                 if token:
@@ -481,9 +552,14 @@ class JiraConnector:
                 token = result.get("nextPageToken")
                 if not token:
                     break
-            yield Page(
-                [_changelog_record(i, pending[i], h) for i, h in collected.items() if i in pending]
-            )
+            records = [
+                _changelog_record(i, pending[i], h) for i, h in collected.items() if i in pending
+            ]
+            linked = [pending[i] for i, h in collected.items()
+                      if i in pending and self._links_changed(h)]  # fmt: skip
+            if self.source.remote_links and linked:
+                records += self._link_records(linked, pool)
+            yield Page(records)
         pending.clear()
 
     def _census(self, scope: str) -> dict[str, datetime]:

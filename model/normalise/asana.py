@@ -253,6 +253,17 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
                CASE WHEN kind = 'marked_complete' THEN {_category("section")} ELSE 'done' END,
                CASE WHEN kind = 'marked_complete' THEN 'done' ELSE {_category("section")} END
         FROM placed
+        UNION ALL
+        -- a task completed before the first sync has no stories landed: its completion time
+        -- is its last status change, from the section it sits in
+        SELECT t.gid, {_ts("t.p->>'completed_at'")},
+               coalesce(t.section, 'Open'), 'Completed',
+               {_category("coalesce(t.section, 'Open')")}, 'done'
+        FROM _asana_tasks t
+        WHERE t.completed AND NOT t.is_deleted AND t.p->>'completed_at' IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM {raw}.raw_records r
+                          WHERE r.record_type = 'stories' AND r.record_key = t.gid
+                            AND NOT r.is_deleted)
         """,
         {"status_keys": params["status_keys"], "status_values": params["status_values"]},
     )

@@ -71,7 +71,7 @@ def test_full_sync_loads_everything_the_sandbox_serves(tmp_path: Path) -> None:
         top = {g for g, t in org.tasks.items() if t.parent is None}
         assert _live(raw, "task") == top
         assert _live(raw, "subtask") == org.all_subtask_gids()
-        assert _live(raw, "stories") == set(org.tasks)
+        assert _live(raw, "stories") == {g for g, t in org.tasks.items() if not t.completed}
         assert connector.stats.requests == sb.server.total_requests
         staged = _staging(raw, _source(sb))
     items = {row[0]: row for row in staged["items"]}
@@ -89,16 +89,23 @@ def test_full_sync_loads_everything_the_sandbox_serves(tmp_path: Path) -> None:
         projects = [p for p, _ in org.tasks[gid].memberships]
         return min(projects, key=int) if projects else None
 
+    def open_task(gid: str) -> bool:  # a completed task's history is its completion alone
+        return not org.tasks[gid].completed
+
     moves = [
         s
         for s in org.stories.values()
-        if s.resource_subtype in ("marked_complete", "marked_incomplete")
-        or (
-            s.resource_subtype == "section_changed"
-            and home(s.task_gid) in (None, org.sections[s.details["new_section"]].project_gid)
+        if open_task(s.task_gid)
+        and (
+            s.resource_subtype in ("marked_complete", "marked_incomplete")
+            or (
+                s.resource_subtype == "section_changed"
+                and home(s.task_gid) in (None, org.sections[s.details["new_section"]].project_gid)
+            )
         )
     ]
-    assert len(staged["changes"]) == len(moves)
+    completions = sum(1 for t in org.tasks.values() if t.completed)
+    assert len(staged["changes"]) == len(moves) + completions
 
 
 def test_incremental_fetches_only_changes_and_matches_a_full_sync(tmp_path: Path) -> None:
@@ -125,7 +132,26 @@ def test_incremental_fetches_only_changes_and_matches_a_full_sync(tmp_path: Path
         incremental = _staging(raw, _source(sb))
         fresh = tmp_path / "fresh.duckdb"
         _sync(sb, fresh, full=True)
-        assert incremental == _staging(fresh, _source(sb))
+        first = _staging(fresh, _source(sb))
+    # a completed task moved between sections after its completion: a first sync, reading no
+    # stories for it, dates its last status change at `completed_at`
+    changed_at = 19  # stg_items.status_changed_at
+    assert [r[:changed_at] + r[changed_at + 1 :] for r in incremental["items"]] == [
+        r[:changed_at] + r[changed_at + 1 :] for r in first["items"]
+    ]
+    assert [r for r in incremental["items"] if r[8] != "Completed"] == [
+        r for r in first["items"] if r[8] != "Completed"
+    ]
+    assert incremental["refs"] == first["refs"]
+    # a first sync keeps only the completion of a completed task; the store synced since holds
+    # the whole history of the tasks that changed
+    done = {f"mkt-asana:{g}" for g, t in org.tasks.items() if t.completed}
+    extra = set(incremental["changes"]) - set(first["changes"])
+    assert {row[0] for row in extra} <= done
+    # ...and dates that completion from the task's current section
+    missing = set(first["changes"]) - set(incremental["changes"])
+    assert all(row[0] in done and row[3] == "Completed" for row in missing)
+    assert len(missing) <= len(changes["moved"])
 
 
 def test_new_subtask_and_deleted_subtask_are_seen(tmp_path: Path) -> None:
@@ -163,7 +189,7 @@ def test_fault_modes_end_in_complete_data(tmp_path: Path, faults: Faults) -> Non
         raw = tmp_path / "faults.duckdb"
         connector = _sync(sb, raw, full=True, clock=clock)
         assert _live(raw, "task") == {g for g, t in org.tasks.items() if t.parent is None}
-        assert _live(raw, "stories") == set(org.tasks)
+        assert _live(raw, "stories") == {g for g, t in org.tasks.items() if not t.completed}
         if faults.slow_ms == 0:
             assert connector.stats.retries > 0
         assert connector.stats.waited_seconds == pytest.approx(clock.slept)
