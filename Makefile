@@ -16,7 +16,7 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 venv: $(BIN)/.installed
 
 demo: venv
-	$(BIN)/handoff demo
+	$(BIN)/handoff demo --serve
 
 lint: venv
 	$(BIN)/ruff check .

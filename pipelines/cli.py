@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,10 +12,10 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from handoff.dotenv import load_dotenv
 from handoff.errors import HandoffError
 from pipelines import cli_rules, cli_sandbox
 from pipelines.cli_output import (
-    print_rows,
     print_rules_not_evaluated,
     print_sync_summary,
     user_text,
@@ -119,11 +120,45 @@ def report(
     console.print(f"wrote {path}")
 
 
+def _query_text(query: str | None, file: Path | None) -> str:
+    """The SQL from the argument, `--file`, or standard input (`-` as either)."""
+    if (query is None) == (file is None):
+        raise HandoffError("give the SQL as an argument, `-` for standard input, or --file PATH")
+    if query is not None and query != "-":
+        return query
+    if query == "-" or str(file) == "-":
+        return sys.stdin.read()
+    assert file is not None
+    try:
+        return file.read_text(encoding="utf-8")
+    except OSError as err:
+        raise HandoffError(f"--file {file}: {err.strerror or err}") from None
+
+
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="A read-only SQL query over the published model.")],
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help="Read-only SQL over the published model; several statements are run in "
+            "order and each result printed. `-` reads it from standard input.",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read the SQL from this file (`-`: stdin).")
+    ] = None,
     config: ConfigOption = Path("handoff.yaml"),
-    format: Annotated[Literal["table", "csv", "json"], typer.Option("--format", "-f")] = "table",
+    format: Annotated[
+        Literal["table", "csv", "json", "parquet"],
+        typer.Option("--format", "-f", help="table, csv, json, or parquet (needs --out)."),
+    ] = "table",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    vertical: bool = typer.Option(
+        False, "--vertical", "-x", help="One record per row (the default when a table is too wide)."
+    ),
     limit: int = typer.Option(200, help="Rows shown in table format."),
     timeout: float = typer.Option(60, min=0.1, help="Seconds after which the query is stopped."),
     raw_csv: bool = typer.Option(
@@ -135,18 +170,37 @@ def sql(
 ) -> None:
     """Query the published database read-only (it never blocks a running sync).
 
-    The query runs locked: one SELECT, no file access, no ATTACH/COPY/EXPORT/INSTALL/LOAD.
+    Every statement runs locked: SELECTs only, no file access, no ATTACH/COPY/EXPORT/INSTALL/LOAD.
     """
     from handoff.config import load_config
-    from pipelines.analyst_sql import run_analyst_query
+    from pipelines import sql_output
+    from pipelines.analyst_sql import run_analyst_queries
 
+    text = _query_text(query, file)
+    if format == "parquet" and out is None:
+        raise HandoffError("--format parquet needs --out FILE")
     cfg = load_config(config, require_env=False)
     if not cfg.database_path.exists():
         raise HandoffError(
             f"{cfg.database_path}: no published database yet; run `handoff sync` first"
         )
-    columns, rows = run_analyst_query(cfg.database_path, query, seconds=timeout)
-    print_rows(columns, rows, format, limit, raw_csv=raw_csv)
+    results = run_analyst_queries(
+        cfg.database_path, text, seconds=timeout, as_arrow=format == "parquet"
+    )
+    if format == "parquet":
+        assert out is not None
+        sql_output.write_parquet(results, out)
+        console.print(f"wrote {sum(r.arrow.num_rows for r in results if r.arrow)} rows to {out}")
+        return
+    with open(out, "w", encoding="utf-8", newline="") if out else nullcontext(sys.stdout) as target:
+        if format == "csv":
+            for index, result in enumerate(results):
+                target.write("\n" if index else "")
+                sql_output.write_csv(target, result, raw=raw_csv)
+        elif format == "json":
+            sql_output.write_json(target, results)
+        else:
+            sql_output.print_results(target, results, limit=limit, vertical=vertical)
 
 
 @app.command()
@@ -200,6 +254,7 @@ def demo(
 def main() -> None:
     """Entry point: user errors print one clear message, never a traceback."""
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    load_dotenv()  # the tokens and Dagster home `handoff demo` left in ./.env
     try:
         app()
     except HandoffError as err:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from handoff.config import load_config
 from handoff.redact import redact
@@ -61,34 +58,6 @@ def csv_line(values: list[Any] | tuple[Any, ...]) -> str:
     return ",".join(fields) + "\n"
 
 
-def print_rows(
-    columns: list[str],
-    rows: list[tuple[Any, ...]],
-    fmt: str,
-    limit: int,
-    *,
-    raw_csv: bool = False,
-) -> None:
-    if fmt == "csv":
-        cell = (lambda v: v) if raw_csv else neutralise_cell
-        sys.stdout.write(csv_line([cell(c) for c in columns]))
-        for row in rows:
-            sys.stdout.write(csv_line([cell(v) for v in row]))
-    elif fmt == "json":
-        json.dump(
-            [dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1
-        )
-        sys.stdout.write("\n")
-    else:
-        table = Table(*columns, show_lines=False)
-        for row in rows[:limit]:
-            table.add_row(*("" if v is None else escape(shorten(str(v))) for v in row))
-        out = Console()
-        out.print(table)
-        if len(rows) > limit:
-            out.print(f"… {len(rows) - limit} more rows (use --limit or --format csv)")
-
-
 def headline(database: Path) -> dict[str, Any]:
     """Figures from the published database for the end-of-run summary."""
     con = duckdb.connect(str(database), read_only=True)
@@ -116,13 +85,23 @@ def headline(database: Path) -> dict[str, Any]:
         con.close()
 
 
+PLANNED_SURPRISE = (
+    "planned: a declared contract covers the handoff (a known bottleneck); "
+    "surprise: no contract covers it"
+)
+
+
 def print_sync_summary(console: Console, config_file: Path, report: SyncReport) -> None:
+    """The run in one unit: items per source, then dependencies and findings of the model."""
     config = load_config(config_file, require_env=False)
+    published = config.database_path.exists()
+    figures = headline(config.database_path) if published else None
     for name, outcome in sorted(report.outcomes.items()):
         if outcome.status == "success":
+            items = figures["items"].get(name, 0) if figures else "?"
             console.print(
-                f"  [green]✓[/] {name}: {outcome.changed} changed, {outcome.deleted} deleted, "
-                f"{outcome.requests} requests, {outcome.seconds:.1f}s"
+                f"  [green]✓[/] {escape(name)}: {items} items ({outcome.changed} records fetched, "
+                f"{outcome.deleted} deleted; {outcome.requests} requests, {outcome.seconds:.1f}s)"
             )
         else:
             console.print(
@@ -131,10 +110,9 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
     for error in report.errors:
         console.print(f"  [red]{user_text(error)}[/]", highlight=False)
     print_rules_not_evaluated(console, report.rules_not_evaluated)
-    if not config.database_path.exists():
+    if figures is None:
         console.print("[red]no database was published[/]")
         return
-    figures = headline(config.database_path)
     total_items = sum(figures["items"].values())
     deps, cross, unresolved = figures["dependencies"]
     opened = figures["open"]
@@ -143,11 +121,12 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
         f"({cross} cross-department, {unresolved} unmapped)"
     )
     console.print(
-        "open findings: "
+        f"findings: {sum(opened.values())} open ("
         + ", ".join(f"{opened.get(s, 0)} {s}" for s in ("fail", "warn", "info"))
-        + f" — {figures['classification'].get('surprise', 0)} surprise, "
+        + f"): {figures['classification'].get('surprise', 0)} surprise, "
         f"{figures['classification'].get('planned', 0)} planned"
     )
+    console.print(f"  ({PLANNED_SURPRISE})", highlight=False)
     rejected = sum(figures["rejected"].values())
     if rejected:
         per_source = ", ".join(f"{s}: {n}" for s, n in figures["rejected"].items())

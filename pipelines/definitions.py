@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from handoff.config import HandoffConfig, load_config
+from handoff.dotenv import load_dotenv
 from pipelines.defs.exceptions import build_exception_assets
 from pipelines.defs.freshness import build_freshness_checks
 from pipelines.defs.model import build_model_assets
@@ -33,6 +34,7 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
 
 
 def _load() -> dg.Definitions:
+    load_dotenv()  # the demo's tokens in ./.env, like the `handoff` CLI
     path = config_path()
     config = (
         load_config(path, require_env=False)
