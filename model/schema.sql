@@ -222,7 +222,9 @@ CREATE TABLE exceptions (
     occurrences    INTEGER NOT NULL,
     blast_radius   INTEGER NOT NULL,
     waiver_reason  VARCHAR,
-    waived_until   DATE
+    waived_until   DATE,
+    waived_by      VARCHAR,
+    waived_at      TIMESTAMP
 );
 COMMENT ON TABLE exceptions IS 'One row per finding of a rule, with its lifecycle across runs.';
 COMMENT ON COLUMN exceptions.exception_id IS 'Stable fingerprint of rule id and subject ids: the same finding keeps its id across runs.';
@@ -242,6 +244,8 @@ COMMENT ON COLUMN exceptions.occurrences IS 'Number of runs that found it.';
 COMMENT ON COLUMN exceptions.blast_radius IS 'How many open items transitively wait on the finding''s subject.';
 COMMENT ON COLUMN exceptions.waiver_reason IS 'Why the finding is waived (from waivers.yaml / handoff waive).';
 COMMENT ON COLUMN exceptions.waived_until IS 'The waiver''s expiry date; the finding reopens after it.';
+COMMENT ON COLUMN exceptions.waived_by IS 'Who recorded the waiver (handoff waive --by, default the OS user).';
+COMMENT ON COLUMN exceptions.waived_at IS 'When the waiver was recorded (UTC).';
 
 CREATE TABLE exception_runs (
     run_id      VARCHAR NOT NULL,

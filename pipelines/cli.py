@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 from contextlib import nullcontext
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
+import typer.main
+from rich.markup import escape
+from typer._click import exceptions as click  # the click that typer vendors and raises
 
 from handoff.dotenv import load_dotenv
 from handoff.errors import HandoffError
-from pipelines import cli_rules, cli_sandbox
+from pipelines import cli_rules, cli_sandbox, cli_waive
 from pipelines.cli_output import (
+    headline,
+    make_console,
     print_rules_not_evaluated,
     print_sync_summary,
     user_text,
@@ -26,21 +31,74 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: no <bool>/<path> type tags, no boxes in logs
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_sandbox.app, name="sandbox")
-console = Console(stderr=True, soft_wrap=True)  # one finding or figure per line, never wrapped
+app.add_typer(cli_waive.app, name="waive")
+console = make_console(stderr=True)  # one finding or figure per line, never wrapped
 
 # Exit codes of every command (documented in README's CLI section).
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2  # bad arguments, configuration or input: nothing ran
+EXIT_FINDINGS = 3  # completed, with open findings at or above --fail-on
 EXIT_WARNINGS = 4  # completed, but some rules were not evaluated
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); 143 when terminated (SIGTERM)
+
+FailOnOption = Annotated[
+    Literal["fail", "warn"] | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 3 when open findings of this severity or worse remain (fail, or warn: "
+        "warn and fail).",
+        show_default=False,
+    ),
+]
+FAILING = {"fail": ("fail",), "warn": ("fail", "warn")}
+
+
+def findings_at(fail_on: str | None, open_by_severity: dict[str, int]) -> int:
+    """How many open findings reach the --fail-on level (0 without --fail-on)."""
+    return sum(open_by_severity.get(s, 0) for s in FAILING.get(fail_on or "", ()))
+
 
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", "-c", envvar="HANDOFF_CONFIG", help="Path of handoff.yaml."),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"handoff {version('handoff')}")
+        except PackageNotFoundError:
+            print("handoff (not installed)")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_print_version,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Handoff: expose cross-tool handoffs and stalled dependencies."""
+
+
+def _exit_on_findings(fail_on: str | None, open_by_severity: dict[str, int]) -> None:
+    count = findings_at(fail_on, open_by_severity)
+    if count:
+        console.print(f"[red]{count} open finding(s) at --fail-on {fail_on} or worse[/]")
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command()
@@ -69,6 +127,7 @@ def sync(
     wait: float = typer.Option(
         0, help="Seconds to wait for another running sync before giving up."
     ),
+    fail_on: FailOnOption = None,
 ) -> None:
     """Fetch the sources, rebuild the model, evaluate the rules, publish and write the report."""
     from handoff.config import load_config
@@ -82,19 +141,26 @@ def sync(
     print_sync_summary(console, config, report)
     if not report.success:
         raise typer.Exit(EXIT_FAILED)
+    if fail_on and report.published:
+        _exit_on_findings(
+            fail_on, headline(load_config(config, require_env=False).database_path)["open"]
+        )
     if report.warnings:
         console.print("[yellow]sync completed with warnings[/]")
         raise typer.Exit(EXIT_WARNINGS)
 
 
 @app.command()
-def check(config: ConfigOption = Path("handoff.yaml")) -> None:
+def check(config: ConfigOption = Path("handoff.yaml"), fail_on: FailOnOption = None) -> None:
     """Re-evaluate the rules on the published model (no fetch), e.g. after editing rules or waivers."""
     from pipelines.evaluate_only import evaluate_published
 
     result = evaluate_published(config)
     console.print(f"findings: {result.summary()}")
     print_rules_not_evaluated(console, [str(p) for p in result.problems])
+    _exit_on_findings(
+        fail_on, {"fail": result.open_fail, "warn": result.open_warn, "info": result.open_info}
+    )
     if result.problems:
         console.print("[yellow]check completed with warnings[/]")
         raise typer.Exit(EXIT_WARNINGS)
@@ -204,28 +270,6 @@ def sql(
 
 
 @app.command()
-def waive(
-    exception_id: Annotated[str, typer.Argument(help="The finding's exception_id.")],
-    until: Annotated[
-        str, typer.Option(help="Expiry date YYYY-MM-DD; the finding reopens after it.")
-    ],
-    reason: Annotated[str, typer.Option(help="Why the finding is accepted for now.")],
-    config: ConfigOption = Path("handoff.yaml"),
-) -> None:
-    """Waive a finding until a date (recorded in the waivers file, applied by the next sync/check)."""
-    from handoff.config import load_config
-    from rules.engine import add_waiver
-
-    try:
-        expiry = date.fromisoformat(until)
-    except ValueError:
-        raise HandoffError(f"--until: {until!r} is not a date like 2026-12-31") from None
-    cfg = load_config(config, require_env=False)
-    add_waiver(cfg, exception_id, expiry, reason)
-    console.print(f"waived {exception_id} until {expiry}; run `handoff check` to apply it now")
-
-
-@app.command()
 def doctor(config: ConfigOption = Path("handoff.yaml")) -> None:
     """Check the config, each source's credentials and reach, the database and the Dagster home."""
     from pipelines.doctor import run_doctor
@@ -251,15 +295,44 @@ def demo(
         raise typer.Exit(1)
 
 
-def main() -> None:
-    """Entry point: user errors print one clear message, never a traceback."""
+VALIDATOR_PHRASES = re.compile(r"(Value error|Assertion failed), ")
+INVALID_VALUE = re.compile(r"Invalid value for '([^']+)'(?: / '[^']+')?: ")
+
+
+def usage_text(err: click.ClickException) -> str:
+    """A usage error in the CLI's words: `--option: what is wrong`, no validator's phrasing."""
+    message = VALIDATOR_PHRASES.sub("", err.format_message())
+    return INVALID_VALUE.sub(r"\1: ", message)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every error printed once, as one clear line, never a traceback."""
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     load_dotenv()  # the tokens and Dagster home `handoff demo` left in ./.env
+    # Library loggers (connectors, model) would print each source error again through Python's
+    # last-resort handler; the summary prints it once.
+    logging.getLogger().addHandler(logging.NullHandler())
+    args = cli_waive.as_subcommand(list(sys.argv[1:] if argv is None else argv))
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(args, prog_name="handoff", standalone_mode=False)
     except HandoffError as err:
         console.print(f"[bold red]error:[/] {user_text(err)}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_USAGE)
+    except click.NoArgsIsHelpError as err:
+        print(err.ctx.get_help() if err.ctx else "", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as err:
+        hint = f"\n(`{err.ctx.command_path} -h` for help)" if err.ctx else ""
+        console.print(f"[bold red]error:[/] {escape(usage_text(err))}{hint}", highlight=False)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as err:
+        console.print(f"[bold red]error:[/] {escape(usage_text(err))}", highlight=False)
+        sys.exit(err.exit_code)
+    except typer.Abort:
+        console.print("interrupted", highlight=False)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

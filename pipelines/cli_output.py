@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,18 @@ from handoff.redact import redact
 
 if TYPE_CHECKING:
     from pipelines.runner import SyncReport
+
+
+NOT_A_TERMINAL_WIDTH = 1000  # logs and pipes get whole lines; a terminal gets its own width
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that fits a terminal, and prints tables uncut to a file, pipe or log
+    (Rich would otherwise assume 80 columns). COLUMNS, when set, wins."""
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return Console(stderr=stderr, soft_wrap=True)
+    return Console(stderr=stderr, soft_wrap=True, width=NOT_A_TERMINAL_WIDTH)
 
 
 MAX_SHOWN_CHARS = 300  # a cell or message longer than this is cut: one line stays one line

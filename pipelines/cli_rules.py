@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from handoff.config import HandoffConfig, load_config
 from handoff.errors import HandoffError
+from pipelines.cli_output import make_console
 
-app = typer.Typer(help="Inspect and test the rules.", no_args_is_help=True)
-console = Console()
+app = typer.Typer(help="Inspect and test the rules.", no_args_is_help=True, rich_markup_mode=None)
+console = make_console()
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="HANDOFF_CONFIG")]
 
 

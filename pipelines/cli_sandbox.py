@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from sandbox.generated import RunningSandbox
 
 app = typer.Typer(
-    help="Run the sandbox servers that follow the vendors' API contracts.", no_args_is_help=True
+    help="Run the sandbox servers that follow the vendors' API contracts.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 console = Console()
 STATE_FILE = Path(".handoff-sandbox.json")

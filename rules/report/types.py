@@ -76,6 +76,8 @@ class Finding:
     resolved_at: str | None = None
     waiver_reason: str | None = None
     waived_until: str | None = None
+    waived_by: str | None = None
+    waived_at: str | None = None
 
 
 @dataclass
