@@ -44,6 +44,9 @@ class Department(Strict):
     name: str
     description: str = ""
     kpis: list[Kpi] = []
+    # Other spellings tools use for this department ("Store Operations" for "Store Ops");
+    # case and spacing never matter.
+    aliases: list[str] = []
 
 
 class KpiTension(Strict):

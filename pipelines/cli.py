@@ -270,6 +270,29 @@ def sql(
 
 
 @app.command()
+def export(
+    parquet: Annotated[
+        Path, typer.Option("--parquet", help="Folder for one Parquet file per table and view.")
+    ],
+    config: ConfigOption = Path("handoff.yaml"),
+) -> None:
+    """Export the published model as Parquet files (for BI tools that cannot open the database)."""
+    from handoff.config import load_config
+    from model.export import export_parquet
+
+    cfg = load_config(config, require_env=False)
+    if not cfg.database_path.exists():
+        raise HandoffError(
+            f"{cfg.database_path}: no published database yet; run `handoff sync` first"
+        )
+    counts = export_parquet(cfg.database_path, parquet)
+    console.print(
+        f"wrote {len(counts)} Parquet files ({sum(counts.values()):,} rows) and model.sql "
+        f"to {parquet}"
+    )
+
+
+@app.command()
 def doctor(config: ConfigOption = Path("handoff.yaml")) -> None:
     """Check the config, each source's credentials and reach, the database and the Dagster home."""
     from pipelines.doctor import run_doctor

@@ -71,6 +71,16 @@ def csv_line(values: list[Any] | tuple[Any, ...]) -> str:
     return ",".join(fields) + "\n"
 
 
+# Departments items carry that the config does not declare (only when it declares some).
+UNDECLARED_DEPARTMENTS_SQL = """
+SELECT department, count(*) FROM work_items
+WHERE NOT is_deleted AND department IS NOT NULL
+  AND department NOT IN (SELECT name FROM departments)
+  AND EXISTS (SELECT 1 FROM departments)
+GROUP BY 1 ORDER BY 2 DESC, 1
+"""
+
+
 def headline(database: Path) -> dict[str, Any]:
     """Figures from the published database for the end-of-run summary."""
     con = duckdb.connect(str(database), read_only=True)
@@ -93,6 +103,7 @@ def headline(database: Path) -> dict[str, Any]:
             "rejected": dict(
                 q("SELECT source, count(*) FROM rejected_records GROUP BY 1 ORDER BY 1")
             ),
+            "undeclared_departments": q(UNDECLARED_DEPARTMENTS_SQL),
         }
     finally:
         con.close()
@@ -140,6 +151,17 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
         f"{figures['classification'].get('planned', 0)} planned"
     )
     console.print(f"  ({PLANNED_SURPRISE})", highlight=False)
+    undeclared = figures["undeclared_departments"]
+    if undeclared:
+        listed = ", ".join(
+            f"{user_text(repr(name), 80)} ({n} items)" for name, n in undeclared[:10]
+        )
+        console.print(
+            f"[yellow]warning:[/] {len(undeclared)} department(s) not declared in the config: "
+            f"{listed}; declare them under `departments:` or list the spelling under a "
+            "department's `aliases:`",
+            highlight=False,
+        )
     rejected = sum(figures["rejected"].values())
     if rejected:
         per_source = ", ".join(f"{s}: {n}" for s, n in figures["rejected"].items())

@@ -185,3 +185,34 @@ def apply_lifecycle(
         con.unregister("rule_findings")
         con.unregister("active_waivers")
     return counts
+
+
+SUBJECTS_SQL = """
+CREATE TABLE IF NOT EXISTS exception_subjects (
+    exception_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
+    position INTEGER NOT NULL, PRIMARY KEY (exception_id, position)
+);
+DELETE FROM exception_subjects;
+INSERT INTO exception_subjects
+SELECT exception_id, item_id,
+       CASE WHEN n = 1 THEN 'subject' WHEN i = 1 THEN 'upstream'
+            WHEN i = n THEN 'downstream' ELSE 'member' END AS role,
+       i::INTEGER AS position
+FROM (
+    SELECT exception_id, len(subject_ids) AS n, unnest(subject_ids) AS item_id,
+           unnest(generate_series(1, len(subject_ids))) AS i
+    FROM exceptions
+);
+"""
+
+
+def publish_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """After the merge: the primary key on `exceptions` (added once, after the bulk rewrite,
+    so the merge itself maintains no index) and the `exception_subjects` bridge for BI tools."""
+    has_key = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() "
+        "WHERE table_name = 'exceptions' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    if not (has_key and has_key[0]):
+        con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
+    con.execute(SUBJECTS_SQL)
