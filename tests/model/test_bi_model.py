@@ -195,7 +195,7 @@ def test_department_spellings_become_one_department_and_unknown_ones_are_warned(
                 "kind": "csv",
                 "path": "plans/store2.csv",
                 "department": "  store   OPERATIONS ",
-            },  # fmt: skip
+            },
             {"name": "hq", "kind": "csv", "path": "plans/hq.csv", "department": "Retail HQ"},
         ],
     )
