@@ -131,7 +131,10 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
             console.print(
                 f"  [red]✗[/] {escape(name)}: {user_text(outcome.error)} — kept its last good data"
             )
+    shown = [o.error for o in report.outcomes.values() if o.error]
     for error in report.errors:
+        if any(message in error for message in shown):
+            continue  # a later step failing on a source's error: that line is printed above
         console.print(f"  [red]{user_text(error)}[/]", highlight=False)
     print_rules_not_evaluated(console, report.rules_not_evaluated)
     if figures is None:

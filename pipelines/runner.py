@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,11 +47,17 @@ def _rules_not_evaluated(event: Any) -> list[str] | None:
     return [str(v) for v in entry.value] if entry is not None else []
 
 
+# "dagster._core.definitions.events.Failure: ", "RuntimeError: ": class names say nothing to users
+_CLASS_PREFIX = re.compile(
+    r"^(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Failure|Interrupt)\w*: "
+)
+
+
 def _root_message(error: Any) -> str:
     """The innermost error's first line: what actually went wrong, not Dagster's wrapper."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return str(error.message).strip().splitlines()[0]
+    return _CLASS_PREFIX.sub("", str(error.message).strip().splitlines()[0])
 
 
 def _instance() -> dg.DagsterInstance:

@@ -48,7 +48,7 @@ def write_csv(out: IO[str], result: QueryResult, *, raw: bool) -> None:
     neutral = (lambda v: v) if raw else neutralise_cell
     out.write(csv_line([neutral(c) for c in result.columns]))
     for row in result.rows:
-        out.write(csv_line([neutral(cell_text(v)) for v in row]))
+        out.write(csv_line([cell_text(neutral(v)) for v in row]))  # numbers stay numbers
 
 
 def json_rows(result: QueryResult) -> list[dict[str, Any]]:
