@@ -51,6 +51,7 @@ FailOnOption = Annotated[
     Literal["fail", "warn"] | None,
     typer.Option(
         "--fail-on",
+        metavar="fail|warn",
         help="Exit 3 when open findings of this severity or worse remain (fail, or warn: "
         "warn and fail).",
         show_default=False,
@@ -66,7 +67,9 @@ def findings_at(fail_on: str | None, open_by_severity: dict[str, int]) -> int:
 
 ConfigOption = Annotated[
     Path,
-    typer.Option("--config", "-c", envvar="HANDOFF_CONFIG", help="Path of handoff.yaml."),
+    typer.Option(
+        "--config", "-c", envvar="HANDOFF_CONFIG", metavar="PATH", help="Path of handoff.yaml."
+    ),
 ]
 
 
@@ -103,7 +106,9 @@ def _exit_on_findings(fail_on: str | None, open_by_severity: dict[str, int]) -> 
 
 @app.command()
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("handoff.yaml"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Where to write the config.")] = Path(
+        "handoff.yaml"
+    ),
     force: bool = typer.Option(False, help="Overwrite an existing file."),
 ) -> None:
     """Write a commented handoff.yaml template to start from."""
@@ -119,13 +124,14 @@ def init(
 def sync(
     config: ConfigOption = Path("handoff.yaml"),
     source: Annotated[
-        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+        list[str] | None,
+        typer.Option("--source", "-s", metavar="NAME", help="Only this source (repeatable)."),
     ] = None,
     full: bool = typer.Option(
         False, "--full", help="Refetch everything instead of changes since the last sync."
     ),
     wait: float = typer.Option(
-        0, help="Seconds to wait for another running sync before giving up."
+        0, metavar="SECONDS", help="Seconds to wait for another running sync before giving up."
     ),
     fail_on: FailOnOption = None,
 ) -> None:
@@ -169,9 +175,12 @@ def check(config: ConfigOption = Path("handoff.yaml"), fail_on: FailOnOption = N
 @app.command()
 def report(
     config: ConfigOption = Path("handoff.yaml"),
-    format: Annotated[Literal["html", "md", "json"], typer.Option("--format", "-f")] = "html",
+    format: Annotated[
+        Literal["html", "md", "json"], typer.Option("--format", "-f", metavar="html|md|json")
+    ] = "html",
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output file (default from the config).")
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Output file (default from the config)."),
     ] = None,
 ) -> None:
     """Write the exception report from the published model."""
@@ -209,24 +218,34 @@ def sql(
             help="Read-only SQL over the published model; several statements are run in "
             "order and each result printed. `-` reads it from standard input.",
             show_default=False,
+            metavar="SQL",
         ),
     ] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="Read the SQL from this file (`-`: stdin).")
+        Path | None,
+        typer.Option("--file", metavar="PATH", help="Read the SQL from this file (`-`: stdin)."),
     ] = None,
     config: ConfigOption = Path("handoff.yaml"),
     format: Annotated[
         Literal["table", "csv", "json", "parquet"],
-        typer.Option("--format", "-f", help="table, csv, json, or parquet (needs --out)."),
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="table|csv|json|parquet",
+            help="Output format; parquet needs --out.",
+        ),
     ] = "table",
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     ] = None,
     vertical: bool = typer.Option(
         False, "--vertical", "-x", help="One record per row (the default when a table is too wide)."
     ),
-    limit: int = typer.Option(200, help="Rows shown in table format."),
-    timeout: float = typer.Option(60, min=0.1, help="Seconds after which the query is stopped."),
+    limit: int = typer.Option(200, metavar="ROWS", help="Rows shown in table format."),
+    timeout: float = typer.Option(
+        60, min=0.1, metavar="SECONDS", help="Seconds after which the query is stopped."
+    ),
     raw_csv: bool = typer.Option(
         False,
         "--raw-csv",
@@ -272,7 +291,10 @@ def sql(
 @app.command()
 def export(
     parquet: Annotated[
-        Path, typer.Option("--parquet", help="Folder for one Parquet file per table and view.")
+        Path,
+        typer.Option(
+            "--parquet", metavar="DIR", help="Folder for one Parquet file per table and view."
+        ),
     ],
     config: ConfigOption = Path("handoff.yaml"),
 ) -> None:
@@ -304,7 +326,10 @@ def doctor(config: ConfigOption = Path("handoff.yaml")) -> None:
 @app.command()
 def demo(
     dir: Annotated[
-        Path, typer.Option("--dir", help="Where the demo writes its config, data and report.")
+        Path,
+        typer.Option(
+            "--dir", metavar="DIR", help="Where the demo writes its config, data and report."
+        ),
     ] = Path("."),
     open_report: bool = typer.Option(False, "--open", help="Open the report in a browser."),
     serve: bool = typer.Option(

@@ -27,7 +27,10 @@ app = typer.Typer(
 )
 SUBCOMMANDS = ("add", "list", "remove")
 ConfigOption = Annotated[
-    Path, typer.Option("--config", "-c", envvar="HANDOFF_CONFIG", help="Path of handoff.yaml.")
+    Path,
+    typer.Option(
+        "--config", "-c", envvar="HANDOFF_CONFIG", metavar="PATH", help="Path of handoff.yaml."
+    ),
 ]
 
 
@@ -45,13 +48,17 @@ def default_user() -> str:
 
 @app.command("add")
 def add(
-    exception_id: Annotated[str, typer.Argument(help="The finding's exception_id.")],
+    exception_id: Annotated[str, typer.Argument(metavar="ID", help="The finding's exception_id.")],
     until: Annotated[
-        str, typer.Option(help="Expiry date YYYY-MM-DD; the finding reopens after it.")
+        str,
+        typer.Option(metavar="DATE", help="Expiry date YYYY-MM-DD; the finding reopens after it."),
     ],
-    reason: Annotated[str, typer.Option(help="Why the finding is accepted for now.")],
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why the finding is accepted for now.")
+    ],
     by: Annotated[
-        str | None, typer.Option(help="Who accepts it (default: the current OS user).")
+        str | None,
+        typer.Option(metavar="WHO", help="Who accepts it (default: the current OS user)."),
     ] = None,
     replace: bool = typer.Option(False, "--replace", help="Overwrite an existing waiver."),
     config: ConfigOption = Path("handoff.yaml"),
@@ -113,7 +120,9 @@ def list_waivers(config: ConfigOption = Path("handoff.yaml")) -> None:
 
 @app.command("remove")
 def remove(
-    exception_id: Annotated[str, typer.Argument(help="The finding whose waiver to delete.")],
+    exception_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The finding whose waiver to delete.")
+    ],
     config: ConfigOption = Path("handoff.yaml"),
 ) -> None:
     """Delete a waiver; the next `sync` or `check` reopens the finding if it is still found."""
