@@ -25,7 +25,9 @@ def parse_dotenv(text: str) -> dict[str, str]:
         if not match:
             continue
         key, value = match.group(1), match.group(2).strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1].replace("'\\''", "'")  # as `repr_single` wrote it
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         values[key] = value
     return values
