@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: venv demo test test-fast lint typecheck lock bench clean
+.PHONY: venv demo demo-serve test test-fast lint typecheck lock bench clean
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ venv: $(BIN)/.installed
 
 demo: venv
 	$(BIN)/handoff demo
+
+demo-serve: venv
+	$(BIN)/handoff demo --serve
 
 lint: venv
 	$(BIN)/ruff check .

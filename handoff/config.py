@@ -46,6 +46,9 @@ class Department(Strict):
     kpis: list[Kpi] = []
     # who answers for the department's findings in the report (e-mail or name)
     steward: str | None = None
+    # Other spellings tools use for this department ("Store Operations" for "Store Ops");
+    # case and spacing never matter.
+    aliases: list[str] = []
 
 
 class KpiTension(Strict):

@@ -28,6 +28,9 @@ departments:
     kpis: [{name: user_acquisition, description: New loyalty members per month}]
   - name: IT Operations
     kpis: [{name: uptime}, {name: server_cost}]
+    # other spellings tools use for this department (case and spacing never matter);
+    # a department no entry declares is kept, and `handoff sync` warns about it
+    aliases: ["IT Ops", "Information Technology"]
   - name: Finance
 
 kpi_tensions:

@@ -23,7 +23,7 @@ from handoff.bounded import connect_bounded
 from handoff.config import HandoffConfig
 from handoff.redact import redact_optional
 from model import config_tables, history
-from model.departments import build_department_map
+from model.departments import build_department_map, canonicalise_departments
 from model.landing import raw_store_path
 from model.normalise import normaliser_for
 from model.people import assign_stewards, build_people
@@ -137,6 +137,7 @@ def build_model(
             has_prev = _attach_previous(con, config.database_path, Path(scratch))
             _normalise_sources(con, config, now, result, raw_lock or (lambda _: nullcontext()))
             build_department_map(con, config.department_rules, list(config.sources))
+            canonicalise_departments(con, config.departments)
             build_people(con, config.people)
             _fill_work_items(con, now)
             assign_stewards(con, config.milestone_stewards)

@@ -14,7 +14,54 @@ from collections.abc import Sequence
 import duckdb
 import pyarrow as pa
 
-from handoff.config import DepartmentRule, SourceBase
+from handoff.config import Department, DepartmentRule, SourceBase
+
+
+def department_key(name: str) -> str:
+    """What makes two spellings one department: case and runs of spaces do not count."""
+    return " ".join(name.split()).lower()
+
+
+def canonicalise_departments(
+    con: duckdb.DuckDBPyConnection, departments: Sequence[Department]
+) -> None:
+    """Rewrite `department_map` so each department has one name: a configured department or
+    one of its aliases becomes the configured name; any other value keeps its most common
+    spelling (so "store ops" and "Store  Ops" do not split one team in two)."""
+    names = {department_key(d.name): d.name for d in departments}
+    for department in departments:
+        for alias in department.aliases:
+            names.setdefault(department_key(alias), department.name)
+    con.register(
+        "department_names",
+        pa.table(
+            {"key": list(names), "name": list(names.values())},
+            schema=pa.schema([("key", pa.string()), ("name", pa.string())]),
+        ),
+    )
+    con.execute(
+        r"""
+        CREATE OR REPLACE TEMP TABLE department_map AS
+        WITH spaced AS (
+            SELECT item_id,
+                   nullif(trim(regexp_replace(department, '\s+', ' ', 'g')), '') AS department
+            FROM department_map
+        ),
+        keyed AS (SELECT *, lower(department) AS key FROM spaced),
+        spellings AS (
+            SELECT key, department, count(*) AS n FROM keyed WHERE key IS NOT NULL GROUP BY ALL
+        ),
+        spelling AS (
+            SELECT key, arg_max(department, (n, department)) AS department
+            FROM spellings GROUP BY key
+        )
+        SELECT k.item_id, coalesce(c.name, s.department) AS department
+        FROM keyed k
+        LEFT JOIN department_names c ON c.key = k.key
+        LEFT JOIN spelling s ON s.key = k.key
+        """
+    )
+    con.unregister("department_names")
 
 
 def build_department_map(

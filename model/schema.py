@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PUBLIC_TABLES = (
     "work_items",
     "dependencies",
@@ -27,6 +27,7 @@ PUBLIC_TABLES = (
     "kpi_tensions",
     "contracts",
     "exceptions",
+    "exception_subjects",
     "exception_runs",
     "rule_problems",
     "sync_runs",

@@ -208,7 +208,7 @@ COMMENT ON COLUMN contracts.item_types IS 'When set, only upstream items of thes
 COMMENT ON COLUMN contracts.projects IS 'When set, only upstream items in these projects are covered.';
 
 CREATE TABLE exceptions (
-    exception_id   VARCHAR NOT NULL,  -- unique by construction (the lifecycle merges by it); no index to rewrite each run
+    exception_id   VARCHAR NOT NULL,  -- the primary key is added once the lifecycle merge is done (rules/lifecycle.py): no index to maintain while the build merges
     rule_id        VARCHAR NOT NULL,
     severity       VARCHAR NOT NULL,
     subject_ids    VARCHAR[] NOT NULL,
@@ -224,10 +224,12 @@ CREATE TABLE exceptions (
     occurrences    INTEGER NOT NULL,
     blast_radius   INTEGER NOT NULL,
     waiver_reason  VARCHAR,
-    waived_until   DATE
+    waived_until   DATE,
+    waived_by      VARCHAR,
+    waived_at      TIMESTAMP
 );
-COMMENT ON TABLE exceptions IS 'One row per finding of a rule, with its lifecycle across runs.';
-COMMENT ON COLUMN exceptions.exception_id IS 'Stable fingerprint of rule id and subject ids: the same finding keeps its id across runs.';
+COMMENT ON TABLE exceptions IS 'One row per finding of a rule, with its lifecycle across runs. Join exception_subjects for the items a finding is about.';
+COMMENT ON COLUMN exceptions.exception_id IS 'Primary key: stable fingerprint of rule id and subject ids; the same finding keeps its id across runs.';
 COMMENT ON COLUMN exceptions.rule_id IS 'The rule that found it (see handoff rules list).';
 COMMENT ON COLUMN exceptions.severity IS 'info, warn or fail (tiered rules pick it from their tier column).';
 COMMENT ON COLUMN exceptions.subject_ids IS 'The item_ids (or source names) the finding is about, upstream first.';
@@ -244,6 +246,21 @@ COMMENT ON COLUMN exceptions.occurrences IS 'Number of runs that found it.';
 COMMENT ON COLUMN exceptions.blast_radius IS 'How many open items transitively wait on the finding''s subject.';
 COMMENT ON COLUMN exceptions.waiver_reason IS 'Why the finding is waived (from waivers.yaml / handoff waive).';
 COMMENT ON COLUMN exceptions.waived_until IS 'The waiver''s expiry date; the finding reopens after it.';
+COMMENT ON COLUMN exceptions.waived_by IS 'Who recorded the waiver (handoff waive --by, default the OS user).';
+COMMENT ON COLUMN exceptions.waived_at IS 'When the waiver was recorded (UTC).';
+
+CREATE TABLE exception_subjects (
+    exception_id VARCHAR NOT NULL,
+    item_id      VARCHAR NOT NULL,
+    role         VARCHAR NOT NULL,
+    position     INTEGER NOT NULL,
+    PRIMARY KEY (exception_id, position)
+);
+COMMENT ON TABLE exception_subjects IS 'Bridge from findings to the items they are about: one row per element of exceptions.subject_ids, for BI tools that cannot unnest lists. Rebuilt by every evaluation.';
+COMMENT ON COLUMN exception_subjects.exception_id IS 'The finding (exceptions.exception_id).';
+COMMENT ON COLUMN exception_subjects.item_id IS 'A subject of the finding: a work_items.item_id, an unresolved:<reference> for an unmapped upstream, or a source name for source-level rules.';
+COMMENT ON COLUMN exception_subjects.role IS 'upstream (first of several subjects), downstream (last), member (in between, e.g. a cycle), or subject (the only one).';
+COMMENT ON COLUMN exception_subjects.position IS 'Position in exceptions.subject_ids, from 1 (upstream first).';
 
 CREATE TABLE exception_runs (
     run_id      VARCHAR NOT NULL,
@@ -333,7 +350,7 @@ COMMENT ON COLUMN rejected_records.raw IS 'The raw record as read.';
 
 CREATE VIEW handoffs AS
 SELECT
-    d.upstream_id, d.downstream_id, d.kind, d.origins, d.is_cross_tool, d.is_resolved,
+    d.upstream_id, d.downstream_id, d.kind, d.origins, d.is_cross_tool,
     u.department AS upstream_department, w.department AS downstream_department,
     u.title AS upstream_title, w.title AS downstream_title,
     u.owner_id AS upstream_owner_id, w.owner_id AS downstream_owner_id,
@@ -346,7 +363,7 @@ FROM dependencies d
 JOIN work_items w ON w.item_id = d.downstream_id
 LEFT JOIN work_items u ON u.item_id = d.upstream_id
 WHERE d.is_cross_department;
-COMMENT ON VIEW handoffs IS 'Cross-department dependencies with both sides'' department, owner, status, due date, last status change, contract and KPI tension.';
+COMMENT ON VIEW handoffs IS 'Cross-department dependencies with both sides'' department, owner, status, due date, last status change, contract and KPI tension. Both sides are always synced items (an unmapped upstream has no department; see dependencies.is_resolved).';
 
 CREATE VIEW open_exceptions AS
 SELECT * FROM exceptions WHERE status = 'open';
@@ -356,7 +373,6 @@ COMMENT ON COLUMN handoffs.downstream_id IS 'item_id of the waiting side.';
 COMMENT ON COLUMN handoffs.kind IS 'blocks, depends_on or relates.';
 COMMENT ON COLUMN handoffs.origins IS 'Every origin that declares the edge.';
 COMMENT ON COLUMN handoffs.is_cross_tool IS 'True when the two sides live in different tools.';
-COMMENT ON COLUMN handoffs.is_resolved IS 'False when the upstream was found in no synced source.';
 COMMENT ON COLUMN handoffs.upstream_department IS 'Department of the providing side.';
 COMMENT ON COLUMN handoffs.downstream_department IS 'Department of the waiting side.';
 COMMENT ON COLUMN handoffs.upstream_title IS 'Title of the upstream item.';

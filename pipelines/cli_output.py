@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import json
-import sys
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from handoff.config import load_config
 from handoff.redact import redact
 
 if TYPE_CHECKING:
     from pipelines.runner import SyncReport
+
+
+NOT_A_TERMINAL_WIDTH = 1000  # logs and pipes get whole lines; a terminal gets its own width
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that fits a terminal, and prints tables uncut to a file, pipe or log
+    (Rich would otherwise assume 80 columns). COLUMNS, when set, wins."""
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return Console(stderr=stderr, soft_wrap=True)
+    return Console(stderr=stderr, soft_wrap=True, width=NOT_A_TERMINAL_WIDTH)
 
 
 MAX_SHOWN_CHARS = 300  # a cell or message longer than this is cut: one line stays one line
@@ -61,32 +71,14 @@ def csv_line(values: list[Any] | tuple[Any, ...]) -> str:
     return ",".join(fields) + "\n"
 
 
-def print_rows(
-    columns: list[str],
-    rows: list[tuple[Any, ...]],
-    fmt: str,
-    limit: int,
-    *,
-    raw_csv: bool = False,
-) -> None:
-    if fmt == "csv":
-        cell = (lambda v: v) if raw_csv else neutralise_cell
-        sys.stdout.write(csv_line([cell(c) for c in columns]))
-        for row in rows:
-            sys.stdout.write(csv_line([cell(v) for v in row]))
-    elif fmt == "json":
-        json.dump(
-            [dict(zip(columns, r, strict=True)) for r in rows], sys.stdout, default=str, indent=1
-        )
-        sys.stdout.write("\n")
-    else:
-        table = Table(*columns, show_lines=False)
-        for row in rows[:limit]:
-            table.add_row(*("" if v is None else escape(shorten(str(v))) for v in row))
-        out = Console()
-        out.print(table)
-        if len(rows) > limit:
-            out.print(f"… {len(rows) - limit} more rows (use --limit or --format csv)")
+# Departments items carry that the config does not declare (only when it declares some).
+UNDECLARED_DEPARTMENTS_SQL = """
+SELECT department, count(*) FROM work_items
+WHERE NOT is_deleted AND department IS NOT NULL
+  AND department NOT IN (SELECT name FROM departments)
+  AND EXISTS (SELECT 1 FROM departments)
+GROUP BY 1 ORDER BY 2 DESC, 1
+"""
 
 
 def headline(database: Path) -> dict[str, Any]:
@@ -111,30 +103,43 @@ def headline(database: Path) -> dict[str, Any]:
             "rejected": dict(
                 q("SELECT source, count(*) FROM rejected_records GROUP BY 1 ORDER BY 1")
             ),
+            "undeclared_departments": q(UNDECLARED_DEPARTMENTS_SQL),
         }
     finally:
         con.close()
 
 
+PLANNED_SURPRISE = (
+    "planned: a declared contract covers the handoff (a known bottleneck); "
+    "surprise: no contract covers it"
+)
+
+
 def print_sync_summary(console: Console, config_file: Path, report: SyncReport) -> None:
+    """The run in one unit: items per source, then dependencies and findings of the model."""
     config = load_config(config_file, require_env=False)
+    published = config.database_path.exists()
+    figures = headline(config.database_path) if published else None
     for name, outcome in sorted(report.outcomes.items()):
         if outcome.status == "success":
+            items = figures["items"].get(name, 0) if figures else "?"
             console.print(
-                f"  [green]✓[/] {name}: {outcome.changed} changed, {outcome.deleted} deleted, "
-                f"{outcome.requests} requests, {outcome.seconds:.1f}s"
+                f"  [green]✓[/] {escape(name)}: {items} items ({outcome.changed} records fetched, "
+                f"{outcome.deleted} deleted; {outcome.requests} requests, {outcome.seconds:.1f}s)"
             )
         else:
             console.print(
                 f"  [red]✗[/] {escape(name)}: {user_text(outcome.error)} — kept its last good data"
             )
+    shown = [o.error for o in report.outcomes.values() if o.error]
     for error in report.errors:
+        if any(message in error for message in shown):
+            continue  # a later step failing on a source's error: that line is printed above
         console.print(f"  [red]{user_text(error)}[/]", highlight=False)
     print_rules_not_evaluated(console, report.rules_not_evaluated)
-    if not config.database_path.exists():
+    if figures is None:
         console.print("[red]no database was published[/]")
         return
-    figures = headline(config.database_path)
     total_items = sum(figures["items"].values())
     deps, cross, unresolved = figures["dependencies"]
     opened = figures["open"]
@@ -143,11 +148,23 @@ def print_sync_summary(console: Console, config_file: Path, report: SyncReport) 
         f"({cross} cross-department, {unresolved} unmapped)"
     )
     console.print(
-        "open findings: "
+        f"findings: {sum(opened.values())} open ("
         + ", ".join(f"{opened.get(s, 0)} {s}" for s in ("fail", "warn", "info"))
-        + f" — {figures['classification'].get('surprise', 0)} surprise, "
+        + f"): {figures['classification'].get('surprise', 0)} surprise, "
         f"{figures['classification'].get('planned', 0)} planned"
     )
+    console.print(f"  ({PLANNED_SURPRISE})", highlight=False)
+    undeclared = figures["undeclared_departments"]
+    if undeclared:
+        listed = ", ".join(
+            f"{user_text(repr(name), 80)} ({n} items)" for name, n in undeclared[:10]
+        )
+        console.print(
+            f"[yellow]warning:[/] {len(undeclared)} department(s) not declared in the config: "
+            f"{listed}; declare them under `departments:` or list the spelling under a "
+            "department's `aliases:`",
+            highlight=False,
+        )
     rejected = sum(figures["rejected"].values())
     if rejected:
         per_source = ", ".join(f"{s}: {n}" for s, n in figures["rejected"].items())

@@ -6,16 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from handoff.config import HandoffConfig, load_config
 from handoff.errors import HandoffError
+from pipelines.cli_output import make_console
 
-app = typer.Typer(help="Inspect and test the rules.", no_args_is_help=True)
-console = Console()
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", envvar="HANDOFF_CONFIG")]
+app = typer.Typer(help="Inspect and test the rules.", no_args_is_help=True, rich_markup_mode=None)
+console = make_console()
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", envvar="HANDOFF_CONFIG", metavar="PATH")
+]
 
 
 def _config(path: Path) -> HandoffConfig:
@@ -47,7 +49,10 @@ def list_rules(config: ConfigOption = Path("handoff.yaml")) -> None:
 
 
 @app.command()
-def show(rule_id: str, config: ConfigOption = Path("handoff.yaml")) -> None:
+def show(
+    rule_id: Annotated[str, typer.Argument(metavar="RULE_ID")],
+    config: ConfigOption = Path("handoff.yaml"),
+) -> None:
     """Show a rule: what it means, what to do, its parameters and its query."""
     from rules.loading import load_rules
 

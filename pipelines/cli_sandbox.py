@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from sandbox.generated import RunningSandbox
 
 app = typer.Typer(
-    help="Run the sandbox servers that follow the vendors' API contracts.", no_args_is_help=True
+    help="Run the sandbox servers that follow the vendors' API contracts.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 console = Console()
 STATE_FILE = Path(".handoff-sandbox.json")
@@ -107,17 +109,23 @@ def write_private(path: Path, text: str) -> None:
 @app.command()
 def serve(
     size: int = typer.Option(
-        500, help="Jira issues to generate (Asana gets half, Sheets a tenth)."
+        500, metavar="N", help="Jira issues to generate (Asana gets half, Sheets a tenth)."
     ),
-    seed: int = typer.Option(7, help="Seed of the generated organisation."),
+    seed: int = typer.Option(7, metavar="N", help="Seed of the generated organisation."),
     faults: Annotated[
-        str | None, typer.Option(help="e.g. rate_limit_every=5,retry_after=date,slow_ms=20")
+        str | None,
+        typer.Option(metavar="SPEC", help="e.g. rate_limit_every=5,retry_after=date,slow_ms=20"),
     ] = None,
     tls: bool = typer.Option(False, help="Serve HTTPS with a locally generated test CA."),
-    deployment: Annotated[Literal["cloud", "data_center"], typer.Option()] = "cloud",
+    deployment: Annotated[
+        Literal["cloud", "data_center"], typer.Option(metavar="cloud|data_center")
+    ] = "cloud",
     port: Annotated[
         list[str] | None,
-        typer.Option(help="KIND=PORT, e.g. jira=8080 (repeatable); any free port otherwise."),
+        typer.Option(
+            metavar="KIND=PORT",
+            help="KIND=PORT, e.g. jira=8080 (repeatable); any free port otherwise.",
+        ),
     ] = None,
 ) -> None:
     """Start the sandbox servers on 127.0.0.1 and keep them running (Ctrl-C stops them)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from handoff.config import HandoffConfig, load_config
+from handoff.dotenv import load_dotenv
 from pipelines.defs.exceptions import build_exception_assets
 from pipelines.defs.model import build_model_assets
 from pipelines.defs.report import build_report_assets
@@ -34,6 +35,7 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
 
 
 def _load() -> dg.Definitions:
+    load_dotenv()  # the demo's tokens in ./.env, like the `handoff` CLI
     path = config_path()
     config = (
         load_config(path, require_env=False)

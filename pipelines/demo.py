@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from handoff.dotenv import DOTENV, dotenv_text, write_private
 from handoff.interrupt import INTERRUPT
 from pipelines.cli_output import print_stopped, print_sync_summary
 from pipelines.progress import sync_progress
@@ -156,6 +157,36 @@ def write_demo(root: Path, demo: DemoOrganisation, servers: list[Any]) -> dict[s
     return env
 
 
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
+
+
+def demo_dagster_home(root: Path) -> Path:
+    """`root/dagster_home` with the repository's dagster.yaml: `handoff sync` and `dagster dev`
+    then share one run history, so the UI shows the demo's runs as materialised."""
+    home = (root / "dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        text = REPO_DAGSTER_YAML.read_text() if REPO_DAGSTER_YAML.exists() else ""
+        (home / "dagster.yaml").write_text(text or "telemetry:\n  enabled: false\n")
+    return home
+
+
+def write_env_file(root: Path, env: dict[str, str]) -> Path:
+    """The demo's variables in `root/.env` (owner-only; git-ignored), read by every `handoff`
+    command run from `root`, so the next steps work without exporting anything."""
+    path = root / DOTENV
+    write_private(
+        path,
+        dotenv_text(
+            env,
+            "Written by `handoff demo`: the sandbox tokens and the demo's Dagster home.\n"
+            "`handoff` reads this file from the current directory; a variable already set in\n"
+            "the environment wins. A shell can load it too: set -a; . ./.env; set +a",
+        ),
+    )
+    return path
+
+
 def run_demo(
     root: Path, console: Console, *, open_report: bool = False, serve: bool = False
 ) -> bool:
@@ -168,7 +199,9 @@ def run_demo(
         with console.status("starting the sandbox organisation (Jira, Asana, Google Sheets)…"):
             demo = build_demo(datetime.now(UTC))
             env = write_demo(root, demo, servers)
+            env["DAGSTER_HOME"] = os.environ.get("DAGSTER_HOME") or str(demo_dagster_home(root))
             os.environ.update(env)
+            env_file = write_env_file(root, env)
         for server in servers:
             console.print(
                 f"  sandbox {server.banner().split(' token=')[0].split(' email=')[0]}",
@@ -187,17 +220,34 @@ def run_demo(
         if open_report:
             webbrowser.open((root / "reports" / "handoff.html").resolve().as_uri())
         if serve:
-            console.print("sandbox servers keep running; Ctrl-C stops them")
-            for server in servers:
-                console.print(f"  {server.banner()}", highlight=False)
-            try:
-                with stop_serving():
-                    while True:
-                        time.sleep(3600)
-            except KeyboardInterrupt:
-                console.print(f"stopped by {INTERRUPT.signal_name or 'SIGINT'}")
-                raise SystemExit(exit_code(INTERRUPT.signal_name)) from None
+            _serve(console, env, env_file)
+        else:
+            console.print(
+                "the sandbox servers stopped: `handoff sql`, `check`, `report` and `rules` work "
+                "on the published model; `handoff demo --serve` keeps the servers up for "
+                "`sync` and `doctor`"
+            )
         return report.success
     finally:
         for server in servers:
             server.stop()
+
+
+def _serve(console: Console, env: dict[str, str], env_file: Path) -> None:
+    """Keep the sandboxes up until Ctrl-C; say how other shells reach them."""
+    console.print(
+        f"sandbox servers keep running (Ctrl-C stops them). Their tokens are in {env_file}, "
+        "which `handoff` reads from this directory; for other tools export them:",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for key, value in env.items():
+        console.print(f"  export {key}={value}", markup=False, highlight=False, soft_wrap=True)
+    console.print("ready: run the next steps in another terminal", highlight=False)
+    try:
+        with stop_serving():
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by stop_serving
+        console.print(f"stopped by {INTERRUPT.signal_name or 'SIGINT'}")
+        raise SystemExit(exit_code(INTERRUPT.signal_name)) from None

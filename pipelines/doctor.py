@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,26 @@ class Finding:
     fix: str = ""
 
 
+UNSET_VARIABLE = re.compile(r"environment variable (\w+) is not set")
+
+
+def _config_fix(message: str) -> str:
+    """An unset variable is fixed in the shell, not in the file; anything else in the file."""
+    unset = list(dict.fromkeys(UNSET_VARIABLE.findall(message)))
+    if unset:
+        exports = "; ".join(f"export {name}=…" for name in unset)
+        return (
+            f"set the variable in the environment ({exports}) or as NAME=value in ./.env "
+            "(`handoff demo` writes it there)"
+        )
+    return "fix the key named above in the config file"
+
+
 def _config(path: Path) -> tuple[HandoffConfig | None, Finding]:
     try:
         config = load_config(path)
     except ConfigError as err:
-        return None, Finding(
-            "config", False, str(err), "fix the key named above in the config file"
-        )
+        return None, Finding("config", False, str(err), _config_fix(str(err)))
     return config, Finding("config", True, f"{path}: {len(config.sources)} sources")
 
 

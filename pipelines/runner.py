@@ -6,6 +6,7 @@ CLI needs no lock of its own: it waits for, and is waited for by, every other ru
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,11 +58,17 @@ def _rules_not_evaluated(event: Any) -> list[str] | None:
     return [str(v) for v in entry.value] if entry is not None else []
 
 
+# "dagster._core.definitions.events.Failure: ", "RuntimeError: ": class names say nothing to users
+_CLASS_PREFIX = re.compile(
+    r"^(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Failure|Interrupt)\w*: "
+)
+
+
 def _root_message(error: Any) -> str:
     """The innermost error's first line: what actually went wrong, not Dagster's wrapper."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
-    return str(error.message).strip().splitlines()[0]
+    return _CLASS_PREFIX.sub("", str(error.message).strip().splitlines()[0])
 
 
 @contextmanager

@@ -82,6 +82,8 @@ SELECT
     coalesce(f.blast_radius, p.blast_radius, 0)::INTEGER AS blast_radius,
     CASE WHEN f.exception_id IS NULL THEN p.waiver_reason ELSE w.reason END AS waiver_reason,
     CASE WHEN f.exception_id IS NULL THEN p.waived_until ELSE w.until END AS waived_until,
+    CASE WHEN f.exception_id IS NULL THEN p.waived_by ELSE w.by END AS waived_by,
+    CASE WHEN f.exception_id IS NULL THEN p.waived_at ELSE w.at END AS waived_at,
     p.exception_id IS NULL AS is_new,
     f.exception_id IS NOT NULL AND p.status = 'resolved' AS is_reopened,
     f.exception_id IS NULL AND p.status <> 'resolved' AND list_contains($evaluated, p.rule_id)
@@ -94,7 +96,7 @@ LEFT JOIN active_waivers w ON w.exception_id = f.exception_id
 COLUMNS = (
     "exception_id, rule_id, severity, subject_ids, departments, owner, message, evidence, "
     "classification, status, first_seen, last_seen, resolved_at, occurrences, blast_radius, "
-    "waiver_reason, waived_until"
+    "waiver_reason, waived_until, waived_by, waived_at"
 )
 
 
@@ -116,6 +118,8 @@ def _waiver_table(waivers: list[Waiver], today: object) -> pa.Table:
             "exception_id": pa.array([w.exception_id for w in active], pa.string()),
             "reason": pa.array([w.reason for w in active], pa.string()),
             "until": pa.array([w.until for w in active], pa.date32()),
+            "by": pa.array([w.by for w in active], pa.string()),
+            "at": pa.array([w.at for w in active], pa.timestamp("us")),
         }
     )
 
@@ -130,6 +134,9 @@ def apply_lifecycle(
     run_id: str,
 ) -> LifecycleCounts:
     """Merge this run's findings into `exceptions` and record the run, in one transaction."""
+    for column, kind in (("waived_by", "VARCHAR"), ("waived_at", "TIMESTAMP")):
+        # `handoff check` re-evaluates a model published before the waiver audit columns
+        con.execute(f"ALTER TABLE exceptions ADD COLUMN IF NOT EXISTS {column} {kind}")
     con.register("rule_findings", findings)
     con.register("active_waivers", _waiver_table(waivers, now.date()))
     con.execute("BEGIN TRANSACTION")
@@ -178,3 +185,34 @@ def apply_lifecycle(
         con.unregister("rule_findings")
         con.unregister("active_waivers")
     return counts
+
+
+SUBJECTS_SQL = """
+CREATE TABLE IF NOT EXISTS exception_subjects (
+    exception_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
+    position INTEGER NOT NULL, PRIMARY KEY (exception_id, position)
+);
+DELETE FROM exception_subjects;
+INSERT INTO exception_subjects
+SELECT exception_id, item_id,
+       CASE WHEN n = 1 THEN 'subject' WHEN i = 1 THEN 'upstream'
+            WHEN i = n THEN 'downstream' ELSE 'member' END AS role,
+       i::INTEGER AS position
+FROM (
+    SELECT exception_id, len(subject_ids) AS n, unnest(subject_ids) AS item_id,
+           unnest(generate_series(1, len(subject_ids))) AS i
+    FROM exceptions
+);
+"""
+
+
+def publish_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """After the merge: the primary key on `exceptions` (added once, after the bulk rewrite,
+    so the merge itself maintains no index) and the `exception_subjects` bridge for BI tools."""
+    has_key = con.execute(
+        "SELECT count(*) FROM duckdb_constraints() "
+        "WHERE table_name = 'exceptions' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchone()
+    if not (has_key and has_key[0]):
+        con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
+    con.execute(SUBJECTS_SQL)

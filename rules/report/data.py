@@ -51,7 +51,7 @@ TREND_RUNS = 30
 FINDING_COLUMNS = """
     exception_id, rule_id, severity, subject_ids, departments, owner, message,
     CAST(evidence AS VARCHAR) AS evidence, classification, status, first_seen, last_seen,
-    resolved_at, occurrences, blast_radius, waiver_reason, waived_until
+    resolved_at, occurrences, blast_radius, waiver_reason, waived_until, waived_by, waived_at
 """
 
 
@@ -268,6 +268,8 @@ def _finding(
         resolved_at=_iso(r["resolved_at"]),
         waiver_reason=r["waiver_reason"],
         waived_until=_iso(r["waived_until"]),
+        waived_by=r["waived_by"],
+        waived_at=_iso(r["waived_at"]),
     )
 
 

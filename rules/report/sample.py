@@ -155,9 +155,19 @@ def _exceptions(
         )
     # fmt: on
     con.executemany(
-        "INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
-        [[*r[:7], json.dumps(r[7]), *r[8:11], last_run, *r[11:]] for r in rows],
+        "INSERT INTO exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        [
+            [*r[:7], json.dumps(r[7]), *r[8:11], last_run, *r[11:], *_waived_by(r[0], now)]
+            for r in rows
+        ],
     )
+
+
+def _waived_by(exception_id: str, now: datetime) -> tuple[str | None, datetime | None]:
+    """Who recorded the sample's one waiver, and when."""
+    if exception_id == "ex-waived":
+        return "femi@retail.example", now - timedelta(days=2)
+    return None, None
 
 
 def _runs(con: duckdb.DuckDBPyConnection, now: datetime, last_run: datetime) -> None:

@@ -80,6 +80,8 @@ class Finding:
     waived_until: str | None = None
     root_cause: str | None = None  # anchor of the root-cause card that holds it
     explanation: list[str] = field(default_factory=list)  # the evidence as plain sentences
+    waived_by: str | None = None
+    waived_at: str | None = None
 
 
 @dataclass
