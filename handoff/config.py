@@ -22,6 +22,7 @@ from pydantic import (
 
 from handoff import kinds
 from handoff.errors import ConfigError
+from handoff.flow_config import Digests, Intraday, WriteBack
 from handoff.secrets import check_secret, is_secret_path, register_config_secrets
 from handoff.yaml_lines import line_of
 from handoff.yaml_safe import MAX_BYTES, decode_config_bytes, load_yaml
@@ -206,6 +207,7 @@ class JiraSource(SourceBase):
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)
     ca_bundle: Path | None = None
+    writeback: WriteBack = WriteBack()
 
 
 class AsanaSource(SourceBase):
@@ -219,6 +221,7 @@ class AsanaSource(SourceBase):
     ca_bundle: Path | None = None
     # the modified-since watermark is the listing's start (server clock) minus this margin
     overlap_minutes: int = Field(10, ge=0)
+    writeback: WriteBack = WriteBack()
 
 
 @functools.cache
@@ -328,6 +331,8 @@ class HandoffConfig(Strict):
     milestone_stewards: dict[str, str] = {}
     rules: RulesConfig = RulesConfig()
     webhook: Webhook | None = None
+    digests: Digests | None = None
+    intraday: Intraday = Intraday()
     sources: list[Source] = []
 
     base_dir: Path = Path(".")  # directory of the config file; relative paths resolve from it
