@@ -207,7 +207,7 @@ class JiraSource(SourceBase):
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)
     ca_bundle: Path | None = None
-    writeback: WriteBack = WriteBack()
+    writeback: WriteBack = WriteBack.model_validate({})
 
 
 class AsanaSource(SourceBase):
@@ -221,7 +221,7 @@ class AsanaSource(SourceBase):
     ca_bundle: Path | None = None
     # the modified-since watermark is the listing's start (server clock) minus this margin
     overlap_minutes: int = Field(10, ge=0)
-    writeback: WriteBack = WriteBack()
+    writeback: WriteBack = WriteBack.model_validate({})
 
 
 @functools.cache
@@ -332,7 +332,7 @@ class HandoffConfig(Strict):
     rules: RulesConfig = RulesConfig()
     webhook: Webhook | None = None
     digests: Digests | None = None
-    intraday: Intraday = Intraday()
+    intraday: Intraday = Intraday.model_validate({})
     sources: list[Source] = []
 
     base_dir: Path = Path(".")  # directory of the config file; relative paths resolve from it
