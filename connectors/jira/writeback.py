@@ -15,8 +15,8 @@ from typing import Any
 from jira import JIRA
 
 from connectors.base import ConnectorError, FetchStats
-from handoff.comments import CommentGone, Posted, Unavailable, WriteRefused
 from connectors.jira.retry import JiraRefused, jira_retrier
+from handoff.comments import CommentGone, Posted, Unavailable, WriteRefused
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
 

@@ -32,7 +32,7 @@ def policies(config: HandoffConfig, names: list[str]) -> dict[str, SourcePolicy]
 
 def dry_by_default(config: HandoffConfig, names: list[str]) -> bool:
     """True unless every source written to has `dry_run: false`."""
-    return any(getattr(config.source(n), "writeback").dry_run for n in names)
+    return any(config.source(n).writeback.dry_run for n in names)
 
 
 def run_writeback(

@@ -136,8 +136,18 @@ def plan(
         lines = resolved_lines(row.exception_id, row.summary, today)
         kind: Kind = "delete" if policies[row.source].on_resolve == "delete" else "resolve"
         ops.append(
-            Op(kind, row.source, row.item_id, row.item_key, row.exception_id, "info", lines,
-               client.body(lines), row.comment_id, row.summary)  # fmt: skip
+            Op(
+                kind,
+                row.source,
+                row.item_id,
+                row.item_key,
+                row.exception_id,
+                "info",
+                lines,
+                client.body(lines),
+                row.comment_id,
+                row.summary,
+            )  # fmt: skip
         )
     order = {"resolve": 0, "delete": 0, "update": 1, "create": 2}
     ops.sort(key=lambda o: (SEVERITY_RANK.get(o.severity, 9), order[o.kind], o.item_id))
@@ -199,8 +209,18 @@ def execute(
             outcome.written.append(op)
         st.save(
             state_file,
-            st.Stored(op.exception_id, op.item_id, op.source, op.item_key, comment_id,
-                      digest(op.lines), status, recreated, op.summary, st.utc_now()),  # fmt: skip
+            st.Stored(
+                op.exception_id,
+                op.item_id,
+                op.source,
+                op.item_key,
+                comment_id,
+                digest(op.lines),
+                status,
+                recreated,
+                op.summary,
+                st.utc_now(),
+            ),  # fmt: skip
         )
 
 
