@@ -78,5 +78,7 @@ class Intraday(_Strict):
             if any(len(h) != 2 or not (0 <= h[0] <= 24 and 0 <= h[1] < 60) for h in hours):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"not a window of working hours such as 08:00-18:00: {value!r}")
+            raise ValueError(
+                f"not a window of working hours such as 08:00-18:00: {value!r}"
+            ) from None
         return value

@@ -32,7 +32,8 @@ def policies(config: HandoffConfig, names: list[str]) -> dict[str, SourcePolicy]
 
 def dry_by_default(config: HandoffConfig, names: list[str]) -> bool:
     """True unless every source written to has `dry_run: false`."""
-    return any(config.source(n).writeback.dry_run for n in names)
+    settings = [getattr(config.source(n), "writeback", None) for n in names]
+    return any(wb is None or wb.dry_run for wb in settings)
 
 
 def run_writeback(

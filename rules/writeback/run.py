@@ -114,18 +114,18 @@ def plan(
             continue
         op.comment_id = row.comment_id
         changed_since = item_updated.get(intent.item_id)
-        if changed_since is not None and changed_since > row.written_at + CLOCK_SKEW:
-            # the item changed after our write: make sure our comment is still there
-            if _find(client, intent.item_key, intent.exception_id, outcome) is None:
-                if row.recreated >= 1:
-                    outcome.notes.append(
-                        f"{intent.source} {intent.item_key}: the comment was deleted again by "
-                        "someone; Handoff does not write it a third time"
-                    )
-                    continue
-                op.kind, op.comment_id, op.recreate = "create", None, True
-                ops.append(op)
+        # the item changed after our write: make sure our comment is still there
+        moved = changed_since is not None and changed_since > row.written_at + CLOCK_SKEW
+        if moved and _find(client, intent.item_key, intent.exception_id, outcome) is None:
+            if row.recreated >= 1:
+                outcome.notes.append(
+                    f"{intent.source} {intent.item_key}: the comment was deleted again by "
+                    "someone; Handoff does not write it a third time"
+                )
                 continue
+            op.kind, op.comment_id, op.recreate = "create", None, True
+            ops.append(op)
+            continue
         if row.body_hash != intent.body_hash or row.status != "open":
             op.kind = "update"
             ops.append(op)
@@ -147,7 +147,7 @@ def plan(
                 client.body(lines),
                 row.comment_id,
                 row.summary,
-            )  # fmt: skip
+            )
         )
     order = {"resolve": 0, "delete": 0, "update": 1, "create": 2}
     ops.sort(key=lambda o: (SEVERITY_RANK.get(o.severity, 9), order[o.kind], o.item_id))
@@ -220,7 +220,7 @@ def execute(
                 recreated,
                 op.summary,
                 st.utc_now(),
-            ),  # fmt: skip
+            ),
         )
 
 

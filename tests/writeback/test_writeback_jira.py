@@ -47,7 +47,7 @@ def _config(tmp: Path, sandbox: JiraSandbox, **writeback: Any) -> HandoffConfig:
             "database": str(tmp / "handoff.duckdb"),
             "data_dir": str(tmp / "data"),
             "base_dir": str(tmp),
-        }  # fmt: skip
+        }
     )
 
 
