@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from handoff.errors import HandoffError
-from pipelines import cli_rules, cli_sandbox
+from pipelines import cli_rules, cli_sandbox, cli_writeback
 from pipelines.cli_output import (
     print_rows,
     print_rules_not_evaluated,
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_sandbox.app, name="sandbox")
+app.command(name="writeback")(cli_writeback.writeback)
 console = Console(stderr=True, soft_wrap=True)  # one finding or figure per line, never wrapped
 
 # Exit codes of every command (documented in README's CLI section).

@@ -16,6 +16,7 @@ HOSTILE = "<script>alert(1)</script> {color:red}*Pay* [now|http://evil.example]"
 def write_model(path: Path, items: list[dict[str, Any]], findings: list[dict[str, Any]],
                 now: datetime) -> None:  # fmt: skip
     """A model file with `items` (item_id, source, tool, key, title, url) and `findings`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
     con.execute(SCHEMA.read_text())
