@@ -28,7 +28,7 @@ def test_asana_create_then_nothing_then_resolve_and_403_reported(tmp_path: Path)
                 "database": str(tmp_path / "m.duckdb"),
                 "data_dir": str(tmp_path / "d"),
                 "base_dir": str(tmp_path),
-            }  # fmt: skip
+            }
         )
         items = [{"item_id": f"mkt:{g}", "source": "mkt", "tool": "asana", "key": g,
                   "title": n, "url": f"https://app.asana.com/0/{project}/{g}"}
