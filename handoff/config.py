@@ -22,6 +22,7 @@ from pydantic import (
 
 from handoff import kinds
 from handoff.errors import ConfigError
+from handoff.flow_config import Digests, Intraday, WriteBack
 from handoff.secrets import check_secret, is_secret_path, register_config_secrets
 from handoff.yaml_lines import line_of
 from handoff.yaml_safe import MAX_BYTES, decode_config_bytes, load_yaml
@@ -218,6 +219,7 @@ class JiraSource(SourceBase):
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)
     ca_bundle: Path | None = None
+    writeback: WriteBack = WriteBack.model_validate({})
 
 
 class AsanaSource(SourceBase):
@@ -232,6 +234,7 @@ class AsanaSource(SourceBase):
     # the modified-since watermark is the listing's start (server clock) minus this margin
     overlap_minutes: int = Field(10, ge=0)
     plan: Literal["free", "paid"] = "paid"  # the documented quota: 150 or 1,500 requests/min
+    writeback: WriteBack = WriteBack.model_validate({})
 
 
 @functools.cache
@@ -367,6 +370,8 @@ class HandoffConfig(Strict):
     rules: RulesConfig = RulesConfig()
     model: ModelSettings = ModelSettings()
     webhook: Webhook | None = None
+    digests: Digests | None = None
+    intraday: Intraday = Intraday.model_validate({})
     sources: list[Source] = []
 
     base_dir: Path = Path(".")  # directory of the config file; relative paths resolve from it

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from handoff import redact
 
-SECRET_KEYS = {"token", "credentials_json"}
+SECRET_KEYS = {"token", "credentials_json", "password"}
 SECRET_PATHS = {"webhook.url"}
 SINGLE_LINE = {"token", "url"}  # secrets that travel in a header or URL: one word, no controls
 

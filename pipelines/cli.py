@@ -17,7 +17,7 @@ from typer._click import exceptions as click  # the click that typer vendors and
 
 from handoff.dotenv import load_dotenv
 from handoff.errors import HandoffError
-from pipelines import cli_rules, cli_sandbox, cli_waive
+from pipelines import cli_rules, cli_sandbox, cli_waive, cli_writeback
 from pipelines.cli_output import (
     headline,
     make_console,
@@ -38,6 +38,7 @@ app = typer.Typer(
 app.add_typer(cli_rules.app, name="rules")
 app.add_typer(cli_sandbox.app, name="sandbox")
 app.add_typer(cli_waive.app, name="waive")
+app.command(name="writeback")(cli_writeback.writeback)
 console = make_console(stderr=True)  # one finding or figure per line, never wrapped
 
 # Exit codes of every command (documented in README's CLI section).

@@ -11,6 +11,7 @@ from pipelines.defs.model import build_model_assets
 from pipelines.defs.report import build_report_assets
 from pipelines.defs.schedules import build_job, build_schedule, nightly_sync_failed
 from pipelines.defs.sources import build_source_assets
+from pipelines.defs.writeback import build_writeback_assets
 from pipelines.resources import HandoffConfigResource, config_path
 
 
@@ -23,6 +24,7 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
             *model_assets,
             *build_exception_assets(config),
             *build_report_assets(config),
+            *build_writeback_assets(config),
         ],
         asset_checks=model_checks,
         jobs=[job],

@@ -7,7 +7,7 @@ ever sent requests Asana would accept.
 
 `asana_oas.subset.json` is the shared subset of Asana's `defs/asana_oas.yaml` (github.com/
 Asana/openapi, commit fc9f8dcf224efa8e06bfc955d91dd95aac7a398d, info.version 1.0) plus the
-`/users` path from the same commit; its `info.x-subset-provenance` says so.
+`/users` and `/stories/{story_gid}` paths from the same commit; `info.x-subset-provenance` says so.
 """
 
 from __future__ import annotations

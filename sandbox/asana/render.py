@@ -184,7 +184,7 @@ def story_json(org: AsanaOrg, story: Story) -> dict[str, Any]:
         "created_at": iso(story.created_at),
         "resource_subtype": story.resource_subtype,
         "text": story.text,
-        "type": "system",
+        "type": "comment" if story.resource_subtype == "comment_added" else "system",
         "target": {"gid": story.task_gid, "resource_type": "task"},
     }
     creator = user_json(org, story.created_by)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sandbox.asana.comments import AsanaComments
 from sandbox.asana.contract import UNKNOWN_ACTION, Contract
 from sandbox.asana.org import AsanaOrg, Task
 from sandbox.asana.render import (
@@ -122,6 +123,7 @@ class AsanaSandbox(ServedSandbox):
         event_type_field: bool = True,
     ):
         self.org = org
+        self.comments = AsanaComments(self)
         self.token = token or "asana-sandbox-" + secrets.token_hex(8)
         self.expire_offset_every = 0
         self.sync_generation = 0  # bumped by expire_sync_tokens: older tokens answer 412
@@ -473,6 +475,10 @@ class AsanaSandbox(ServedSandbox):
         @route("GET", API + "/events")
         def events(request: Request) -> Any:
             return self._events(request)
+
+        route("POST", API + "/tasks/{task_gid}/stories")(self.comments.create)
+        route("PUT", API + "/stories/{story_gid}")(self.comments.update)
+        route("DELETE", API + "/stories/{story_gid}")(self.comments.delete)
 
     def _sync_token(self, seq: int) -> str:
         token = f"{seq}-{self.sync_generation}-{secrets.token_hex(6)}"

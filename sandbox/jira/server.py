@@ -28,6 +28,7 @@ from sandbox.jira.access import (
     Quota,
     make_account,
 )
+from sandbox.jira.comments import Comments
 from sandbox.jira.contract import Checked, check
 from sandbox.jira.jql import JqlError, evaluate, parse
 from sandbox.jira.org import CUSTOM_FIELDS, LINK_TYPES, Issue, JiraOrg
@@ -77,7 +78,8 @@ class JiraSandbox(ServedSandbox):
     Vendor-faithful by default: every request is checked against Atlassian's OpenAPI document
     (`strict`; results in `contract_log`), the account (`email`/`token`) holds *Browse
     projects* only (`permissions="admin"` grants *Administer Jira*), its time zone is
-    `time_zone`, and `rate_limit` requests per `rate_window_seconds` (off unless set). Data
+    `time_zone`, and `rate_limit` requests per `rate_window_seconds` (off unless set). It may
+    comment only in `comment_projects` (None: every project; empty, the default: none). Data
     Center speaks its own dialect (wiki markup, Epic Link, no hierarchy) unless `dc_shapes` is
     False. A second
     account, `admin` (`admin_email`/`admin_token`), always administers the site.
@@ -106,9 +108,13 @@ class JiraSandbox(ServedSandbox):
         denied_status: int = 403,
         dc_shapes: bool = True,
         check_requests: bool = True,
+        comment_projects: Collection[str] | None = (),
     ):
         self.org = org
         self.strict = strict
+        # projects where the sync account holds Add comments (None: all); Browse-only by default
+        self.comment_projects = None if comment_projects is None else set(comment_projects)
+        self.comments = Comments(self)
         # benchmarks measure the sync, not the checker: they may switch request checks off
         self.check_requests = check_requests
         self.time_zone = time_zone
@@ -249,6 +255,11 @@ class JiraSandbox(ServedSandbox):
             ("GET", "/project", self.project_list),
             ("GET", "/mypermissions", self.my_permissions),
             ("POST", "/issue/bulkfetch", self.bulk_issues),
+            ("GET", "/issue/{key}/comment", self.comments.list),
+            ("POST", "/issue/{key}/comment", self.comments.create),
+            ("GET", "/issue/{key}/comment/{id}", self.comments.get),
+            ("PUT", "/issue/{key}/comment/{id}", self.comments.update),
+            ("DELETE", "/issue/{key}/comment/{id}", self.comments.delete),
         ]:
             s.route(method, api + path)(self._guard(handler))
 

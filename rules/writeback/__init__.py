@@ -1,0 +1,1 @@
+"""Findings written back into the tools where people work: plan, state, and the run."""
