@@ -203,7 +203,8 @@ def report(
         typer.Option("--out", "-o", metavar="FILE", help="Output file (default from the config)."),
     ] = None,
     department: Annotated[
-        str | None, typer.Option("--department", help="Write one department's page only.")
+        str | None,
+        typer.Option("--department", metavar="NAME", help="Write one department's page only."),
     ] = None,
 ) -> None:
     """Write the exception report from the published model."""

@@ -15,7 +15,10 @@ from rules.writeback.flow import dry_by_default, run_writeback
 
 def writeback(
     config: Annotated[
-        Path, typer.Option("--config", "-c", envvar="HANDOFF_CONFIG", help="Path of handoff.yaml.")
+        Path,
+        typer.Option(
+            "--config", "-c", envvar="HANDOFF_CONFIG", metavar="PATH", help="Path of handoff.yaml."
+        ),
     ] = Path("handoff.yaml"),
     dry_run: Annotated[
         bool | None,
@@ -25,7 +28,10 @@ def writeback(
             "writeback.dry_run: false) or write it.",
         ),
     ] = None,
-    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME", help="Only this source (repeatable)."),
+    ] = None,
 ) -> None:
     """Write open findings back as comments on the waiting items in Jira and Asana."""
     cfg = load_config(config)

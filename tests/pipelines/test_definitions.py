@@ -55,6 +55,7 @@ def test_definitions_load_for_every_source_kind(tmp_path: Path) -> None:
         "governance_model",
         "exceptions",
         "exception_report",
+        "tool_comments",  # write-back into Jira and Asana, after the publish
     }
     job = defs.resolve_job_def("nightly_sync")
     assert job.name == "nightly_sync"

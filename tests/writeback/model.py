@@ -40,7 +40,7 @@ def write_model(path: Path, items: list[dict[str, Any]], findings: list[dict[str
     for f in findings:
         con.execute(
             "INSERT INTO exceptions VALUES (?, ?, ?, ?, ['IT', 'Marketing'], ?, ?, ?, 'surprise',"
-            " ?, ?, ?, ?, 1, 2, NULL, NULL)",
+            " ?, ?, ?, ?, 1, 2, NULL, NULL, NULL, NULL)",
             [f["id"], f.get("rule", "blocked_by_late_upstream"), f.get("severity", "fail"),
              f["subjects"], f.get("owner", "ravi@example.com"), f["message"],
              json.dumps({}), f.get("status", "open"), now - timedelta(days=3), now,
