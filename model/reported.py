@@ -61,9 +61,7 @@ def record_status_reports(con: duckdb.DuckDBPyConnection, now: datetime, has_pre
     )
 
 
-def record_due_date_changes(
-    con: duckdb.DuckDBPyConnection, now: datetime, has_prev: bool
-) -> None:
+def record_due_date_changes(con: duckdb.DuckDBPyConnection, now: datetime, has_prev: bool) -> None:
     """Tool history as served now, plus due dates that moved between the last sync and this
     one without the tool recording it (sheets have no history)."""
     if has_prev:

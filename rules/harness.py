@@ -116,9 +116,7 @@ def run_case(rule: Rule, case: RuleCase) -> TestOutcome:
         try:
             load_given(con, case.given, now)
             if "forecasts" not in case.given:
-                con.execute(
-                    FORECAST_SQL.read_text(), {"now": now, "cycle_days": CASE_CYCLE_DAYS}
-                )
+                con.execute(FORECAST_SQL.read_text(), {"now": now, "cycle_days": CASE_CYCLE_DAYS})
             sql = finding_sql(rule.spec, rule.query, rule.columns)
             values = run_params(rule.spec, rule.query, params, now)
             rows = run_timed(con, CHECK_SECONDS, lambda: con.execute(sql, values).fetchall())

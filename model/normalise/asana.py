@@ -270,7 +270,6 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
     con.execute("DROP TABLE IF EXISTS _asana_stories")
 
 
-
 def _story_dates(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, Any]) -> None:
     """Due-date moves and the day a dependency was added, from the tasks' stories."""
     con.execute(
