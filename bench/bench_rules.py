@@ -57,7 +57,9 @@ SELECT item_id(i), $sources[((i // $cluster) % 5)::INTEGER + 1], $tools[((i // $
        rnd(i, 12) < 0.01, $now
 FROM (SELECT i, rnd(i // {cluster}, 14) AS progress FROM range($items) AS t(i));
 
-INSERT INTO dependencies
+INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types,
+    reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension,
+    created_at)
 WITH cand AS (
     SELECT e, e % $items AS d,
            (e % $items) // $cluster * $cluster AS base,

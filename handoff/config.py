@@ -331,7 +331,7 @@ class HandoffConfig(Strict):
     milestone_stewards: dict[str, str] = {}
     # days an item usually stays in one status: idle this long, it counts as stalled and its
     # forecast restarts from today (see the `forecasts` table)
-    typical_cycle_days: int = Field(10, ge=1, le=365)
+    typical_cycle_days: int = Field(default=10, ge=1, le=365)
     rules: RulesConfig = RulesConfig()
     webhook: Webhook | None = None
     sources: list[Source] = []

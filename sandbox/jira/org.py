@@ -253,10 +253,21 @@ class JiraOrg:
         self.version += 1
         return issue
 
-    def add_link(self, type_name: str, outward_key: str, inward_key: str) -> Link:
-        """Link two issues: `add_link("Blocks", "A-1", "B-2")` reads "A-1 blocks B-2"."""
+    def add_link(
+        self, type_name: str, outward_key: str, inward_key: str, *, at: datetime | None = None
+    ) -> Link:
+        """Link two issues: `add_link("Blocks", "A-1", "B-2")` reads "A-1 blocks B-2".
+
+        With `at`, like Jira, it writes a `Link` item into both issues' history at that time
+        ("This issue blocks B-2" / "This issue is blocked by A-1")."""
         if type_name not in LINK_TYPES:
             raise KeyError(f"unknown link type {type_name!r}")
+        if at is not None:
+            _, inward, outward = LINK_TYPES[type_name]
+            text_out = f"This issue {outward} {inward_key}"
+            text_in = f"This issue {inward} {outward_key}"
+            self._record(outward_key, ("Link", None, None, inward_key, text_out), at, None)
+            self._record(inward_key, ("Link", None, None, outward_key, text_in), at, None)
         link = Link(self.next_id("link"), type_name, outward_key, inward_key)
         self.links[link.id] = link
         self._links_by_issue.setdefault(outward_key, []).append(link.id)

@@ -136,7 +136,7 @@ def _check(items, edges) -> None:
             _edge(con, f"g:{a}", f"g:{b}")
     build_forecasts(con, NOW, cycle_days=10)
     forecast = dict(con.execute("SELECT item_id, forecast_finish FROM forecasts").fetchall())
-    for i, due, duration, _idle, done in items:
+    for i, due, _duration, _idle, done in items:
         item = f"g:{i}"
         if done:
             assert item not in forecast
