@@ -38,7 +38,12 @@ def record_status_reports(con: duckdb.DuckDBPyConnection, now: datetime, has_pre
             SELECT DISTINCT s.subject_id, s.subject_kind, s.source, s.project, s.reported_status,
                    coalesce(s.rag, map_extract(MAP($keys::VARCHAR[], $values::VARCHAR[]),
                                                 lower(trim(s.reported_status)))[1]) AS rag,
-                   coalesce(s.reported_at, $now) AS reported_at, s.reporter, s.text, s.origin,
+                   coalesce(s.reported_at, $now) AS reported_at,
+                   -- a name the tools also show with an e-mail becomes that person's id
+                   coalesce((SELECT min(p.person_id) FROM people p
+                             WHERE lower(p.display_name) = lower(s.reporter)), s.reporter)
+                       AS reporter,
+                   s.text, s.origin,
                    s.reported_at IS NULL AS undated
             FROM stg_status_reports s
             WHERE nullif(trim(s.reported_status), '') IS NOT NULL

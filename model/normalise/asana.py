@@ -320,10 +320,9 @@ def _status_updates(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
             reported_status, reported_at, reporter, text, origin)
         SELECT $src || ':project/' || (u.p->'parent'->>'gid'), 'project', $src,
                coalesce(pr.payload->>'name', u.p->'parent'->>'name'),
-               coalesce(p->>'status_type', p->>'color'), {_ts("p->>'created_at'")},
-               coalesce(p->'author'->>'email', p->'created_by'->>'email',
-                        p->'author'->>'name', p->'created_by'->>'name'),
-               concat_ws(': ', p->>'title', p->>'text'), 'asana_status_update'
+               coalesce(u.p->>'status_type', u.p->>'color'), {_ts("u.p->>'created_at'")},
+               coalesce(u.p->'author'->>'name', u.p->'created_by'->>'name'),
+               concat_ws(': ', u.p->>'title', u.p->>'text'), 'asana_status_update'
         FROM (SELECT payload AS p FROM {raw}.raw_records
               WHERE record_type = 'status_update' AND NOT is_deleted) u
         LEFT JOIN {raw}.raw_records pr
