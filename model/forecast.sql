@@ -22,7 +22,10 @@ own AS (
     FROM open_items
 ),
 edges AS (  -- downstream waits on upstream: blocking dependencies and roll-ups to a milestone
-    SELECT DISTINCT upstream_id, downstream_id FROM (
+    -- (a pair declared both ways appears twice: harmless, every use takes a maximum)
+    SELECT e.upstream_id, e.downstream_id, u.own_finish AS upstream_own,
+           w.own_finish AS downstream_own, to_days(CAST(w.duration AS INTEGER)) AS duration
+    FROM (
         SELECT d.upstream_id, d.downstream_id FROM dependencies d
         WHERE d.kind <> 'relates' AND d.is_resolved AND d.upstream_id <> d.downstream_id
         UNION ALL
@@ -32,29 +35,38 @@ edges AS (  -- downstream waits on upstream: blocking dependencies and roll-ups 
     JOIN own u ON u.item_id = e.upstream_id
     JOIN own w ON w.item_id = e.downstream_id
 ),
+-- the first push along every edge, from each upstream's own finish: only what it moves recurses
+first_push AS (
+    SELECT downstream_id AS item_id, max(upstream_own + duration) AS finish,
+           arg_max(upstream_id, upstream_own + duration) AS critical,
+           any_value(downstream_own) AS own_finish
+    FROM edges
+    WHERE upstream_own IS NOT NULL
+    GROUP BY downstream_id
+),
 fc(item_id, finish, critical, chain) USING KEY (item_id) AS (
-    SELECT item_id, own_finish, CAST(NULL AS VARCHAR), [item_id]
-    FROM own WHERE own_finish IS NOT NULL
+    SELECT item_id, finish, critical, [critical, item_id] FROM first_push
+    WHERE finish > coalesce(own_finish, DATE '0001-01-01')
     UNION
-    -- relax: each round, items whose upstream forecast moved take the latest candidate
-    SELECT item_id, finish, critical, chain FROM (
+    -- relax: each round, items whose upstream forecast moved take the latest candidate; an
+    -- upstream that never moved already counted in the first push
+    SELECT cand.item_id, cand.finish, cand.critical, cand.chain FROM (
         SELECT e.downstream_id AS item_id,
-               max(u.finish + to_days(CAST(w.duration AS INTEGER))) AS finish,
-               arg_max(u.item_id, u.finish + to_days(CAST(w.duration AS INTEGER))) AS critical,
-               list_append(arg_max(u.chain, u.finish + to_days(CAST(w.duration AS INTEGER))),
-                           e.downstream_id) AS chain,
-               any_value(w.own_finish) AS own_finish
+               max(u.finish + e.duration) AS finish,
+               arg_max(u.item_id, u.finish + e.duration) AS critical,
+               list_append(arg_max(u.chain, u.finish + e.duration), e.downstream_id) AS chain,
+               any_value(e.downstream_own) AS own_finish
         FROM fc u
         JOIN edges e ON e.upstream_id = u.item_id
-        JOIN own w ON w.item_id = e.downstream_id
         WHERE NOT list_contains(u.chain, e.downstream_id)  -- a cycle never feeds itself
           AND len(u.chain) < 1000
         GROUP BY e.downstream_id
     ) cand
-    WHERE cand.finish > coalesce(
-        (SELECT r.finish FROM recurring.fc r WHERE r.item_id = cand.item_id), cand.own_finish,
-        DATE '0001-01-01')
+    LEFT JOIN recurring.fc r USING (item_id)
+    WHERE cand.finish > coalesce(r.finish, cand.own_finish, DATE '0001-01-01')
 )
-SELECT o.item_id, o.due_date, o.own_finish, fc.finish,
-       date_diff('day', o.due_date, fc.finish), fc.critical, fc.chain, o.is_stalled
-FROM fc JOIN own o USING (item_id);
+SELECT o.item_id, o.due_date, o.own_finish, coalesce(fc.finish, o.own_finish),
+       date_diff('day', o.due_date, coalesce(fc.finish, o.own_finish)), fc.critical,
+       coalesce(fc.chain, [o.item_id]), o.is_stalled
+FROM own o LEFT JOIN fc USING (item_id)
+WHERE coalesce(fc.finish, o.own_finish) IS NOT NULL;
