@@ -163,9 +163,8 @@ def build(db_path: Path, items: int, deps: int) -> float:
 def evaluate_child(db_path: Path) -> dict[str, object]:
     """Evaluate the pack twice on the model (first run, then the next night's run)."""
     from handoff.config import HandoffConfig
-    from rules.engine import evaluate
-
     from model.forecast import build_forecasts
+    from rules.engine import evaluate
 
     config = HandoffConfig.model_validate({"base_dir": db_path.parent})
     con = duckdb.connect(str(db_path))  # the build's forecast step, measured in this process
