@@ -13,7 +13,7 @@ open_items AS (
     FROM work_items
     WHERE NOT is_deleted AND coalesce(status_category, 'todo') <> 'done'
 ),
-own AS (
+own AS MATERIALIZED (
     SELECT item_id, due_date, is_stalled, greatest(duration, 0) AS duration,
            CASE WHEN is_stalled
                 THEN greatest(due_date, CAST($now AS DATE) + to_days(CAST($cycle_days AS INTEGER)))
@@ -21,7 +21,7 @@ own AS (
                AS own_finish
     FROM open_items
 ),
-edges AS (  -- downstream waits on upstream: blocking dependencies and roll-ups to a milestone
+edges AS MATERIALIZED (  -- downstream waits on upstream: blocking dependencies and roll-ups to a milestone
     -- (a pair declared both ways appears twice: harmless, every use takes a maximum)
     SELECT e.upstream_id, e.downstream_id, u.own_finish AS upstream_own,
            w.own_finish AS downstream_own, to_days(CAST(w.duration AS INTEGER)) AS duration
@@ -41,12 +41,11 @@ first_push AS (
            arg_max(upstream_id, upstream_own + duration) AS critical,
            any_value(downstream_own) AS own_finish
     FROM edges
-    WHERE upstream_own IS NOT NULL
+    WHERE upstream_own + duration > coalesce(downstream_own, DATE '0001-01-01')  -- pushes it
     GROUP BY downstream_id
 ),
 fc(item_id, finish, critical, chain) USING KEY (item_id) AS (
     SELECT item_id, finish, critical, [critical, item_id] FROM first_push
-    WHERE finish > coalesce(own_finish, DATE '0001-01-01')
     UNION
     -- relax: each round, items whose upstream forecast moved take the latest candidate; an
     -- upstream that never moved already counted in the first push
@@ -60,6 +59,7 @@ fc(item_id, finish, critical, chain) USING KEY (item_id) AS (
         JOIN edges e ON e.upstream_id = u.item_id
         WHERE NOT list_contains(u.chain, e.downstream_id)  -- a cycle never feeds itself
           AND len(u.chain) < 1000
+          AND u.finish + e.duration > coalesce(e.downstream_own, DATE '0001-01-01')
         GROUP BY e.downstream_id
     ) cand
     LEFT JOIN recurring.fc r USING (item_id)

@@ -47,6 +47,7 @@ DEFAULT_STATUSES = (
 CUSTOM_FIELDS = {  # id -> (name, schema type)
     "customfield_10010": ("Department", "option"),
     "customfield_10020": ("Story Points", "number"),
+    "customfield_10030": ("Health", "option"),  # a RAG select some teams report status in
 }
 
 
@@ -327,6 +328,15 @@ class JiraOrg:
         times = [h.at for h in issue.histories]
         issue.histories.insert(bisect.bisect_right(times, when), history)
         issue.updated = max(issue.updated, when)
+
+    def change_due(self, key: str, due: date | None, *, at: datetime | None = None) -> None:
+        """Move an issue's due date, with the `duedate` item Jira writes into its history."""
+        issue = self.issues[key]
+        old = issue.duedate.isoformat() if issue.duedate else None
+        new = due.isoformat() if due else None
+        self._record(key, ("duedate", old, old, new, new), at, None)
+        issue.duedate = due
+        self.version += 1
 
     def add_status_change(
         self,

@@ -1,4 +1,5 @@
-"""When a dependency was asked for comes from the tools, so a first sync judges notice fairly."""
+"""What Jira's history tells the model on a first sync: when each link was asked for (so notice
+is judged fairly), how often due dates moved, and the health a team reports in a field."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ def _org() -> JiraOrg:
     for key in ("OPS-1", "OPS-2"):
         org.add_issue(key, f"Provision {key}", "To Do", created=long_ago)
     # due in 5 days: any ask made in the last 10 days breaches the contract
-    org.add_issue("MKT-1", "Launch email", "To Do", created=long_ago, due=date(2025, 6, 7))
+    org.add_issue(
+        "MKT-1",
+        "Launch email",
+        "To Do",
+        created=long_ago,
+        due=date(2025, 5, 31),
+        custom={"customfield_10030": "Green"},
+    )
+    org.change_due("MKT-1", date(2025, 6, 7), at=NOW - timedelta(days=3))
     org.add_issue("MKT-2", "Launch landing page", "To Do", created=long_ago, due=date(2025, 6, 7))
     org.add_link("Blocks", "OPS-1", "MKT-1", at=NOW - timedelta(days=30))  # dated by history
     org.add_link("Blocks", "OPS-2", "MKT-2")  # no history: the ask date is unknown
@@ -34,6 +43,7 @@ def _org() -> JiraOrg:
 
 def _config(tmp_path: Path, sandbox: JiraSandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     entry, env = sandbox.source_entry("jira", "JIRA_TOKEN")
+    entry["custom_fields"] = {**entry["custom_fields"], "health": "Health"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = {
@@ -67,6 +77,10 @@ def test_first_sync_uses_link_history_and_stays_silent_when_unknown(
             "SELECT upstream_id, downstream_id, contract_id, created_at, created_from "
             "FROM dependencies ORDER BY ALL"
         ).fetchall()
+        moves = con.execute("SELECT * FROM due_date_changes").fetchall()
+        reports = con.execute(
+            "SELECT subject_id, reported_status, rag, origin FROM status_reports"
+        ).fetchall()
         breaches = con.execute(
             "SELECT subject_ids FROM exceptions WHERE rule_id = 'contract_notice_breach'"
         ).fetchall()
@@ -78,3 +92,6 @@ def test_first_sync_uses_link_history_and_stays_silent_when_unknown(
         ("jira:OPS-2", "jira:MKT-2", "it-to-mkt", None, None),
     ]
     assert breaches == []  # asked 30 days ahead; the other ask date is unknown
+    moved = (NOW - timedelta(days=3)).replace(tzinfo=None)
+    assert moves == [("jira:MKT-1", moved, date(2025, 5, 31), date(2025, 6, 7), "jira_changelog")]
+    assert reports == [("jira:MKT-1", "Green", "green", "jira_field")]
