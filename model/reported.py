@@ -26,9 +26,18 @@ def _rag_map() -> tuple[list[str], list[str]]:
     return keys, values
 
 
+def _prev_has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """A previous file built before this table existed has nothing to carry."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' AND table_name = ?",
+        [table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def record_status_reports(con: duckdb.DuckDBPyConnection, now: datetime, has_prev: bool) -> None:
     """Carry the previous reports, add dated reports not seen yet and field values that changed."""
-    if has_prev:
+    if has_prev and _prev_has(con, "status_reports"):
         con.execute("INSERT INTO status_reports BY NAME SELECT * FROM prev.status_reports")
     keys, values = _rag_map()
     con.execute(
@@ -69,7 +78,7 @@ def record_status_reports(con: duckdb.DuckDBPyConnection, now: datetime, has_pre
 def record_due_date_changes(con: duckdb.DuckDBPyConnection, now: datetime, has_prev: bool) -> None:
     """Tool history as served now, plus due dates that moved between the last sync and this
     one without the tool recording it (sheets have no history)."""
-    if has_prev:
+    if has_prev and _prev_has(con, "due_date_changes"):
         con.execute(
             "INSERT INTO due_date_changes BY NAME "
             "SELECT * FROM prev.due_date_changes WHERE source = 'observed'"
