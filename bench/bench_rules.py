@@ -57,7 +57,9 @@ SELECT item_id(i), $sources[((i // $cluster) % 5)::INTEGER + 1], $tools[((i // $
        rnd(i, 12) < 0.01, $now
 FROM (SELECT i, rnd(i // {cluster}, 14) AS progress FROM range($items) AS t(i));
 
-INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types, reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension, created_at)
+INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types,
+    reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension,
+    created_at)
 WITH cand AS (
     SELECT e, e % $items AS d,
            (e % $items) // $cluster * $cluster AS base,
@@ -98,6 +100,22 @@ SELECT upstream_id, downstream_id,
             THEN 'Marketing.acquisition vs IT.cost' END,
        $now - to_days(floor(rnd(e, 25) * 90)::INTEGER)
 FROM edges;
+
+-- what teams report: a project status update per project, mostly green, a few weeks old at most
+INSERT INTO status_reports
+SELECT $sources[(p % 5)::INTEGER + 1] || ':project/' || p::VARCHAR, 'project',
+       $sources[(p % 5)::INTEGER + 1], 'P' || p::VARCHAR,
+       CASE WHEN rnd(p, 30) < 0.7 THEN 'on_track' WHEN rnd(p, 30) < 0.9 THEN 'at_risk' ELSE 'off_track' END,
+       CASE WHEN rnd(p, 30) < 0.7 THEN 'green' WHEN rnd(p, 30) < 0.9 THEN 'amber' ELSE 'red' END,
+       $now - to_days(floor(rnd(p, 31) * 30)::INTEGER), 'p' || (p % 5000)::VARCHAR || '@example.com',
+       'Status update', 'asana_status_update'
+FROM range($items // {cluster}) AS t(p);
+-- due dates moved: one item in ten, one to four times in the last two months
+INSERT INTO due_date_changes
+SELECT item_id(i), $now - to_days((floor(rnd(i, 40) * 60) - k * 3)::INTEGER),
+       $today + to_days((k * 7)::INTEGER), $today + to_days((k * 7 + 7)::INTEGER), 'observed'
+FROM range($items) AS t(i), range(4) AS r(k)
+WHERE rnd(i, 41) < 0.1 AND k < 1 + floor(rnd(i, 42) * 4);
 
 INSERT INTO contracts VALUES ('it-to-ops', 'IT', 'Store Ops', 10, 'Store systems', NULL, NULL, NULL);
 INSERT INTO kpi_tensions VALUES ('Marketing', 'acquisition', 'IT', 'cost', 'campaign capacity');
@@ -145,9 +163,18 @@ def build(db_path: Path, items: int, deps: int) -> float:
 def evaluate_child(db_path: Path) -> dict[str, object]:
     """Evaluate the pack twice on the model (first run, then the next night's run)."""
     from handoff.config import HandoffConfig
+    from model.forecast import build_forecasts
     from rules.engine import evaluate
 
     config = HandoffConfig.model_validate({"base_dir": db_path.parent})
+    con = duckdb.connect(str(db_path))  # the build's forecast step, measured in this process
+    started = time.perf_counter()
+    build_forecasts(con, NOW, config.typical_cycle_days)
+    forecast_seconds = round(time.perf_counter() - started, 3)
+    forecasts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE slip_days > 0), max(len(chain)) FROM forecasts"
+    ).fetchone()
+    con.close()
     runs = []
     for night, run_id in enumerate(["bench-1", "bench-2"]):
         started = time.perf_counter()
@@ -166,7 +193,14 @@ def evaluate_child(db_path: Path) -> dict[str, object]:
             }
         )
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"runs": runs, "peak_rss_mb": round(peak_kib / 1024, 1)}
+    return {
+        "runs": runs,
+        "peak_rss_mb": round(peak_kib / 1024, 1),
+        "forecast_seconds": forecast_seconds,
+        "forecasts": {"items": forecasts[0], "late": forecasts[1], "longest_chain": forecasts[2]}
+        if forecasts
+        else {},
+    }
 
 
 def _markdown(report: dict[str, object]) -> str:
@@ -177,6 +211,8 @@ def _markdown(report: dict[str, object]) -> str:
         "",
         f"Machine: {report['machine']}. Model build: {report['build_seconds']} s.",
         f"Peak memory of the evaluating process: **{report['peak_rss_mb']} MB**.",
+        f"Forecasts (the build step, timed in the same process): **{report['forecast_seconds']} s**"
+        f" — {report['forecasts']}.",
         "",
         "| run | total s | lifecycle s | result |",
         "|---|---:|---:|---|",

@@ -45,6 +45,7 @@ FIELDS = (
     "item_type",
     "milestone",
     "url",
+    "rag",
 )
 
 
@@ -519,6 +520,7 @@ class RowMapper:
                 "item_type": item_type,
                 "is_milestone": is_milestone,
                 "url": as_text(cell("url")),
+                "rag": as_text(cell("rag")),
             },
         }
         self.stats.loaded += 1

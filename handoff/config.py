@@ -132,6 +132,7 @@ class ColumnMap(Strict):
     item_type: list[str] = ["type", "item type"]
     milestone: list[str] = ["milestone", "is milestone"]
     url: list[str] = ["url", "link"]
+    rag: list[str] = ["rag", "health", "status report"]  # what the row's team reports
 
     @field_validator("*", mode="before")
     @classmethod
@@ -168,6 +169,8 @@ class SheetSourceBase(SourceBase):
     url: str | None = None  # base link for rows; `{sheet}` and `{row}` are filled in
     allow_empty: bool = False  # a file or sheet with no data rows is a failure unless set
     header_rows: Annotated[int, Field(ge=1, le=5)] | None = None  # None: detected (1 or 2)
+    # the team's words in the RAG column -> green, amber, red, on_hold or complete
+    rag_map: dict[str, Literal["green", "amber", "red", "on_hold", "complete"]] = {}
 
     def status_category(self, status: str) -> StatusCategory | None:
         key = status.strip().lower()
@@ -367,6 +370,9 @@ class HandoffConfig(Strict):
     people: list[PersonAlias] = []
     # milestone item_id -> e-mail of its steward, when it is not the milestone's owner
     milestone_stewards: dict[str, str] = {}
+    # days an item usually stays in one status: idle this long, it counts as stalled and its
+    # forecast restarts from today (see the `forecasts` table)
+    typical_cycle_days: int = Field(default=10, ge=1, le=365)
     rules: RulesConfig = RulesConfig()
     model: ModelSettings = ModelSettings()
     webhook: Webhook | None = None

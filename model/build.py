@@ -22,8 +22,9 @@ import duckdb
 from handoff.bounded import connect_bounded
 from handoff.config import HandoffConfig
 from handoff.redact import redact_optional
-from model import config_tables, history
+from model import config_tables, history, reported
 from model.departments import build_department_map, canonicalise_departments
+from model.forecast import build_forecasts
 from model.landing import raw_store_path
 from model.normalise import normaliser_for
 from model.people import assign_stewards, build_people
@@ -149,10 +150,15 @@ def build_model(
             history.record_versions(con, now)
             history.fill_status_changed_at(con)
             history.carry_dependency_dates(con, now, has_prev)
+            reported.record_status_reports(con, now, has_prev)
+            reported.record_due_date_changes(con, now, has_prev)
+            build_forecasts(con, now, config.typical_cycle_days)
             _record_runs(con, config, run_id, outcomes, result)
             con.execute("INSERT INTO schema_info VALUES (?, ?, ?)", [SCHEMA_VERSION, now, run_id])
             con.execute(
-                "DROP TABLE stg_items; DROP TABLE stg_references; DROP TABLE stg_status_changes"
+                "DROP TABLE stg_items; DROP TABLE stg_references; DROP TABLE stg_status_changes; "
+                "DROP TABLE stg_status_reports; DROP TABLE stg_due_date_changes; "
+                "DROP TABLE stg_dependency_dates"
             )
             if has_prev:
                 con.execute("DETACH prev")

@@ -103,13 +103,43 @@ def fill_status_changed_at(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def carry_dependency_dates(con: duckdb.DuckDBPyConnection, now: datetime, has_prev: bool) -> None:
-    """An edge keeps the time it was first seen (contract notice rules depend on it)."""
-    if has_prev:
-        con.execute(
-            """
-            UPDATE dependencies d SET created_at = p.created_at
-            FROM prev.dependencies p
-            WHERE p.upstream_id = d.upstream_id AND p.downstream_id = d.downstream_id
-            """
-        )
-    con.execute("UPDATE dependencies SET created_at = $now WHERE created_at IS NULL", {"now": now})
+    """When each edge was asked for (contract notice rules depend on it): the tool's own record
+    (Jira Link history, Asana dependency stories) when there is one, else what an earlier build
+    knew, else the sync that first saw the edge appear. On a first build an edge no tool dates
+    stays unknown (null): it may have existed for months."""
+    con.execute(
+        """
+        UPDATE dependencies d SET created_at = t.created_at, created_from = t.source
+        FROM (SELECT upstream_id, downstream_id, min(created_at) AS created_at,
+                     arg_min(source, created_at) AS source
+              FROM stg_dependency_dates GROUP BY ALL) t
+        WHERE t.upstream_id = d.upstream_id AND t.downstream_id = d.downstream_id
+        """
+    )
+    if not has_prev:
+        return
+    prev_from = (
+        "p.created_from"
+        if con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'prev' "
+            "AND table_name = 'dependencies' AND column_name = 'created_from'"
+        ).fetchone()[0]  # type: ignore[index]
+        else "'first_seen'"  # files built before the column existed dated every edge so
+    )
+    con.execute(
+        f"""
+        UPDATE dependencies d SET created_at = p.created_at, created_from = {prev_from}
+        FROM prev.dependencies p
+        WHERE p.upstream_id = d.upstream_id AND p.downstream_id = d.downstream_id
+          AND d.created_at IS NULL
+        """
+    )
+    con.execute(
+        """
+        UPDATE dependencies d SET created_at = $now, created_from = 'first_seen'
+        WHERE d.created_at IS NULL AND NOT EXISTS (
+            SELECT 1 FROM prev.dependencies p
+            WHERE p.upstream_id = d.upstream_id AND p.downstream_id = d.downstream_id)
+        """,
+        {"now": now},
+    )

@@ -297,7 +297,11 @@ LEFT JOIN work_items u ON u.item_id = m.upstream_id
 LEFT JOIN work_items d ON d.item_id = m.downstream_id;
 """
 
-INSERT_SQL = "INSERT INTO dependencies SELECT * FROM ref_edges"
+INSERT_SQL = (
+    "INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types, "
+    "reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension, "
+    "created_at, resolution) SELECT * FROM ref_edges"
+)
 
 TEMP_TABLES = (
     "ref_segments",

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PUBLIC_TABLES = (
     "work_items",
     "dependencies",
@@ -33,6 +33,9 @@ PUBLIC_TABLES = (
     "sync_runs",
     "rejected_records",
     "schema_info",
+    "status_reports",
+    "due_date_changes",
+    "forecasts",
 )
 PUBLIC_VIEWS = ("handoffs", "open_exceptions")
 

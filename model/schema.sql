@@ -389,3 +389,66 @@ COMMENT ON COLUMN handoffs.upstream_status_changed_at IS 'Last status change of 
 COMMENT ON COLUMN handoffs.downstream_status_changed_at IS 'Last status change of the downstream item.';
 COMMENT ON COLUMN handoffs.contract_id IS 'The contract covering the handoff, if any.';
 COMMENT ON COLUMN handoffs.kpi_tension IS 'The KPI tension between the two departments, if declared.';
+
+-- Reported status, due-date history and forecasts along the dependency chain.
+
+ALTER TABLE dependencies ADD COLUMN created_from VARCHAR;
+COMMENT ON COLUMN dependencies.created_from IS 'Where created_at comes from: jira_changelog (Link history), asana_story (dependency added), first_seen (a sync after the first saw it appear), or null when unknown (edges present at the first sync that no tool history dates).';
+
+CREATE TABLE status_reports (
+    subject_id      VARCHAR NOT NULL,
+    subject_kind    VARCHAR NOT NULL,
+    source          VARCHAR NOT NULL,
+    project         VARCHAR,
+    reported_status VARCHAR,
+    rag             VARCHAR,
+    reported_at     TIMESTAMP,
+    reporter        VARCHAR,
+    text            VARCHAR,
+    origin          VARCHAR NOT NULL
+);
+COMMENT ON TABLE status_reports IS 'What teams report about their work: Asana project status updates, a Jira health/RAG field, a sheet RAG column. History is kept: one row per report (per sync for fields without their own date).';
+COMMENT ON COLUMN status_reports.subject_id IS 'The item_id reported on, or <source>:project/<gid> for a whole Asana project.';
+COMMENT ON COLUMN status_reports.subject_kind IS 'item or project.';
+COMMENT ON COLUMN status_reports.source IS 'Configured source the report came from.';
+COMMENT ON COLUMN status_reports.project IS 'Project the report covers (Asana project name, Jira project key, worksheet); items of this source and project inherit a project report.';
+COMMENT ON COLUMN status_reports.reported_status IS 'The status as the tool or the team wrote it (on_track, "Green", "At risk"...).';
+COMMENT ON COLUMN status_reports.rag IS 'Normalised: green, amber, red, on_hold or complete; null when the value is not recognised.';
+COMMENT ON COLUMN status_reports.reported_at IS 'When the report was made (the update''s creation time; for fields, the sync that first saw the value).';
+COMMENT ON COLUMN status_reports.reporter IS 'person_id or name of who reported, when known.';
+COMMENT ON COLUMN status_reports.text IS 'Title and text of the report, when there is one.';
+COMMENT ON COLUMN status_reports.origin IS 'asana_status_update, jira_field or sheet_column.';
+
+CREATE TABLE due_date_changes (
+    item_id    VARCHAR NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    from_due   DATE,
+    to_due     DATE,
+    source     VARCHAR NOT NULL
+);
+COMMENT ON TABLE due_date_changes IS 'Every known due-date change: Jira changelog (duedate), Asana stories (due date changed), or observed between two syncs.';
+COMMENT ON COLUMN due_date_changes.item_id IS 'The work item.';
+COMMENT ON COLUMN due_date_changes.changed_at IS 'When the due date changed (UTC).';
+COMMENT ON COLUMN due_date_changes.from_due IS 'Due date before the change (null: none was set).';
+COMMENT ON COLUMN due_date_changes.to_due IS 'Due date after the change (null: removed).';
+COMMENT ON COLUMN due_date_changes.source IS 'jira_changelog, asana_story or observed (between syncs).';
+
+CREATE TABLE forecasts (
+    item_id              VARCHAR NOT NULL,
+    due_date             DATE,
+    own_finish           DATE,
+    forecast_finish      DATE NOT NULL,
+    slip_days            INTEGER,
+    critical_upstream_id VARCHAR,
+    chain                VARCHAR[] NOT NULL,
+    is_stalled           BOOLEAN NOT NULL
+);
+COMMENT ON TABLE forecasts IS 'For every open item and milestone with a date: when it will finish if the work upstream finishes when it is forecast to (recomputed by every build).';
+COMMENT ON COLUMN forecasts.item_id IS 'The open work item or milestone.';
+COMMENT ON COLUMN forecasts.due_date IS 'Its own due date.';
+COMMENT ON COLUMN forecasts.own_finish IS 'Its finish ignoring upstream: the due date, not before today; a stalled item (no status change for the typical cycle time) not before today plus the typical cycle time.';
+COMMENT ON COLUMN forecasts.forecast_finish IS 'Forecast finish: the latest of its own finish and, for each open upstream (blocking dependencies and the items rolling up to a milestone), the upstream''s forecast plus this item''s planned duration (due - start).';
+COMMENT ON COLUMN forecasts.slip_days IS 'forecast_finish - due_date in days (positive: late); null without a due date.';
+COMMENT ON COLUMN forecasts.critical_upstream_id IS 'The upstream item that pushes the forecast past its own finish; null when nothing upstream does.';
+COMMENT ON COLUMN forecasts.chain IS 'The critical chain, root cause first and this item last.';
+COMMENT ON COLUMN forecasts.is_stalled IS 'True when the item itself counts as stalled (idle at least the typical cycle time).';

@@ -54,3 +54,33 @@ CREATE TABLE stg_status_changes (
     to_category   VARCHAR,
     source        VARCHAR NOT NULL  -- 'jira_changelog' | 'asana_story' | ...
 );
+
+-- What teams report: an Asana project status update, a Jira health field, a sheet RAG column.
+CREATE TABLE stg_status_reports (
+    subject_id      VARCHAR NOT NULL,   -- item_id, or '<source>:project/<gid>'
+    subject_kind    VARCHAR NOT NULL,   -- 'item' | 'project'
+    source          VARCHAR NOT NULL,
+    project         VARCHAR,
+    reported_status VARCHAR,
+    reported_at     TIMESTAMP,          -- null: a field without its own date (the sync dates it)
+    reporter        VARCHAR,
+    text            VARCHAR,
+    origin          VARCHAR NOT NULL,   -- 'asana_status_update' | 'jira_field' | 'sheet_column'
+    rag             VARCHAR             -- set when the source maps its own words (sheet rag_map)
+);
+
+CREATE TABLE stg_due_date_changes (
+    item_id    VARCHAR NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    from_due   DATE,
+    to_due     DATE,
+    source     VARCHAR NOT NULL        -- 'jira_changelog' | 'asana_story'
+);
+
+-- When a tool says a dependency was added: both ends as item_ids, upstream first.
+CREATE TABLE stg_dependency_dates (
+    upstream_id   VARCHAR NOT NULL,
+    downstream_id VARCHAR NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    source        VARCHAR NOT NULL     -- 'jira_changelog' | 'asana_story'
+);

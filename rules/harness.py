@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -14,6 +15,9 @@ from rules.compile import CHECK_SECONDS, empty_model, finding_sql, run_params
 from rules.format import SEVERITY_RANK, Rule, RuleCase, coerce_param
 
 DEFAULT_NOW = datetime(2025, 3, 3, 9, 0, 0)  # a Monday morning; cases state dates around it
+# The build's forecast step, run on a case's rows unless the case gives `forecasts` itself.
+FORECAST_SQL = Path(__file__).resolve().parents[1] / "model" / "forecast.sql"
+CASE_CYCLE_DAYS = 10  # the configured `typical_cycle_days` default
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ def run_case(rule: Rule, case: RuleCase) -> TestOutcome:
         con.execute("BEGIN TRANSACTION")
         try:
             load_given(con, case.given, now)
+            if "forecasts" not in case.given:
+                con.execute(FORECAST_SQL.read_text(), {"now": now, "cycle_days": CASE_CYCLE_DAYS})
             sql = finding_sql(rule.spec, rule.query, rule.columns)
             values = run_params(rule.spec, rule.query, params, now)
             rows = run_timed(con, CHECK_SECONDS, lambda: con.execute(sql, values).fetchall())

@@ -72,6 +72,7 @@ class AsanaHttp:
         self.workspaces = asana.WorkspacesApi(self.client)
         self.events = asana.EventsApi(self.client)
         self.users = asana.UsersApi(self.client)
+        self.status_updates = asana.StatusUpdatesApi(self.client)
         self.source_name = source_name
         self.stats = stats or FetchStats()
         # every call waits its turn on the host's shared throttle, which reads every answer

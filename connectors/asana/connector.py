@@ -4,7 +4,8 @@ Records landed (the API's own JSON):
   "project", "section"   every run (one request per project for sections);
   "task"                 top-level tasks of the synced projects (with dependencies/dependents);
   "subtask"              subtasks at any depth (kept apart so each type has a complete census);
-  "stories"              one record per task or subtask: {"task": gid, "data": [stories]}.
+  "stories"              one record per task or subtask: {"task": gid, "data": [stories]};
+  "status_update"        every run: the status updates posted on each synced project.
 
 Incremental design (the cursor is per project):
   * `tasks?project=P&modified_since=W` returns the changed top-level tasks in pages of 100;
@@ -113,8 +114,11 @@ STORY_FIELDS = ",".join(
         "old_dates.due_on",
         "new_dates.due_on",
         "assignee.email",
+        "dependency.gid",
     ]
 )
+# what a project's owner reports: status, when, by whom, what it says
+STATUS_UPDATE_FIELDS = "title,text,status_type,created_at,author.name,parent.name"
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -219,6 +223,24 @@ class AsanaConnector:
             sections.update(r.key for r in records)
             yield Page(records)
         yield Census("section", sections)
+        updates: set[str] = set()
+        for project in projects:
+            page = [
+                RawRecord(
+                    "status_update",
+                    u["gid"],
+                    {**u, "parent": {**(u.get("parent") or {}), "gid": project["gid"]}},
+                )
+                for u in self._list(
+                    f"status updates of project {project['gid']}",
+                    self.http.status_updates.get_statuses_for_object,
+                    project["gid"],
+                    opt_fields=STATUS_UPDATE_FIELDS,
+                )
+            ]
+            updates.update(r.key for r in page)
+            yield Page(page)
+        yield Census("status_update", updates)
 
         def sync_project(project: dict[str, Any]) -> list[Batch]:
             state = project_state.get(project["gid"])

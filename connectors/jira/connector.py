@@ -3,8 +3,8 @@
 What a fetch yields (record types in the raw store):
 - `issue`: the IssueBean as Jira returns it (only the fields the model needs plus configured
   custom fields), without its `changelog`;
-- `changelog`: `{"issueId", "issueKey", "histories": [...]}` holding every status change of
-  the issue (histories filtered to their status items). The expanded changelog of a search is
+- `changelog`: `{"issueId", "issueKey", "histories": [...]}` holding every status change,
+  due-date move and link addition of the issue (histories filtered to those items). The expanded changelog of a search is
   truncated by Jira Cloud to the latest 100 entries; the rest comes from `changelog/bulkfetch`
   (Cloud) or the issue itself (Data Center);
 - `remotelink`: `{"issueKey", "links": [...]}` for each issue whose changelog shows a
@@ -654,14 +654,18 @@ def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
                 census[key] = datetime.max.replace(tzinfo=UTC)  # unreadable: fetch it again
 
 
+KEPT_HISTORY = frozenset({"status", "duedate", "Link"})
+
+
 def _changelog_record(issue_id: str, key: str, histories: list[Any]) -> RawRecord:
-    """Only status changes are kept: the model needs no other history."""
+    """Only the history the model reads is kept: status changes, due-date moves and the day
+    each issue link was added."""
     kept = []
     for history in histories:
         items = [
             i
             for i in history.get("items") or []
-            if (i.get("fieldId") or i.get("field")) == "status"
+            if (i.get("fieldId") or i.get("field")) in KEPT_HISTORY
         ]
         if items:
             kept.append(

@@ -125,6 +125,8 @@ def normalise(
         {**params, "department": source.department},
     )
     _references(con, params)
+    _story_dates(con, raw, params)
+    _status_updates(con, raw, params)
     for table in (
         "_asana_fields",
         "_asana_tasks",
@@ -277,6 +279,68 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
         {"src": params["src"]},
     )
     con.execute("DROP TABLE IF EXISTS _asana_stories")
+
+
+def _story_dates(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, Any]) -> None:
+    """Due-date moves and the day a dependency was added, from the tasks' stories."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asana_dated AS
+        SELECT r.record_key AS gid, s->>'resource_subtype' AS kind,
+               {_ts("s->>'created_at'")} AS story_at, s
+        FROM {raw}.raw_records r
+        JOIN _asana_tasks t ON t.gid = r.record_key AND NOT t.is_deleted,
+             unnest(CAST(coalesce(r.payload->'data', '[]') AS JSON[])) AS u(s)
+        WHERE r.record_type = 'stories' AND NOT r.is_deleted
+          AND s->>'resource_subtype' IN ('due_date_changed', 'dependency_added',
+                                         'dependent_added')
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO stg_due_date_changes
+        SELECT $src || ':' || gid, story_at, try_cast(s->'old_dates'->>'due_on' AS DATE),
+               try_cast(s->'new_dates'->>'due_on' AS DATE), 'asana_story'
+        FROM _asana_dated WHERE kind = 'due_date_changed' AND story_at IS NOT NULL
+        """,
+        {"src": params["src"]},
+    )
+    # "dependency_added" sits on the waiting task, "dependent_added" on the one it waits for
+    con.execute(
+        """
+        INSERT INTO stg_dependency_dates
+        SELECT CASE WHEN kind = 'dependency_added' THEN other ELSE own END,
+               CASE WHEN kind = 'dependency_added' THEN own ELSE other END,
+               story_at, 'asana_story'
+        FROM (SELECT $src || ':' || gid AS own, $src || ':' || (s->'dependency'->>'gid') AS other,
+                     kind, story_at
+              FROM _asana_dated
+              WHERE kind <> 'due_date_changed' AND story_at IS NOT NULL
+                AND (s->'dependency'->>'gid') IS NOT NULL)
+        """,
+        {"src": params["src"]},
+    )
+    con.execute("DROP TABLE _asana_dated")
+
+
+def _status_updates(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, Any]) -> None:
+    """Project status updates: what the project's owner reports (on_track, at_risk...)."""
+    con.execute(
+        f"""
+        INSERT INTO stg_status_reports (subject_id, subject_kind, source, project,
+            reported_status, reported_at, reporter, text, origin)
+        SELECT $src || ':project/' || (u.p->'parent'->>'gid'), 'project', $src,
+               coalesce(pr.payload->>'name', u.p->'parent'->>'name'),
+               coalesce(u.p->>'status_type', u.p->>'color'), {_ts("u.p->>'created_at'")},
+               coalesce(u.p->'author'->>'name', u.p->'created_by'->>'name'),
+               concat_ws(': ', u.p->>'title', u.p->>'text'), 'asana_status_update'
+        FROM (SELECT payload AS p FROM {raw}.raw_records
+              WHERE record_type = 'status_update' AND NOT is_deleted) u
+        LEFT JOIN {raw}.raw_records pr
+               ON pr.record_type = 'project' AND pr.record_key = u.p->'parent'->>'gid'
+        """,
+        {"src": params["src"]},
+    )
 
 
 __all__ = ["normalise"]

@@ -95,6 +95,8 @@ def normalise(
         _versions(con, source, params)
         _references(con, raw, params)
         _status_changes(con, raw, params)
+        _history_dates(con, raw, params)
+        _health(con, custom, params)
     finally:
         con.execute("DROP VIEW IF EXISTS jira_issue")
 
@@ -349,4 +351,71 @@ def _status_changes(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, 
         WHERE coalesce(c.it ->> '$.fieldId', c.it ->> '$.field') = 'status'
           AND c.changed IS NOT NULL
         """
+    )
+
+
+def _history_dates(con: duckdb.DuckDBPyConnection, raw: str, params: dict[str, Any]) -> None:
+    """Due-date moves (`duedate`) and the day each link was added (`Link`) from the changelogs.
+
+    A Link item's text says the direction: "This issue is blocked by OPS-2" makes OPS-2 the
+    upstream; "This issue blocks OPS-2" makes this issue the upstream."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _jira_history AS
+        SELECT key, changed, coalesce(it ->> '$.fieldId', it ->> '$.field') AS field,
+               it ->> '$.from' AS from_value, it ->> '$.to' AS to_value,
+               lower(coalesce(it ->> '$.toString', '')) AS to_text
+        FROM (
+            SELECT key, changed, unnest(json_extract(h, '$.items[*]')) AS it
+            FROM (
+                SELECT record_key AS key, h, {_ts("h ->> '$.created'")} AS changed
+                FROM (
+                    SELECT record_key, unnest(json_extract(payload, '$.histories[*]')) AS h
+                    FROM {raw}.raw_records WHERE record_type = 'changelog'
+                )
+            )
+        )
+        WHERE changed IS NOT NULL
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO stg_due_date_changes
+        SELECT i.item_id, h.changed, TRY_CAST(left(h.from_value, 10) AS DATE),
+               TRY_CAST(left(h.to_value, 10) AS DATE), 'jira_changelog'
+        FROM _jira_history h JOIN jira_issue i ON i.key = h.key AND NOT i.is_deleted
+        WHERE lower(h.field) = 'duedate'
+        """
+    )
+    con.execute(
+        f"""
+        INSERT INTO stg_dependency_dates
+        SELECT CASE WHEN needs THEN other ELSE own END, CASE WHEN needs THEN own ELSE other END,
+               changed, 'jira_changelog'
+        FROM (
+            SELECT i.item_id AS own, $source || ':' || h.to_value AS other, h.changed,
+                   regexp_matches(regexp_replace(h.to_text, '^this issue ', ''),
+                                  {_lit(NEEDS_PHRASE)}) AS needs
+            FROM _jira_history h JOIN jira_issue i ON i.key = h.key AND NOT i.is_deleted
+            WHERE lower(h.field) = 'link' AND h.to_value IS NOT NULL
+        )
+        """,
+        {"source": params["source"]},
+    )
+    con.execute("DROP TABLE _jira_history")
+
+
+def _health(con: duckdb.DuckDBPyConnection, custom: dict[str, str], params: dict[str, Any]) -> None:
+    """The health/RAG field named `health` in `custom_fields`: a report on the issue."""
+    if "health" not in custom:
+        return
+    con.execute(
+        f"""
+        INSERT INTO stg_status_reports (subject_id, subject_kind, source, project,
+                                        reported_status, origin)
+        SELECT item_id, 'item', $source, p ->> '$.fields.project.key',
+               {_custom_value(custom["health"])}, 'jira_field'
+        FROM jira_issue WHERE NOT is_deleted
+        """,
+        {"source": params["source"]},
     )

@@ -69,6 +69,17 @@ FROM (
 WHERE trim(ref) <> ''
 """
 
+REPORTS_SQL = """
+INSERT INTO stg_status_reports (subject_id, subject_kind, source, project, reported_status,
+                                origin, rag)
+SELECT $source || ':' || record_key, 'item', $source, payload ->> '$.sheet',
+       payload ->> '$.parsed.rag', 'sheet_column',
+       map_extract(MAP($keys::VARCHAR[], $values::VARCHAR[]),
+                   lower(trim(payload ->> '$.parsed.rag')))[1]
+FROM {raw}.raw_records
+WHERE record_type = 'row' AND NOT is_deleted AND (payload ->> '$.parsed.rag') IS NOT NULL
+"""
+
 
 def row_link(source: SheetSourceBase) -> str:
     """Link template for a row: the configured `url` ({sheet}, {row}), else the file or sheet."""
@@ -94,3 +105,8 @@ def normalise(
         ITEMS_SQL.replace("{raw}", quote_identifier(raw)), {**params, "link": row_link(source)}
     )
     con.execute(REFERENCES_SQL.replace("{raw}", quote_identifier(raw)), {"source": source.name})
+    rag_map = {k.strip().lower(): v for k, v in source.rag_map.items()}
+    con.execute(
+        REPORTS_SQL.replace("{raw}", quote_identifier(raw)),
+        {"source": source.name, "keys": list(rag_map), "values": list(rag_map.values())},
+    )

@@ -126,6 +126,7 @@ def _gather(con: duckdb.DuckDBPyConnection, now: datetime, settings: ReportSetti
     today = now.date()
     roots = rc.build_root_causes(open_, graph, today, stewards, previous, rule_advice())
     milestones = rc.build_milestones(roots, graph, today)
+    _attach_forecasts(con, milestones, people, graph)
     headline = _headline(open_, waived, resolved, sources, people)
     _headline_roots(headline, roots, milestones, today)
     return ReportData(
@@ -246,7 +247,10 @@ def _finding(
         classification=r["classification"],
         status=r["status"],
         message=bounded_message(
-            clean_message(r["message"], {s.item_id: s.label or s.item_id for s in found if s.known})
+            clean_message(
+                r["message"],
+                {s.item_id: s.label or s.item_id for s in found + _chain(r, subjects) if s.known},
+            )
         ),
         explanation=evidence_sentences(_evidence(r["evidence"])),
         owner=owner,
@@ -542,3 +546,72 @@ def _rows(
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     row = con.execute(sql).fetchone()
     return row[0] if row else None
+
+
+def _chain(r: dict[str, Any], subjects: dict[str, Subject]) -> list[Subject]:
+    """Items of a forecast chain a finding names in its evidence, for readable messages."""
+    chain = _evidence(r["evidence"])
+    ids = chain.get("chain") if isinstance(chain, dict) else None
+    return [subjects[i] for i in ids or [] if isinstance(i, str) and i in subjects]
+
+
+def _attach_forecasts(
+    con: duckdb.DuckDBPyConnection,
+    milestones: list[Milestone],
+    people: dict[str, str],
+    graph: rc.Graph,
+) -> None:
+    """Each milestone's forecast finish and chain, and the latest status reported for it or
+    its project. A model built before forecasts existed simply has none."""
+    ids = [m.item.item_id for m in milestones]
+    if not ids:
+        return
+    try:
+        forecasts = {
+            str(r[0]): r[1:]
+            for r in con.execute(
+                "SELECT item_id, forecast_finish, slip_days, chain FROM forecasts "
+                "WHERE list_contains(?, item_id)",
+                [ids],
+            ).fetchall()
+        }
+        reports = {
+            str(r[0]): r[1:]
+            for r in con.execute(
+                """
+                SELECT w.item_id,
+                       arg_max(r.reported_status, (r.subject_kind = 'item', r.reported_at)),
+                       arg_max(r.rag, (r.subject_kind = 'item', r.reported_at)),
+                       arg_max(r.reported_at, (r.subject_kind = 'item', r.reported_at)),
+                       arg_max(r.reporter, (r.subject_kind = 'item', r.reported_at))
+                FROM status_reports r
+                JOIN work_items w
+                  ON (r.subject_kind = 'item' AND r.subject_id = w.item_id)
+                  OR (r.subject_kind = 'project' AND r.source = w.source
+                      AND r.project = w.project)
+                WHERE list_contains(?, w.item_id)
+                GROUP BY w.item_id
+                """,
+                [ids],
+            ).fetchall()
+        }
+    except duckdb.CatalogException:
+        return
+    for m in milestones:
+        f = forecasts.get(m.item.item_id)
+        if f:
+            m.forecast_finish = _iso_day(f[0])
+            m.slip_days = int(f[1]) if f[1] is not None else None
+            m.forecast_chain = [graph.items[i] for i in f[2] or [] if i in graph.items]
+        r = reports.get(m.item.item_id)
+        if r:
+            who = people.get(str(r[3]).lower()) or r[3]
+            when = f"{r[2]:%d %b}" if r[2] else ""
+            m.reported = ", ".join(
+                str(p) for p in (f"{r[0]} ({r[1] or 'unrecognised'})", when, who) if p
+            )
+            m.reported_rag = r[1]
+
+
+def _iso_day(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -150,6 +150,16 @@ def _sentence(key: str, value: Any, e: dict[str, Any]) -> str | None:
         return (
             None if value == "text_reference" else f"Found through {str(value).replace('_', ' ')}."
         )
+    if key == "forecast_finish":
+        return f"Forecast to finish {day(value)}."
+    if key == "slip_days":
+        return (
+            f"{value} days late on the forecast." if isinstance(value, int) and value > 0 else None
+        )
+    if key == "reported_status":
+        return f"Last reported \u201c{value}\u201d."
+    if key == "reported_by":
+        return None  # said with reported_status
     if key == "cycle_length" or key == "length":
         return f"{value} items in the loop."
     if isinstance(value, bool):

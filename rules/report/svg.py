@@ -191,6 +191,8 @@ class TimelineRow:
     late: bool  # due after the item it feeds needs it
     milestone: bool
     href: str | None
+    forecast_x: float | None = None  # a milestone's forecast finish, when after its due date
+    forecast: str | None = None
 
 
 @dataclass
@@ -231,13 +233,17 @@ def timeline(milestones: list[Milestone], today: date, width: int = 900) -> Time
     if not shown:
         return None
     left, right = 300, width - 20
-    dates = [today] + [
-        date.fromisoformat(s.due_date[:10])
-        for m in shown
-        for c in m.chains
-        for s in c
-        if s.due_date
-    ]
+    dates = (
+        [today]
+        + [
+            date.fromisoformat(s.due_date[:10])
+            for m in shown
+            for c in m.chains
+            for s in c
+            if s.due_date
+        ]
+        + [date.fromisoformat(m.forecast_finish[:10]) for m in shown if m.forecast_finish]
+    )
     start, end = min(dates) - timedelta(days=2), max(dates) + timedelta(days=2)
     span = max((end - start).days, 1)
 
@@ -272,6 +278,10 @@ def timeline(milestones: list[Milestone], today: date, width: int = 900) -> Time
                         milestone=s.is_milestone,
                         href=s.url,
                     )
+                    if s.item_id == m.item.item_id and m.forecast_finish and (m.slip_days or 0) > 0:
+                        forecast = date.fromisoformat(m.forecast_finish[:10])
+                        row.forecast_x = x(forecast)
+                        row.forecast = _short_day(forecast)
                     placed[s.item_id] = row
                     rows.append(row)
                 if prev and prev.x is not None and row.x is not None:

@@ -249,6 +249,12 @@ class Milestone:
     reason: str
     root_causes: list[str]  # root-cause anchors, worst first
     chains: list[list[Subject]] = field(default_factory=list)  # root cause ... -> milestone
+    # when the dependency chain says it will finish, and what the team last reported
+    forecast_finish: str | None = None
+    slip_days: int | None = None
+    forecast_chain: list[Subject] = field(default_factory=list)  # root cause first
+    reported: str | None = None  # e.g. "on_track (green), 23 Nov, Maya Chen"
+    reported_rag: str | None = None
 
 
 @dataclass

@@ -113,6 +113,19 @@ def iso(moment: datetime) -> str:
 
 
 @dataclass
+class StatusUpdate:
+    """A project status update: what the project's owner reports (on_track, at_risk...)."""
+
+    gid: str
+    parent_gid: str
+    created_at: datetime
+    status_type: str  # on_track | at_risk | off_track | on_hold | complete | achieved ...
+    title: str
+    text: str = ""
+    author: str | None = None  # user gid
+
+
+@dataclass
 class AsanaOrg:
     """One workspace with its users, projects, sections, tasks, stories and change events."""
 
@@ -125,6 +138,7 @@ class AsanaOrg:
     tasks: dict[str, Task] = field(default_factory=dict)
     stories: dict[str, Story] = field(default_factory=dict)
     custom_field_defs: dict[str, CustomFieldDef] = field(default_factory=dict)
+    status_updates: dict[str, StatusUpdate] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     plan: str = "paid"  # "free" workspaces lack premium features such as dependencies
     version: int = 0  # bumped on every change; the server uses it to drop cached renderings
@@ -303,6 +317,24 @@ class AsanaOrg:
         story = Story(gid, task, at or self.now, subtype, text or subtype, by, details)
         self.stories[gid] = story
         self.tasks[task].story_gids.append(gid)
+        self.version += 1
+        return gid
+
+    def add_status_update(
+        self,
+        project: str,
+        status_type: str,
+        title: str,
+        *,
+        text: str = "",
+        by: str | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """Post a status update on a project, as its owner does from the project's Overview."""
+        gid = self.new_gid()
+        self.status_updates[gid] = StatusUpdate(
+            gid, project, at or self.now, status_type, title, text, by
+        )
         self.version += 1
         return gid
 

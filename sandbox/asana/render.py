@@ -10,6 +10,7 @@ APP_URL = "https://app.asana.com"
 FieldTree = dict[str, "FieldTree"]
 COMPACT_KEYS = ("gid", "resource_type", "name", "resource_subtype")
 TASK_COMPACT = ("gid", "resource_type", "name", "resource_subtype")
+STATUS_UPDATE_COMPACT = ("gid", "resource_type", "title", "resource_subtype")
 STORY_COMPACT = ("gid", "resource_type", "created_at", "created_by", "resource_subtype", "text")
 
 
@@ -209,6 +210,28 @@ def story_json(org: AsanaOrg, story: Story) -> dict[str, Any]:
             }
     elif story.resource_subtype == "assigned":
         data["assignee"] = user_json(org, d.get("assignee"))
+    return data
+
+
+def status_update_json(org: AsanaOrg, gid: str) -> dict[str, Any]:
+    update = org.status_updates[gid]
+    project = org.projects[update.parent_gid]
+    data: dict[str, Any] = {
+        "gid": update.gid,
+        "resource_type": "status_update",
+        "resource_subtype": "project_status_update",
+        "title": update.title,
+        "text": update.text,
+        "html_text": f"<body>{update.text}</body>",
+        "status_type": update.status_type,
+        "created_at": iso(update.created_at),
+        "modified_at": iso(update.created_at),
+        "parent": {"gid": project.gid, "resource_type": "project", "name": project.name},
+    }
+    author = user_json(org, update.author)
+    if author is not None:
+        data["author"] = author
+        data["created_by"] = author
     return data
 
 

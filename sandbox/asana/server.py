@@ -32,6 +32,7 @@ from sandbox.asana.comments import AsanaComments
 from sandbox.asana.contract import UNKNOWN_ACTION, Contract
 from sandbox.asana.org import AsanaOrg, Task
 from sandbox.asana.render import (
+    STATUS_UPDATE_COMPACT,
     STORY_COMPACT,
     TASK_COMPACT,
     event_json,
@@ -39,6 +40,7 @@ from sandbox.asana.render import (
     project_json,
     section_json,
     select,
+    status_update_json,
     story_json,
     task_json,
     user_json,
@@ -470,6 +472,25 @@ class AsanaSandbox(ServedSandbox):
                 ("stories", gid),
                 lambda: list(found.story_gids),
                 lambda s: select(story_json(org, org.stories[s]), tree, STORY_COMPACT),
+            )
+
+        @route("GET", API + "/status_updates")
+        def status_updates(request: Request) -> Any:
+            parent = request.arg("parent")
+            if not parent:
+                raise asana_error(400, "parent: Missing input")
+            if parent not in org.projects:
+                raise asana_error(404, f"parent: Unknown object: {parent}")
+            tree = field_tree(request.args("opt_fields"))
+            return self._page(
+                request,
+                ("status_updates", parent),
+                lambda: sorted(
+                    (u.gid for u in org.status_updates.values() if u.parent_gid == parent),
+                    key=lambda g: org.status_updates[g].created_at,
+                    reverse=True,  # newest first, as Asana lists them
+                ),
+                lambda g: select(status_update_json(org, g), tree, STATUS_UPDATE_COMPACT),
             )
 
         @route("GET", API + "/events")

@@ -110,6 +110,15 @@ def build_asana(now: datetime) -> tuple[AsanaOrg, str, dict[str, str]]:
         for upstream in item.depends_on:
             if upstream in gids:
                 org.add_dependency(gids[item.key], gids[upstream])  # native Asana dependency
+    report = story.MARKETING_STATUS_UPDATE
+    org.add_status_update(
+        project,
+        report.status_type,
+        report.title,
+        text=report.text,
+        by=people[report.author],
+        at=_at(now, report.days_ago),
+    )
     return org, project, gids
 
 

@@ -28,6 +28,17 @@ class StoryItem:
     history: tuple[tuple[int, str, str], ...] = field(default=())  # (days ago, from, to)
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """A status update a team posts on its project."""
+
+    status_type: str  # on_track | at_risk | off_track | on_hold | complete
+    title: str
+    text: str
+    author: str  # e-mail
+    days_ago: int
+
+
 IT_OPS = [
     StoryItem(
         "OPS-101",
@@ -167,6 +178,16 @@ STORE_OPS = [
         depends_on=("STO-1", "STO-2"),
     ),
 ]
+
+# What Marketing reports on its Asana project: green, two days ago, while the API scaling work
+# it waits on (OPS-101) has sat idle for almost three weeks.
+MARKETING_STATUS_UPDATE = StatusReport(
+    status_type="on_track",
+    title="Loyalty launch: on track",
+    text="Creative freeze this week, launch date holds.",
+    author="maya.chen@retail.example",
+    days_ago=2,
+)
 
 DEPARTMENTS = {
     "IT Operations": ("uptime", "server_cost"),

@@ -47,6 +47,7 @@ DEFAULT_STATUSES = (
 CUSTOM_FIELDS = {  # id -> (name, schema type)
     "customfield_10010": ("Department", "option"),
     "customfield_10020": ("Story Points", "number"),
+    "customfield_10030": ("Health", "option"),  # a RAG select some teams report status in
 }
 
 
@@ -253,10 +254,21 @@ class JiraOrg:
         self.version += 1
         return issue
 
-    def add_link(self, type_name: str, outward_key: str, inward_key: str) -> Link:
-        """Link two issues: `add_link("Blocks", "A-1", "B-2")` reads "A-1 blocks B-2"."""
+    def add_link(
+        self, type_name: str, outward_key: str, inward_key: str, *, at: datetime | None = None
+    ) -> Link:
+        """Link two issues: `add_link("Blocks", "A-1", "B-2")` reads "A-1 blocks B-2".
+
+        With `at`, like Jira, it writes a `Link` item into both issues' history at that time
+        ("This issue blocks B-2" / "This issue is blocked by A-1")."""
         if type_name not in LINK_TYPES:
             raise KeyError(f"unknown link type {type_name!r}")
+        if at is not None:
+            _, inward, outward = LINK_TYPES[type_name]
+            text_out = f"This issue {outward} {inward_key}"
+            text_in = f"This issue {inward} {outward_key}"
+            self._record(outward_key, ("Link", None, None, inward_key, text_out), at, None)
+            self._record(inward_key, ("Link", None, None, outward_key, text_in), at, None)
         link = Link(self.next_id("link"), type_name, outward_key, inward_key)
         self.links[link.id] = link
         self._links_by_issue.setdefault(outward_key, []).append(link.id)
@@ -316,6 +328,15 @@ class JiraOrg:
         times = [h.at for h in issue.histories]
         issue.histories.insert(bisect.bisect_right(times, when), history)
         issue.updated = max(issue.updated, when)
+
+    def change_due(self, key: str, due: date | None, *, at: datetime | None = None) -> None:
+        """Move an issue's due date, with the `duedate` item Jira writes into its history."""
+        issue = self.issues[key]
+        old = issue.duedate.isoformat() if issue.duedate else None
+        new = due.isoformat() if due else None
+        self._record(key, ("duedate", old, old, new, new), at, None)
+        issue.duedate = due
+        self.version += 1
 
     def add_status_change(
         self,

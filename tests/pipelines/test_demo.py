@@ -79,6 +79,34 @@ def test_campaign_waits_on_stalled_it_capacity_work(
     assert has(rows, "will_stall_next_week", "it-jira:OPS-101", campaign)
 
 
+def test_reported_green_while_the_chain_says_red(
+    demo_run: tuple[Path, DemoOrganisation],
+) -> None:
+    """Marketing's Asana project reports "on track"; the stalled API scaling work it waits on
+    makes the campaign late: the finding names the report and the chain, root cause first."""
+    root, demo = demo_run
+    campaign = f"marketing-asana:{demo.asana_gids['MKT-1']}"
+    db = load_config(root / "handoff.yaml", require_env=False).database_path
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        reports = con.execute(
+            "SELECT subject_kind, project, reported_status, rag, reporter FROM status_reports"
+        ).fetchall()
+        found = con.execute(
+            "SELECT message, evidence ->> 'reported_status', "
+            "CAST(evidence -> 'chain' AS VARCHAR[]), severity FROM open_exceptions "
+            "WHERE rule_id = 'reported_green_forecast_red' AND subject_ids = [?]",
+            [campaign],
+        ).fetchall()
+    finally:
+        con.close()
+    assert ("project", "Loyalty Launch", "on_track", "green", "maya.chen@retail.example") in reports
+    assert len(found) == 1
+    message, reported, chain, severity = found[0]
+    assert (reported, chain, severity) == ("on_track", ["it-jira:OPS-101", campaign], "fail")
+    assert "reported green" in message and "it-jira:OPS-101 -> " in message
+
+
 def test_launch_milestone_has_no_steward(demo_run: tuple[Path, DemoOrganisation]) -> None:
     root, demo = demo_run
     assert has(

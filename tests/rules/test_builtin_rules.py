@@ -15,7 +15,7 @@ CASES = [(rule, case) for rule in RULES for case in rule.spec.tests]
 
 def test_builtin_pack_loads_without_problems() -> None:
     assert PROBLEMS == []
-    assert len(RULES) == 14
+    assert len(RULES) == 20
 
 
 @pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}::{c.name}" for r, c in CASES])

@@ -345,3 +345,37 @@ def test_modified_at_ignores_subtasks_and_listing_is_not_sorted_by_it() -> None:
         assert again["data"]["modified_at"] == before.strftime("%Y-%m-%dT%H:%M:%S.") + (
             f"{before.microsecond // 1000:03d}Z"
         )
+
+
+def test_project_status_updates_follow_the_document() -> None:
+    """`GET /status_updates?parent=` lists a project's updates newest first, in the shape and
+    with the fields the document gives; a missing or unknown parent is refused."""
+    org = AsanaOrg.empty()
+    maya = org.add_user("Maya Chen", "maya@acme.example")
+    launch = org.add_project("Loyalty launch")
+    org.add_status_update(launch, "at_risk", "Week 1", by=maya, at=org.now - timedelta(days=9))
+    org.add_status_update(
+        launch, "on_track", "Week 2", text="Launch date holds.", by=maya, at=org.now
+    )
+    with AsanaSandbox(org) as sb, _client(sb) as http:
+        listed = http.get(
+            "/status_updates",
+            params={
+                "parent": launch,
+                "limit": 10,
+                "opt_fields": "title,text,status_type,created_at,author.name,parent.name",
+            },
+        )
+        compact = http.get("/status_updates", params={"parent": launch})
+        missing = http.get("/status_updates")
+        unknown = http.get("/status_updates", params={"parent": "999"})
+        assert not sb.contract.failures("response")
+        assert [c.ok for c in sb.contract.requests_checked()] == [True, True, False, True]
+    data = listed.json()["data"]
+    assert [(u["status_type"], u["title"], u["author"]["name"]) for u in data] == [
+        ("on_track", "Week 2", "Maya Chen"),
+        ("at_risk", "Week 1", "Maya Chen"),
+    ]
+    assert data[0]["parent"] == {"gid": launch, "name": "Loyalty launch"}
+    assert set(compact.json()["data"][0]) == {"gid", "resource_type", "title", "resource_subtype"}
+    assert (missing.status_code, unknown.status_code) == (400, 404)
