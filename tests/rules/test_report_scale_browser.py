@@ -17,6 +17,7 @@ import yaml
 
 from pipelines.runner import run_sync
 from sandbox.jira import JiraSandbox, generate_org
+from tests.model.test_bi_model import ANALYST_QUERIES
 from tests.rules.browser import CHROMIUM, open_page
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -84,6 +85,20 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             report = run_sync(path, now=NOW)
     assert report.success and report.published, report
     yield folder / "reports"
+
+
+def test_the_analyst_questions_answer_on_twenty_thousand_items(synced: Path) -> None:
+    """docs/analysts.md's ten questions on the 20,000-issue model, through `handoff sql`'s own
+    locked connection, each within its time limit."""
+    from pipelines.analyst_sql import run_analyst_queries
+
+    database = synced.parent / "data" / "handoff.duckdb"
+    assert len(ANALYST_QUERIES) == 10
+    for number, query in enumerate(ANALYST_QUERIES, 1):
+        (result,) = run_analyst_queries(database, query, seconds=60)
+        assert result.columns, number
+    (result,) = run_analyst_queries(database, "SELECT count(*) FROM work_items", seconds=60)
+    assert result.rows[0][0] >= ISSUES
 
 
 def test_page_stays_small_and_keeps_everything_in_the_json(synced: Path) -> None:
