@@ -6,6 +6,7 @@ import dagster as dg
 
 from handoff.config import HandoffConfig, load_config
 from handoff.dotenv import load_dotenv
+from pipelines.defs.change_sensor import build_change_sensor
 from pipelines.defs.exceptions import build_exception_assets
 from pipelines.defs.model import build_model_assets
 from pipelines.defs.report import build_report_assets
@@ -29,7 +30,7 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
         asset_checks=model_checks,
         jobs=[job],
         schedules=[build_schedule(config, job)],
-        sensors=[nightly_sync_failed],
+        sensors=[nightly_sync_failed, build_change_sensor(config)],
         resources={"handoff_config": HandoffConfigResource(path=path)},
         # Run config picks in_process or multiprocess (schedule and CLI: sync.executor).
         executor=dg.multi_or_in_process_executor,
