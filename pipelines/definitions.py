@@ -6,6 +6,8 @@ import dagster as dg
 
 from handoff.config import HandoffConfig, load_config
 from handoff.dotenv import load_dotenv
+from pipelines.defs.change_sensor import build_change_sensor
+from pipelines.defs.digests import build_digest_assets
 from pipelines.defs.exceptions import build_exception_assets
 from pipelines.defs.model import build_model_assets
 from pipelines.defs.report import build_report_assets
@@ -25,11 +27,12 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
             *build_exception_assets(config),
             *build_report_assets(config),
             *build_writeback_assets(config),
+            *build_digest_assets(config),
         ],
         asset_checks=model_checks,
         jobs=[job],
         schedules=[build_schedule(config, job)],
-        sensors=[nightly_sync_failed],
+        sensors=[nightly_sync_failed, build_change_sensor(config)],
         resources={"handoff_config": HandoffConfigResource(path=path)},
         # Run config picks in_process or multiprocess (schedule and CLI: sync.executor).
         executor=dg.multi_or_in_process_executor,

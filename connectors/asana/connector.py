@@ -189,6 +189,27 @@ class AsanaConnector:
         ]
         return f"asana {self.source.url}: authenticated as {me.get('name')} ({me.get('email')})"
 
+    def changed_since(self, cursor: Cursor | None) -> bool | None:
+        """Whether any project's event feed has news since the stored sync tokens: one
+        `GET /events` per project (a lost token, 412, counts as changed). The tokens are not
+        advanced, so the sync that follows still reads every event. None without a cursor.
+
+        Our own write-back stories arrive on the feed too; the run they start is cheap.
+        """
+        projects = (cursor or {}).get("projects")
+        if not isinstance(projects, dict) or not projects:
+            return None
+        for project, state in sorted(projects.items()):
+            token = (state or {}).get("sync") if isinstance(state, dict) else None
+            if not token:
+                return True  # a project the sync never got a token for: read it
+            answer = self.http.call(
+                f"events of project {project}", self.http.events.get_events, project, sync=token
+            )
+            if answer.get("status") == 412 or answer.get("data"):
+                return True
+        return False
+
     def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
         """Yield pages of raw records, the censuses, and finally the next cursor."""
         workspace = self._workspace()

@@ -149,7 +149,28 @@ class _FileConnector(Generic[FileSource]):
             )
 
     def _cursor(self) -> Cursor:
-        return {"sha256": file_digest(self.path), "size": self.path.stat().st_size}
+        seen = self.path.stat()  # before reading: a change made meanwhile is seen next time
+        return {
+            "sha256": file_digest(self.path),
+            "size": seen.st_size,
+            "mtime_ns": seen.st_mtime_ns,
+        }
+
+    def changed_since(self, cursor: Cursor | None) -> bool | None:
+        """Whether the file differs from the one the last sync read: its modification time and
+        size (no read at all); a cursor without a time falls back to the content digest.
+        A missing file counts as changed, so the sync reports it."""
+        if not cursor or "size" not in cursor:
+            return None
+        try:
+            now = self.path.stat()
+        except OSError:
+            return True
+        if now.st_size != cursor["size"]:
+            return True
+        if "mtime_ns" in cursor:
+            return bool(now.st_mtime_ns != cursor["mtime_ns"])
+        return file_digest(self.path) != cursor.get("sha256")
 
     def fetch(self, cursor: Cursor | None, *, full: bool = False) -> Iterator[Batch]:
         """Every fetch reads the whole file; `cursor` only records which version was read."""

@@ -269,13 +269,55 @@ class JiraConnector:
                 yield from self._sweep(sorted(census), pool)
         yield Census("issue", set(census))
         latest = max([*census.values(), *seen.values()], default=None)
-        new_cursor = {"updated": (latest or parse_jira_time(previous or _epoch())).isoformat(),
-                      "scope": scope}  # fmt: skip
+        newest = latest or parse_jira_time(previous or _epoch())
+        since = _probe_since(newest, self.source.overlap_minutes, tz)
+        new_cursor: dict[str, Any] = {
+            "updated": newest.isoformat(),
+            "scope": scope,
+            # what `changed_since` compares Jira's count with, and the zone it writes JQL in
+            "time_zone": tz.key,
+            "probe_count": sum(1 for at in census.values() if at >= since),
+        }
         if self.source.remote_links:  # a first sync starts the clock: its changelogs are whole
             new_cursor["remote_link_sweep"] = (
                 sweep_at.isoformat() if sweep or not last_sweep else str(last_sweep)
             )
         yield Page([], cursor=new_cursor)
+
+    def changed_since(self, cursor: Cursor | None) -> bool | None:
+        """Whether any issue in scope changed since the sync that wrote `cursor`, in at most two
+        requests; None when the cursor cannot tell (no sync yet, another scope).
+
+        Two signals over the window `updated >= cursor - overlap` (minutes, the user's zone):
+        the newest issue in it is newer than the cursor (any edit after the sync), or Jira's
+        count differs from the count the sync saw in that window (an issue indexed late, or
+        deleted). A comment bumps `updated` too, so our own write-back comments count as a
+        change; the run they start finds nothing new and costs little.
+        """
+        cursor = cursor or {}
+        if cursor.get("scope") != self._scope() or not isinstance(cursor.get("updated"), str):
+            return None
+        newest_seen = parse_jira_time(cursor["updated"])
+        zone = cursor.get("time_zone")
+        tz = _zone(zone) if isinstance(zone, str) else self._timezone()
+        since = _probe_since(newest_seen, self.source.overlap_minutes, tz)
+        window = f'{self._scope()} AND updated >= "{_jql_time(since, tz)}"'
+        issues, total = next(
+            self._search(
+                f"{window} ORDER BY updated DESC", ["updated"], size=1, what="probing for changes"
+            )
+        )
+        newest = (issues[0].get("fields") or {}).get("updated") if issues else None
+        if isinstance(newest, str) and parse_jira_time(newest) > newest_seen:
+            return True
+        known = cursor.get("probe_count")
+        if not isinstance(known, int):
+            return False
+        if total is None and isinstance(zone, str):  # Cloud: the count is a request of its own
+            answer = self._post("probing for changes", "search/approximate-count", {"jql": window})
+            count = answer.get("count") if isinstance(answer, dict) else None
+            total = count if isinstance(count, int) else None
+        return total is not None and total != known
 
     # -- pieces ------------------------------------------------------------------------------
     def _expect(self, jql: str) -> None:
@@ -344,10 +386,7 @@ class JiraConnector:
     def _timezone(self) -> ZoneInfo:
         """JQL dates are read in the user's time zone, so windows are written in it."""
         me = self._get("reading the sync user", "myself")
-        try:
-            return ZoneInfo(me.get("timeZone") or "UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
+        return _zone(me.get("timeZone") or "UTC")
 
     def _reference_data(self) -> Iterator[Batch]:
         """Statuses (for the categories of past statuses), resolved custom field ids and, on
@@ -677,6 +716,19 @@ def _changelog_record(issue_id: str, key: str, histories: list[Any]) -> RawRecor
 def _jql_time(value: datetime, tz: ZoneInfo) -> str:
     """JQL takes minutes in the user's zone; round down so the window never shrinks."""
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _probe_since(newest: datetime, overlap_minutes: int, tz: ZoneInfo) -> datetime:
+    """The start of the change probe's window, on a whole minute as JQL writes it."""
+    start = (newest - timedelta(minutes=overlap_minutes)).astimezone(tz)
+    return start.replace(second=0, microsecond=0)
 
 
 def _epoch() -> str:

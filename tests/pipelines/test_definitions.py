@@ -56,6 +56,7 @@ def test_definitions_load_for_every_source_kind(tmp_path: Path) -> None:
         "exceptions",
         "exception_report",
         "tool_comments",  # write-back into Jira and Asana, after the publish
+        "owner_digests",  # each person's action list, after the publish
     }
     job = defs.resolve_job_def("nightly_sync")
     assert job.name == "nightly_sync"
