@@ -7,13 +7,11 @@ import dagster as dg
 from handoff.config import HandoffConfig, load_config
 from handoff.dotenv import load_dotenv
 from pipelines.defs.change_sensor import build_change_sensor
-from pipelines.defs.digests import build_digest_assets
 from pipelines.defs.exceptions import build_exception_assets
 from pipelines.defs.model import build_model_assets
 from pipelines.defs.report import build_report_assets
 from pipelines.defs.schedules import build_job, build_schedule, nightly_sync_failed
 from pipelines.defs.sources import build_source_assets
-from pipelines.defs.writeback import build_writeback_assets
 from pipelines.resources import HandoffConfigResource, config_path
 
 
@@ -26,8 +24,6 @@ def build_definitions(config: HandoffConfig, path: str) -> dg.Definitions:
             *model_assets,
             *build_exception_assets(config),
             *build_report_assets(config),
-            *build_writeback_assets(config),
-            *build_digest_assets(config),
         ],
         asset_checks=model_checks,
         jobs=[job],

@@ -100,7 +100,7 @@ def test_jira_fetch_answered_retry_after_120_mid_run_completes(tmp_path: Path) -
     now = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
     org = jira_org(120, seed=4, now=now)
     clock = FakeClock()
-    faults = Faults(rate_limit_every=90, retry_after_seconds=120)
+    faults = Faults(rate_limit_every=10, retry_after_seconds=120)  # a few 429s mid-run
     with JiraSandbox(org, faults=faults) as sandbox:
         entry, env = sandbox.source_entry("it-jira", "IT_JIRA_TOKEN")
         source = JiraSource.model_validate(
