@@ -113,7 +113,7 @@ def test_refused_sheets_service_account_fails_at_once_without_dagster_retries(
     file_org: Callable[..., Path], tmp_path: Path
 ) -> None:
     """A key the token endpoint refuses cannot start working on a retry: with two retries
-    30 s apart configured, the source still fails within seconds and the others publish."""
+    300 s apart configured, the source still fails at once and the others publish."""
     with SheetsSandbox({"plan": Spreadsheet("Plan")}) as sheets:
         stranger = ServiceAccount(client_email=sheets.account.client_email)
         key = tmp_path / "secrets" / "sa.json"
@@ -121,12 +121,13 @@ def test_refused_sheets_service_account_fails_at_once_without_dagster_retries(
         key.write_text(json.dumps(stranger.info(sheets.token_uri)))
         entry, _ = sheets.source_entry("store-sheet", "plan", key)
         config_path = file_org(
-            extra_sources=[entry], sync={"retries": 2, "retry_delay_seconds": 30}
+            extra_sources=[entry], sync={"retries": 2, "retry_delay_seconds": 300}
         )
         started = time.monotonic()
         report = run_sync(config_path)
         elapsed = time.monotonic() - started
-    assert elapsed < 20, f"took {elapsed:.0f}s"
+    # two Dagster retries would wait about 300 s each; a loaded machine needs up to ~30 s without
+    assert elapsed < 120, f"took {elapsed:.0f}s"
     sheet = report.outcomes["store-sheet"]
     assert sheet.status == "failed" and "no access token" in (sheet.error or "")
     assert report.outcomes["it-ops"].status == "success"

@@ -144,7 +144,9 @@ def test_runaway_rule_stops_at_its_time_limit_and_others_still_run(tmp_path: Pat
     started = time.perf_counter()
     result = evaluate(db, config, now=datetime(2026, 3, 2, 9), run_id="run-1")
     elapsed = time.perf_counter() - started
-    assert elapsed < 6, f"evaluation took {elapsed:.1f}s with a 2 s rule limit"
+    # unbounded, the 10^9-row join runs for minutes; the slack is for the other rules on a
+    # loaded machine
+    assert elapsed < 30, f"evaluation took {elapsed:.1f}s with a 2 s rule limit"
     (problem,) = result.problems
     assert problem.rule_id == "cross_join" and problem.field == "query"
     assert "not evaluated: stopped at its time limit of 2 s" in problem.message
