@@ -34,7 +34,12 @@ def parse_dotenv(text: str) -> dict[str, str]:
 
 
 def load_dotenv(path: Path = DOTENV, environ: MutableMapping[str, str] | None = None) -> None:
-    """Fill unset variables of `environ` (the process environment) from `path`, if it exists."""
+    """Fill unset variables of `environ` (the process environment) from `path`, if it exists.
+
+    `HANDOFF_NO_DOTENV=1` switches it off for the process: the test suite sets it, so a demo's
+    `.env` in the working directory never leaks its tokens and Dagster home into the tests."""
+    if environ is None and os.environ.get("HANDOFF_NO_DOTENV"):
+        return
     target = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")

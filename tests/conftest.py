@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,10 @@ from sandbox.jira import JiraSandbox
 from sandbox.jira.contract import Checked
 
 SECRET = "s3cr3t-webhook-token-that-must-never-leak"
+
+# A `.env` left by `handoff demo` in the checkout must not hand the tests its tokens and Dagster
+# home (the first-hour test runs the CLI with a new user's environment, without this variable).
+os.environ["HANDOFF_NO_DOTENV"] = "1"
 
 
 def file_org_config(
