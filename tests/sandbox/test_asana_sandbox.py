@@ -14,24 +14,7 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from sandbox.asana import AsanaOrg, AsanaSandbox, generate_org
-
-SPEC = "/work/shared/specs/asana-v1.subset.json"
-
-
-def _nullable_all_of(node: Any) -> Any:
-    """OpenAPI 3.0 ignores `nullable` inside allOf members; Asana means the value may be null."""
-    if isinstance(node, list):
-        return [_nullable_all_of(v) for v in node]
-    if not isinstance(node, dict):
-        return node
-    node = {k: _nullable_all_of(v) for k, v in node.items()}
-    members = node.get("allOf")
-    if isinstance(members, list) and any(
-        isinstance(m, dict) and m.get("nullable") for m in members
-    ):
-        rest = {k: v for k, v in node.items() if k != "allOf"}
-        return {**rest, "anyOf": [{"allOf": members}, {"nullable": True, "enum": [None]}]}
-    return node
+from sandbox.asana.contract import SPEC_FILE, nullable_all_of
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +25,8 @@ def sandbox() -> Iterator[AsanaSandbox]:
 
 @pytest.fixture(scope="module")
 def api(sandbox: AsanaSandbox) -> OpenAPI:
-    with open(SPEC) as handle:
-        spec = _nullable_all_of(json.load(handle))
+    with SPEC_FILE.open() as handle:
+        spec = nullable_all_of(json.load(handle))
     spec["servers"] = [{"url": sandbox.url}]
     return OpenAPI.from_dict(spec)
 
