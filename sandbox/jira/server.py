@@ -1,6 +1,6 @@
 """A Jira Cloud / Data Center stand-in that serves a `JiraOrg` over real HTTP.
 
-Follows Atlassian's contract (shared/specs/jira-cloud-platform-v3.subset.json): enhanced search
+Follows Atlassian's contract (sandbox/specs/jira-cloud-platform-v3.subset.json): enhanced search
 with `nextPageToken`, the 410 of the removed `search` on Cloud, `startAt`/`total` paging on Data
 Center, changelogs truncated on search as Cloud does, bulk changelogs, remote links, and the
 auth of each deployment. Paging re-evaluates the query like a live server, so an issue updated

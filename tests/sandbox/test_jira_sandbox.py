@@ -16,7 +16,10 @@ import requests
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
 from sandbox.server import test_ca_context as make_tls
 
-SPEC = json.loads(Path("/work/shared/specs/jira-cloud-platform-v3.subset.json").read_text())
+SPEC_FILE = (
+    Path(__file__).resolve().parents[2] / "sandbox" / "specs" / "jira-cloud-platform-v3.subset.json"
+)
+SPEC = json.loads(SPEC_FILE.read_text())
 # Jira sends null for the empty side of a change item (a remote link added has no `from`);
 # the document types them as plain strings.
 for _name in ("from", "fromString", "to", "toString"):
