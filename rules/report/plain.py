@@ -109,59 +109,53 @@ def evidence_sentences(evidence: Any) -> list[str]:
     return out
 
 
+# Evidence keys said by a fixed sentence: `{value}` is the value, `{day}` the value as a date.
+SENTENCES: dict[str, str] = {
+    "days_idle": "No status change for {value} days.",
+    "upstream_days_idle": "No status change for {value} days.",
+    "upstream_status": "Its status in the tool is \u201c{value}\u201d.",
+    "needed_by": "Needed by {day}.",
+    "upstream_stalled": "The work it waits on is stalled.",
+    "upstream_overdue": "The work it waits on is overdue.",
+    "upstream_due_later": "The work it waits on is due after it is needed.",
+    "upstream_due_date": "The work it waits on is due {day}.",
+    "downstream_due_date": "The waiting work is due {day}.",
+    "due_date": "Due {day}.",
+    "days_inverted": "The dates are {value} days the wrong way round.",
+    "days_overdue": "{value} days overdue.",
+    "contract_id": "Contract: {value}.",
+    "kpi_tension": "KPIs in tension: {value}.",
+    "reference": "Written as \u201c{value}\u201d in the waiting item.",
+    "forecast_finish": "Forecast to finish {day}.",
+    "reported_status": "Last reported \u201c{value}\u201d.",
+    "cycle_length": "{value} items in the loop.",
+    "length": "{value} items in the loop.",
+}
+# Keys said together with another key's sentence.
+SAID_ELSEWHERE = {"notice_given_days": "notice_days", "reported_by": "reported_status"}
+
+
 def _sentence(key: str, value: Any, e: dict[str, Any]) -> str | None:
-    if key == "days_idle" or key == "upstream_days_idle":
-        return f"No status change for {value} days."
-    if key == "upstream_status":
-        return f"Its status in the tool is \u201c{value}\u201d."
-    if key == "needed_by":
-        return f"Needed by {day(value)}."
-    if key == "upstream_stalled":
-        return "The work it waits on is stalled."
-    if key == "upstream_overdue":
-        return "The work it waits on is overdue."
-    if key == "upstream_due_later":
-        return "The work it waits on is due after it is needed."
-    if key == "upstream_due_date":
-        return f"The work it waits on is due {day(value)}."
-    if key == "downstream_due_date":
-        return f"The waiting work is due {day(value)}."
-    if key == "due_date":
-        return f"Due {day(value)}."
-    if key == "days_inverted":
-        return f"The dates are {value} days the wrong way round."
-    if key == "days_overdue":
-        return f"{value} days overdue."
+    template = SENTENCES.get(key)
+    if template is not None:
+        when = day(value) if "{day}" in template else ""
+        return template.format(value=value, day=when)
+    if key in SAID_ELSEWHERE:
+        return None
     if key == "days_to_due":
         return f"Due {days_phrase(int(value))}." if isinstance(value, int) else None
     if key == "notice_days":
         given = e.get("notice_given_days")
         extra = f", {given} given" if given is not None else ""
         return f"The contract needs {value} days of notice{extra}."
-    if key == "notice_given_days":
-        return None  # said with notice_days
-    if key == "contract_id":
-        return f"Contract: {value}."
-    if key == "kpi_tension":
-        return f"KPIs in tension: {value}."
-    if key == "reference":
-        return f"Written as \u201c{value}\u201d in the waiting item."
     if key == "origin":
         return (
             None if value == "text_reference" else f"Found through {str(value).replace('_', ' ')}."
         )
-    if key == "forecast_finish":
-        return f"Forecast to finish {day(value)}."
     if key == "slip_days":
         return (
             f"{value} days late on the forecast." if isinstance(value, int) and value > 0 else None
         )
-    if key == "reported_status":
-        return f"Last reported \u201c{value}\u201d."
-    if key == "reported_by":
-        return None  # said with reported_status
-    if key == "cycle_length" or key == "length":
-        return f"{value} items in the loop."
     if isinstance(value, bool):
         return f"{key.replace('_', ' ').capitalize()}."
     if isinstance(value, (list, dict)):
