@@ -29,7 +29,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 test: venv lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # The quick loop: tests not marked slow, no lint or type check (`make lint typecheck` for those).
 test-fast: venv
