@@ -253,6 +253,18 @@ WITH named AS (
     -- a reference to a deleted item is gone with it, as the tools drop links to deleted items
     WHERE (target IS NULL OR target <> referrer) AND NOT target_deleted
 ),
+pending_refs AS (
+    SELECT DISTINCT token, want_tool, key_ref, true AS is_pending
+    FROM named n
+    WHERE target IS NULL AND EXISTS (
+        SELECT 1 FROM ref_pending p
+        WHERE (p.tool = 'jira' AND regexp_full_match(coalesce(n.key_ref, ''), {_lit(JIRA_KEY)})
+               AND coalesce(n.want_tool, 'jira') = 'jira'
+               AND p.scope IN ('*', split_part(n.key_ref, '-', 1)))
+           OR (p.tool = 'asana' AND n.want_tool = 'asana')
+           OR (p.tool = 'gsheets' AND contains(n.token, p.scope))
+    )
+),
 oriented AS (
     SELECT
         CASE WHEN direction = 'downstream' THEN referrer
@@ -261,15 +273,13 @@ oriented AS (
              ELSE referrer END AS downstream_id,
         kind, origin, link_type, target IS NOT NULL AS is_resolved, ref AS token,
         coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
-        target IS NULL AND EXISTS (
-            SELECT 1 FROM ref_pending p
-            WHERE (p.tool = 'jira' AND regexp_full_match(coalesce(key_ref, ''), {_lit(JIRA_KEY)})
-                   AND coalesce(want_tool, 'jira') = 'jira'
-                   AND p.scope IN ('*', split_part(key_ref, '-', 1)))
-               OR (p.tool = 'asana' AND want_tool = 'asana')
-               OR (p.tool = 'gsheets' AND contains(token, p.scope))
-        ) AS is_pending
-    FROM named
+        coalesce(p.is_pending, false) AS is_pending
+    FROM named n
+    -- only unresolved references can wait for a source: the pending test reads those alone
+    LEFT JOIN pending_refs p
+           ON n.target IS NULL AND p.token IS NOT DISTINCT FROM n.token
+          AND p.want_tool IS NOT DISTINCT FROM n.want_tool
+          AND p.key_ref IS NOT DISTINCT FROM n.key_ref
 ),
 merged AS (
     SELECT upstream_id, downstream_id,
@@ -303,6 +313,17 @@ INSERT_SQL = (
     "created_at, resolution) SELECT * FROM ref_edges"
 )
 
+# (step, SQL, temp tables no later step reads)
+STEPS = (
+    ("segments", SEGMENTS_SQL, ()),
+    ("tokens", TOKENS_SQL, ("ref_segments",)),
+    ("targets", TARGETS_SQL, ()),
+    ("candidates", CANDIDATES_SQL, ("ref_tokens", "ref_jira_hosts")),
+    ("matches", RESOLVE_SQL, ("ref_candidates", "ref_targets", "ref_jira_projects")),
+    ("edges", EDGES_SQL, ("ref_matches", "ref_pending")),
+    ("insert", INSERT_SQL, ("ref_edges",)),
+)
+
 TEMP_TABLES = (
     "ref_segments",
     "ref_tokens",
@@ -332,23 +353,22 @@ def resolve_references(
     '*'), '*' for Asana, a spreadsheet id for Google Sheets.
     """
     _pending_table(con, pending)
-    steps = {
-        "segments": SEGMENTS_SQL,
-        "tokens": TOKENS_SQL,
-        "targets": TARGETS_SQL,
-        "candidates": CANDIDATES_SQL,
-        "matches": RESOLVE_SQL,
-        "edges": EDGES_SQL,
-        "insert": INSERT_SQL,
-    }
+    # Row order means nothing here: without it DuckDB streams the big steps instead of
+    # buffering them to keep order. The caller's setting comes back afterwards.
+    preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
     try:
-        for name, sql in steps.items():
+        for name, sql, done_with in STEPS:
             started = time.perf_counter()
             con.execute(sql)
+            # a step's inputs go as soon as no later step reads them: under the build's
+            # memory limit every dropped table is memory the next join need not spill
+            con.execute("".join(f"DROP TABLE IF EXISTS temp.{t};" for t in done_with))
             if timings is not None:
                 timings[name] = round(time.perf_counter() - started, 2)
     finally:
         _drop_temp(con)
+        con.execute(f"SET preserve_insertion_order = {bool(preserve)}")
 
 
 def _pending_table(con: duckdb.DuckDBPyConnection, pending: Iterable[tuple[str, str]]) -> None:
