@@ -139,9 +139,11 @@ SELECT DISTINCT * FROM (
 """
 
 TARGETS_SQL = f"""
--- 3. what a reference can resolve to: every item, with the host of Jira items
+-- 3. what a reference can resolve to: every item, with the host of Jira items, numbered in
+--    item id order (later steps carry and compare the narrow number instead of the id)
 CREATE OR REPLACE TEMP TABLE ref_targets AS
-SELECT item_id, source, tool, source_key, rtrim(url, '/') AS url, is_deleted,
+SELECT row_number() OVER (ORDER BY item_id)::INTEGER AS item_no, item_id, source, tool,
+       source_key, rtrim(url, '/') AS url, is_deleted, department,
        CASE WHEN tool = 'jira' THEN lower(regexp_extract(url, {_lit(URL_HOST)}, 1)) END AS host
 FROM work_items;
 CREATE OR REPLACE TEMP TABLE ref_jira_hosts AS
@@ -163,7 +165,8 @@ WITH direct AS (
     SELECT * FROM ref_tokens
 ),
 parsed AS (
-    SELECT d.*, s.source AS from_source, s.tool AS from_tool, s.host AS from_host,
+    SELECT d.*, s.item_no AS from_no, s.source AS from_source, s.tool AS from_tool,
+        s.host AS from_host,
         CASE WHEN d.token_kind = 'url' THEN coalesce(
                  nullif(regexp_extract(d.token, {_lit(JIRA_BROWSE_URL)}, 2), ''),
                  nullif(regexp_extract(d.token, {_lit(JIRA_SELECTED_URL)}, 2), ''))
@@ -175,7 +178,7 @@ parsed AS (
     FROM direct d
     JOIN ref_targets s ON s.item_id = d.item_id
 )
-SELECT row_number() OVER () AS ref_no, p.item_id AS referrer, p.token, p.token_kind,
+SELECT row_number() OVER () AS ref_no, p.from_no AS referrer, p.token, p.token_kind,
     p.direction, p.kind, p.origin, p.link_type, p.explicit, p.from_source, p.from_tool,
     CASE WHEN p.token_kind = 'item_id' THEN p.token
          WHEN p.token_kind = 'row_id' AND contains(p.token, ':') THEN p.token END AS item_ref,
@@ -199,12 +202,13 @@ LEFT JOIN ref_jira_hosts h
 RESOLVE_SQL = """
 -- 5. match candidates to items with equi-joins; the best match wins: live before deleted,
 --    then exact item id, same source, a Jira item for a Jira key, and the smaller item id
+--    (referrer and target are item numbers)
 CREATE OR REPLACE TEMP TABLE ref_matches AS
 WITH matches AS (
-    SELECT c.ref_no, t.item_id AS target, 0 AS preference, t.is_deleted
+    SELECT c.ref_no, t.item_no AS target, 0 AS preference, t.is_deleted
     FROM ref_candidates c JOIN ref_targets t ON t.item_id = c.item_ref
     UNION ALL
-    SELECT c.ref_no, t.item_id,
+    SELECT c.ref_no, t.item_no,
            CASE WHEN t.source = c.from_source THEN 1
                 WHEN c.token_kind = 'jira_key' AND t.tool = 'jira' THEN 2 ELSE 3 END,
            t.is_deleted
@@ -213,12 +217,12 @@ WITH matches AS (
       AND (c.want_tool IS NULL OR t.tool = c.want_tool)
       AND (c.want_host IS NULL OR t.host = c.want_host)
     UNION ALL
-    SELECT c.ref_no, t.item_id, 1, t.is_deleted
+    SELECT c.ref_no, t.item_no, 1, t.is_deleted
     FROM ref_candidates c
     JOIN ref_targets t ON t.source_key = c.key_ref AND t.source = c.from_source
     WHERE c.token_kind = 'row_id'
     UNION ALL
-    SELECT c.ref_no, t.item_id, 1, t.is_deleted
+    SELECT c.ref_no, t.item_no, 1, t.is_deleted
     FROM ref_candidates c JOIN ref_targets t ON t.url = c.url_ref
 ),
 best AS (
@@ -267,10 +271,11 @@ pending_refs AS (
 ),
 oriented AS (
     SELECT
-        CASE WHEN direction = 'downstream' THEN referrer
-             ELSE coalesce(target, 'unresolved:' || ref) END AS upstream_id,
-        CASE WHEN direction = 'downstream' THEN coalesce(target, 'unresolved:' || ref)
-             ELSE referrer END AS downstream_id,
+        -- an edge's ends: item numbers, and for the end that names nothing synced its text;
+        -- (upstream_no, downstream_no, unresolved_id) is one-to-one with the two item ids
+        CASE WHEN direction = 'downstream' THEN referrer ELSE target END AS upstream_no,
+        CASE WHEN direction = 'downstream' THEN target ELSE referrer END AS downstream_no,
+        CASE WHEN target IS NULL THEN 'unresolved:' || ref END AS unresolved_id,
         kind, origin, link_type, target IS NOT NULL AS is_resolved, ref AS token,
         coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
         coalesce(p.is_pending, false) AS is_pending
@@ -282,7 +287,7 @@ oriented AS (
           AND p.key_ref IS NOT DISTINCT FROM n.key_ref
 ),
 merged AS (
-    SELECT upstream_id, downstream_id,
+    SELECT upstream_no, downstream_no, unresolved_id,
            CASE WHEN bool_or(kind = 'blocks') THEN 'blocks'
                 WHEN bool_or(kind = 'depends_on') THEN 'depends_on' ELSE 'relates' END AS kind,
            min({{'rank': origin_rank, 'origin': origin}}).origin AS origin,
@@ -292,9 +297,9 @@ merged AS (
            min(token) FILTER (WHERE NOT is_resolved) AS reference,
            bool_or(is_resolved) AS is_resolved,
            bool_or(is_pending) AS is_pending
-    FROM oriented GROUP BY upstream_id, downstream_id
+    FROM oriented GROUP BY upstream_no, downstream_no, unresolved_id
 )
-SELECT m.upstream_id, m.downstream_id, m.kind, m.origin, m.origins, m.link_types,
+SELECT coalesce(u.item_id, m.unresolved_id), coalesce(d.item_id, m.unresolved_id), m.kind, m.origin, m.origins, m.link_types,
        CASE WHEN m.is_resolved THEN NULL ELSE m.reference END,
        coalesce(u.tool <> d.tool, false),
        coalesce(u.department <> d.department, false),
@@ -303,8 +308,8 @@ SELECT m.upstream_id, m.downstream_id, m.kind, m.origin, m.origins, m.link_types
        CASE WHEN m.is_resolved THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
             ELSE 'unmapped' END
 FROM merged m
-LEFT JOIN work_items u ON u.item_id = m.upstream_id
-LEFT JOIN work_items d ON d.item_id = m.downstream_id;
+LEFT JOIN ref_targets u ON u.item_no = m.upstream_no
+LEFT JOIN ref_targets d ON d.item_no = m.downstream_no;
 """
 
 INSERT_SQL = (
@@ -319,8 +324,8 @@ STEPS = (
     ("tokens", TOKENS_SQL, ("ref_segments",)),
     ("targets", TARGETS_SQL, ()),
     ("candidates", CANDIDATES_SQL, ("ref_tokens", "ref_jira_hosts")),
-    ("matches", RESOLVE_SQL, ("ref_candidates", "ref_targets", "ref_jira_projects")),
-    ("edges", EDGES_SQL, ("ref_matches", "ref_pending")),
+    ("matches", RESOLVE_SQL, ("ref_candidates", "ref_jira_projects")),
+    ("edges", EDGES_SQL, ("ref_matches", "ref_pending", "ref_targets")),
     ("insert", INSERT_SQL, ("ref_edges",)),
 )
 
@@ -427,8 +432,8 @@ def find_references(
         con.execute(TOKENS_SQL)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ref_targets AS SELECT * FROM (VALUES "
-            "('x', 'self', 'text', 'x', NULL::VARCHAR, false, NULL::VARCHAR)) "
-            "t(item_id, source, tool, source_key, url, is_deleted, host);"
+            "(1, 'x', 'self', 'text', 'x', NULL::VARCHAR, false, NULL::VARCHAR, NULL::VARCHAR)) "
+            "t(item_no, item_id, source, tool, source_key, url, is_deleted, department, host);"
             "CREATE OR REPLACE TEMP TABLE ref_jira_hosts (host VARCHAR);"
             "CREATE OR REPLACE TEMP TABLE ref_pending (tool VARCHAR, scope VARCHAR);"
             "CREATE OR REPLACE TEMP TABLE ref_jira_projects AS "
