@@ -226,12 +226,14 @@ WITH matches AS (
     FROM ref_candidates c JOIN ref_targets t ON t.url = c.url_ref
 ),
 best AS (
-    SELECT ref_no, min({'deleted': is_deleted, 'preference': preference, 'target': target})
-                       AS best
+    -- the order (deleted, preference, target) packed in one integer: a fixed-size minimum
+    SELECT ref_no,
+           min((is_deleted::BIGINT << 40) | (preference::BIGINT << 32) | target) AS best
     FROM matches GROUP BY ref_no
 )
 SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_type,
-       b.best.target AS target, coalesce(b.best.deleted, false) AS target_deleted,
+       (b.best & 4294967295)::INTEGER AS target, coalesce(b.best >> 40 = 1, false)
+           AS target_deleted,
        c.want_tool, c.key_ref
 FROM ref_candidates c
 LEFT JOIN best b USING (ref_no)

@@ -1,7 +1,7 @@
 """Reference resolution on a generated organisation gives exactly the recorded dependencies.
 
 The benchmark's generator (every reference form the normalisers write, two Jira sites, Asana,
-sheets, references to nothing synced) builds a few thousand items; the build's steps resolve
+sheets, references to nothing synced, deleted items) builds a few thousand items; the build's steps resolve
 them on the build's own bounded connection, with a Jira project, Asana and a spreadsheet pending.
 Every row of `dependencies` (all columns) must match the snapshot in
 data/resolution-snapshot.json, recorded from the resolver before its memory rework: a change to
@@ -51,6 +51,8 @@ def resolve_generated(folder: Path, memory_limit: str = "2GB") -> duckdb.DuckDBP
         {**CONFIG, "base_dir": folder, "model": {"memory_limit": memory_limit}}
     )
     con = connect_bounded(str(db_path), config)
+    # one item in 40 deleted in its tool: references to it are no dependency any more
+    con.execute("UPDATE stg_items SET is_deleted = true WHERE hash(item_id) % 40 = 0")
     build_department_map(con, config.department_rules, list(config.sources))
     build_people(con, config.people)
     _fill_work_items(con, NOW)
