@@ -246,10 +246,11 @@ WHERE b.best IS NOT NULL
        AND split_part(c.token, '-', 1) IN (SELECT project FROM ref_jira_projects));
 """
 
-EDGES_SQL = f"""
--- 6. orient and merge origins (a plain table first: inserting straight from this query into the
---    keyed dependencies table is much slower)
-CREATE OR REPLACE TEMP TABLE ref_edges AS
+ORIENT_SQL = f"""
+-- 6. orient: one row per declaration of an edge, its ends as item numbers (and, for the end
+--    that names nothing synced, its text: (upstream_no, downstream_no, unresolved_id) is
+--    one-to-one with the two item ids)
+CREATE OR REPLACE TEMP TABLE ref_oriented AS
 WITH named AS (
     SELECT *,
         -- an unsynced issue named by a Jira link reads as its key: unresolved:HR-1
@@ -260,7 +261,8 @@ WITH named AS (
     WHERE (target IS NULL OR target <> referrer) AND NOT target_deleted
 ),
 pending_refs AS (
-    SELECT DISTINCT token, want_tool, key_ref, true AS is_pending
+    -- only unresolved references can wait for a source: the pending test reads those alone
+    SELECT DISTINCT token, want_tool, key_ref
     FROM named n
     WHERE target IS NULL AND EXISTS (
         SELECT 1 FROM ref_pending p
@@ -270,44 +272,65 @@ pending_refs AS (
            OR (p.tool = 'asana' AND n.want_tool = 'asana')
            OR (p.tool = 'gsheets' AND contains(n.token, p.scope))
     )
-),
-oriented AS (
-    SELECT
-        -- an edge's ends: item numbers, and for the end that names nothing synced its text;
-        -- (upstream_no, downstream_no, unresolved_id) is one-to-one with the two item ids
-        CASE WHEN direction = 'downstream' THEN referrer ELSE target END AS upstream_no,
-        CASE WHEN direction = 'downstream' THEN target ELSE referrer END AS downstream_no,
-        CASE WHEN target IS NULL THEN 'unresolved:' || ref END AS unresolved_id,
-        kind, origin, link_type, target IS NOT NULL AS is_resolved, ref AS token,
-        coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
-        coalesce(p.is_pending, false) AS is_pending
-    FROM named n
-    -- only unresolved references can wait for a source: the pending test reads those alone
-    LEFT JOIN pending_refs p
-           ON n.target IS NULL AND p.token IS NOT DISTINCT FROM n.token
-          AND p.want_tool IS NOT DISTINCT FROM n.want_tool
-          AND p.key_ref IS NOT DISTINCT FROM n.key_ref
-),
-merged AS (
-    SELECT upstream_no, downstream_no, unresolved_id,
-           CASE WHEN bool_or(kind = 'blocks') THEN 'blocks'
-                WHEN bool_or(kind = 'depends_on') THEN 'depends_on' ELSE 'relates' END AS kind,
-           min({{'rank': origin_rank, 'origin': origin}}).origin AS origin,
-           list_sort(list_distinct(list(origin))) AS origins,
-           list_sort(list_distinct(list(link_type) FILTER (WHERE link_type IS NOT NULL)))
-               AS link_types,
-           min(token) FILTER (WHERE NOT is_resolved) AS reference,
-           bool_or(is_resolved) AS is_resolved,
-           bool_or(is_pending) AS is_pending
-    FROM oriented GROUP BY upstream_no, downstream_no, unresolved_id
 )
-SELECT coalesce(u.item_id, m.unresolved_id), coalesce(d.item_id, m.unresolved_id), m.kind, m.origin, m.origins, m.link_types,
-       CASE WHEN m.is_resolved THEN NULL ELSE m.reference END,
+SELECT
+    CASE WHEN direction = 'downstream' THEN referrer ELSE target END AS upstream_no,
+    CASE WHEN direction = 'downstream' THEN target ELSE referrer END AS downstream_no,
+    CASE WHEN target IS NULL THEN 'unresolved:' || ref END AS unresolved_id,
+    kind, origin, link_type,
+    coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
+    p.token IS NOT NULL AS is_pending
+FROM named n
+LEFT JOIN pending_refs p
+       ON n.target IS NULL AND p.token IS NOT DISTINCT FROM n.token
+      AND p.want_tool IS NOT DISTINCT FROM n.want_tool
+      AND p.key_ref IS NOT DISTINCT FROM n.key_ref;
+-- edges declared more than once (a few): only these need merging
+CREATE OR REPLACE TEMP TABLE ref_shared AS
+SELECT upstream_no, downstream_no, unresolved_id FROM ref_oriented
+GROUP BY ALL HAVING count(*) > 1;
+"""
+
+# An unresolved edge's reference is its text: every declaration of it names the same one.
+EDGES_SQL = f"""
+-- 7. merge origins: the strongest kind, the most structured origin, every origin and link type
+CREATE OR REPLACE TEMP TABLE ref_edges AS
+WITH single AS (
+    SELECT o.upstream_no, o.downstream_no, o.unresolved_id,
+           CASE WHEN o.kind IN ('blocks', 'depends_on') THEN o.kind ELSE 'relates' END AS kind,
+           o.origin, [o.origin] AS origins,
+           CASE WHEN o.link_type IS NOT NULL THEN [o.link_type] END AS link_types,
+           o.is_pending
+    FROM ref_oriented o
+    ANTI JOIN ref_shared s
+           ON s.upstream_no IS NOT DISTINCT FROM o.upstream_no
+          AND s.downstream_no IS NOT DISTINCT FROM o.downstream_no
+          AND s.unresolved_id IS NOT DISTINCT FROM o.unresolved_id
+),
+shared AS (
+    SELECT o.upstream_no, o.downstream_no, o.unresolved_id,
+           CASE WHEN bool_or(o.kind = 'blocks') THEN 'blocks'
+                WHEN bool_or(o.kind = 'depends_on') THEN 'depends_on' ELSE 'relates' END,
+           min({{'rank': o.origin_rank, 'origin': o.origin}}).origin,
+           list_sort(list_distinct(list(o.origin))),
+           list_sort(list_distinct(list(o.link_type) FILTER (WHERE o.link_type IS NOT NULL))),
+           bool_or(o.is_pending)
+    FROM ref_oriented o
+    SEMI JOIN ref_shared s
+           ON s.upstream_no IS NOT DISTINCT FROM o.upstream_no
+          AND s.downstream_no IS NOT DISTINCT FROM o.downstream_no
+          AND s.unresolved_id IS NOT DISTINCT FROM o.unresolved_id
+    GROUP BY o.upstream_no, o.downstream_no, o.unresolved_id
+),
+merged AS (SELECT * FROM single UNION ALL SELECT * FROM shared)
+SELECT coalesce(u.item_id, m.unresolved_id), coalesce(d.item_id, m.unresolved_id), m.kind,
+       m.origin, m.origins, m.link_types,
+       substr(m.unresolved_id, {len("unresolved:") + 1}),
        coalesce(u.tool <> d.tool, false),
        coalesce(u.department <> d.department, false),
-       m.is_resolved,
+       m.unresolved_id IS NULL,
        NULL, NULL, NULL,
-       CASE WHEN m.is_resolved THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
+       CASE WHEN m.unresolved_id IS NULL THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
             ELSE 'unmapped' END
 FROM merged m
 LEFT JOIN ref_targets u ON u.item_no = m.upstream_no
@@ -327,7 +350,8 @@ STEPS = (
     ("targets", TARGETS_SQL, ()),
     ("candidates", CANDIDATES_SQL, ("ref_tokens", "ref_jira_hosts")),
     ("matches", RESOLVE_SQL, ("ref_candidates", "ref_jira_projects")),
-    ("edges", EDGES_SQL, ("ref_matches", "ref_pending", "ref_targets")),
+    ("orient", ORIENT_SQL, ("ref_matches", "ref_pending")),
+    ("edges", EDGES_SQL, ("ref_oriented", "ref_shared", "ref_targets")),
     ("insert", INSERT_SQL, ("ref_edges",)),
 )
 
@@ -339,6 +363,8 @@ TEMP_TABLES = (
     "ref_jira_projects",
     "ref_candidates",
     "ref_matches",
+    "ref_oriented",
+    "ref_shared",
     "ref_edges",
     "ref_pending",
 )
