@@ -178,8 +178,8 @@ parsed AS (
     FROM direct d
     JOIN ref_targets s ON s.item_id = d.item_id
 )
-SELECT row_number() OVER () AS ref_no, p.from_no AS referrer, p.token, p.token_kind,
-    p.direction, p.kind, p.origin, p.link_type, p.explicit, p.from_source, p.from_tool,
+SELECT p.from_no AS referrer, p.token, p.token_kind,
+    p.direction, p.kind, p.origin, p.link_type, p.explicit, p.from_source,
     CASE WHEN p.token_kind = 'item_id' THEN p.token
          WHEN p.token_kind = 'row_id' AND contains(p.token, ':') THEN p.token END AS item_ref,
     CASE WHEN p.token_kind IN ('jira_key', 'row_id', 'asana_gid') THEN p.token
@@ -200,15 +200,15 @@ LEFT JOIN ref_jira_hosts h
 """
 
 RESOLVE_SQL = """
--- 5. match candidates to items with equi-joins; the best match wins: live before deleted,
---    then exact item id, same source, a Jira item for a Jira key, and the smaller item id
---    (referrer and target are item numbers)
+-- 5. match candidates (each known by its rowid) to items with equi-joins; the best match wins:
+--    live before deleted, then exact item id, same source, a Jira item for a Jira key, and the
+--    smaller item id (referrer and target are item numbers)
 CREATE OR REPLACE TEMP TABLE ref_matches AS
 WITH matches AS (
-    SELECT c.ref_no, t.item_no AS target, 0 AS preference, t.is_deleted
+    SELECT c.rowid AS ref_no, t.item_no AS target, 0 AS preference, t.is_deleted
     FROM ref_candidates c JOIN ref_targets t ON t.item_id = c.item_ref
     UNION ALL
-    SELECT c.ref_no, t.item_no,
+    SELECT c.rowid, t.item_no,
            CASE WHEN t.source = c.from_source THEN 1
                 WHEN c.token_kind = 'jira_key' AND t.tool = 'jira' THEN 2 ELSE 3 END,
            t.is_deleted
@@ -217,12 +217,12 @@ WITH matches AS (
       AND (c.want_tool IS NULL OR t.tool = c.want_tool)
       AND (c.want_host IS NULL OR t.host = c.want_host)
     UNION ALL
-    SELECT c.ref_no, t.item_no, 1, t.is_deleted
+    SELECT c.rowid, t.item_no, 1, t.is_deleted
     FROM ref_candidates c
     JOIN ref_targets t ON t.source_key = c.key_ref AND t.source = c.from_source
     WHERE c.token_kind = 'row_id'
     UNION ALL
-    SELECT c.ref_no, t.item_no, 1, t.is_deleted
+    SELECT c.rowid, t.item_no, 1, t.is_deleted
     FROM ref_candidates c JOIN ref_targets t ON t.url = c.url_ref
 ),
 best AS (
@@ -236,7 +236,7 @@ SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_
            AS target_deleted,
        c.want_tool, c.key_ref
 FROM ref_candidates c
-LEFT JOIN best b USING (ref_no)
+LEFT JOIN best b ON b.ref_no = c.rowid
 WHERE b.best IS NOT NULL
    -- unresolved: keep what was declared on purpose, drop what only looks like a reference
    OR (c.token_kind = 'url' AND (c.want_tool IS NOT NULL OR (c.explicit AND c.kind <> 'relates')))
