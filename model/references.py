@@ -167,11 +167,14 @@ WITH direct AS (
 parsed AS (
     SELECT d.*, s.item_no AS from_no, s.source AS from_source, s.tool AS from_tool,
         s.host AS from_host,
+        -- each pattern runs only on URLs holding its literal part (most URLs match one)
         CASE WHEN d.token_kind = 'url' THEN coalesce(
-                 nullif(regexp_extract(d.token, {_lit(JIRA_BROWSE_URL)}, 2), ''),
-                 nullif(regexp_extract(d.token, {_lit(JIRA_SELECTED_URL)}, 2), ''))
+                 CASE WHEN contains(d.token, '/browse/') THEN
+                     nullif(regexp_extract(d.token, {_lit(JIRA_BROWSE_URL)}, 2), '') END,
+                 CASE WHEN contains(d.token, 'selectedIssue=') THEN
+                     nullif(regexp_extract(d.token, {_lit(JIRA_SELECTED_URL)}, 2), '') END)
         END AS url_jira_key,
-        CASE WHEN d.token_kind = 'url' THEN coalesce(
+        CASE WHEN d.token_kind = 'url' AND contains(d.token, 'app.asana.com/') THEN coalesce(
                  nullif(regexp_extract(d.token, {_lit(ASANA_NEW_URL)}, 1), ''),
                  nullif(regexp_extract(d.token, {_lit(ASANA_OLD_URL)}, 1), ''))
         END AS url_asana_gid
