@@ -297,7 +297,9 @@ GROUP BY ALL HAVING count(*) > 1;
 # An unresolved edge's reference is its text: every declaration of it names the same one.
 EDGES_SQL = f"""
 -- 7. merge origins: the strongest kind, the most structured origin, every origin and link type
-CREATE OR REPLACE TEMP TABLE ref_edges AS
+INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types,
+    reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension,
+    created_at, resolution)
 WITH single AS (
     SELECT o.upstream_no, o.downstream_no, o.unresolved_id,
            CASE WHEN o.kind IN ('blocks', 'depends_on') THEN o.kind ELSE 'relates' END AS kind,
@@ -340,11 +342,6 @@ LEFT JOIN ref_targets u ON u.item_no = m.upstream_no
 LEFT JOIN ref_targets d ON d.item_no = m.downstream_no;
 """
 
-INSERT_SQL = (
-    "INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types, "
-    "reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension, "
-    "created_at, resolution) SELECT * FROM ref_edges"
-)
 
 # (step, SQL, temp tables no later step reads)
 STEPS = (
@@ -355,7 +352,6 @@ STEPS = (
     ("matches", RESOLVE_SQL, ("ref_candidates", "ref_jira_projects")),
     ("orient", ORIENT_SQL, ("ref_matches", "ref_pending")),
     ("edges", EDGES_SQL, ("ref_oriented", "ref_shared", "ref_targets")),
-    ("insert", INSERT_SQL, ("ref_edges",)),
 )
 
 TEMP_TABLES = (
@@ -368,7 +364,6 @@ TEMP_TABLES = (
     "ref_matches",
     "ref_oriented",
     "ref_shared",
-    "ref_edges",
     "ref_pending",
 )
 
