@@ -265,8 +265,9 @@ WITH named AS (
 ),
 pending_refs AS (
     -- only unresolved references can wait for a source: the pending test reads those alone
+    -- (from ref_matches, not `named`: one reader keeps `named` a stream, not a stored CTE)
     SELECT DISTINCT token, want_tool, key_ref
-    FROM named n
+    FROM ref_matches n
     WHERE target IS NULL AND EXISTS (
         SELECT 1 FROM ref_pending p
         WHERE (p.tool = 'jira' AND regexp_full_match(coalesce(n.key_ref, ''), {_lit(JIRA_KEY)})
