@@ -10,6 +10,10 @@ unresolved edges: an unmapped dependency is a finding, not noise, unless it poin
 configured source that failed or has never synced (`pending`: Jira keys of its projects, any
 Asana reference for an Asana source, links naming a Google spreadsheet's id): such an edge is
 `pending_source` and waits for that source instead of accusing anyone.
+
+Memory: from the candidates on, rows carry integer item numbers instead of item ids, only the
+few edges declared more than once are aggregated, and each temp table is dropped as soon as no
+later step reads it, so a million-item build stays inside the build's `model.memory_limit`.
 """
 
 from __future__ import annotations
