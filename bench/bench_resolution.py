@@ -6,7 +6,9 @@ two sheets, with every reference form the normalisers write (issue links, remote
 Asana dependencies and gids, free text with keys, URLs and direction phrases, sheet depends-on
 cells, key custom fields, and references to nothing synced). A child process then runs the
 build's steps after normalisation (departments, people, work items, reference resolution,
-contracts and KPI tensions) and reports the time of each step and its peak memory (RSS).
+contracts and KPI tensions) on the build's own connection (`handoff.bounded.connect_bounded`, so
+`model.memory_limit` and `model.temp_directory` hold as they do for a user) and reports the time
+of each step and its peak memory (RSS).
 Results go to bench/results/resolution-<items>.{md,json}.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -183,6 +186,7 @@ def generate(db_path: Path, items: int, refs: int) -> float:
 
 def resolve_child(db_path: Path) -> dict[str, object]:
     """Run the build's steps after normalisation on the generated staging rows."""
+    from handoff.bounded import connect_bounded
     from handoff.config import HandoffConfig
     from model import config_tables
     from model.build import _fill_work_items
@@ -190,8 +194,12 @@ def resolve_child(db_path: Path) -> dict[str, object]:
     from model.people import assign_stewards, build_people
     from model.references import resolve_references
 
-    config = HandoffConfig.model_validate(CONFIG)
-    con = duckdb.connect(str(db_path))
+    # the product's default model settings, with the data dir (and its spill folder) beside the db
+    config = HandoffConfig.model_validate({**CONFIG, "base_dir": db_path.parent})
+    con = connect_bounded(str(db_path), config)
+    settings = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchall()[0]
     resolve_steps: dict[str, float] = {}
     steps: list[tuple[str, Any]] = [
         ("departments", lambda: build_department_map(con, config.department_rules, config.sources)),
@@ -236,6 +244,8 @@ def resolve_child(db_path: Path) -> dict[str, object]:
         "seconds": round(sum(timings.values()), 2),
         "counts": {**dict(zip(names, counts, strict=True)), "people": people[0]},
         "peak_rss_mb": round(peak_kib / 1024, 1),
+        "memory_limit": config.model.memory_limit,
+        "duckdb_memory_limit": settings[0] if settings else None,
     }
 
 
@@ -244,9 +254,12 @@ def _markdown(report: dict[str, Any]) -> str:
         f"# Reference resolution benchmark — {report['items']:,} items, "
         f"{report['refs']:,} reference strings",
         "",
-        f"Machine: {report['machine']}. Staging generated in {report['generate_seconds']} s.",
+        f"Machine: {report['machine']}. Staging generated in {report['generate_seconds']} s. "
+        f"Load average (1, 5, 15 min) before resolving: {report['load_before']}, after: "
+        f"{report['load_after']}.",
         f"Model steps after normalisation: **{report['seconds']} s**, peak memory of the "
-        f"building process **{report['peak_rss_mb']} MB**.",
+        f"building process **{report['peak_rss_mb']} MB** (the build's connection, "
+        f"`model.memory_limit` {report['memory_limit']}).",
         "",
         "| step | s |",
         "|---|---:|",
@@ -280,12 +293,16 @@ def main() -> None:
         print(f"generating {args.items:,} items and {args.refs:,} references ...", flush=True)
         generate_seconds = generate(db_path, args.items, args.refs)
         print(f"generated in {generate_seconds:.1f} s; resolving ...", flush=True)
+        load_before = [round(x, 2) for x in os.getloadavg()]
         measured = measure_in_child("bench.bench_resolution", "--resolve-only", db_path)
+        load_after = [round(x, 2) for x in os.getloadavg()]
     report = {
         "items": args.items,
         "refs": args.refs,
         "machine": machine(),
         "generate_seconds": round(generate_seconds, 1),
+        "load_before": load_before,
+        "load_after": load_after,
         **measured,
     }
     write_results(args.out, f"resolution-{args.items}", report, _markdown(report))

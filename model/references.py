@@ -10,6 +10,10 @@ unresolved edges: an unmapped dependency is a finding, not noise, unless it poin
 configured source that failed or has never synced (`pending`: Jira keys of its projects, any
 Asana reference for an Asana source, links naming a Google spreadsheet's id): such an edge is
 `pending_source` and waits for that source instead of accusing anyone.
+
+Memory: from the candidates on, rows carry integer item numbers instead of item ids, only the
+few edges declared more than once are aggregated, and each temp table is dropped as soon as no
+later step reads it, so a million-item build stays inside the build's `model.memory_limit`.
 """
 
 from __future__ import annotations
@@ -139,9 +143,11 @@ SELECT DISTINCT * FROM (
 """
 
 TARGETS_SQL = f"""
--- 3. what a reference can resolve to: every item, with the host of Jira items
+-- 3. what a reference can resolve to: every item, with the host of Jira items, numbered in
+--    item id order (later steps carry and compare the narrow number instead of the id)
 CREATE OR REPLACE TEMP TABLE ref_targets AS
-SELECT item_id, source, tool, source_key, rtrim(url, '/') AS url, is_deleted,
+SELECT row_number() OVER (ORDER BY item_id)::INTEGER AS item_no, item_id, source, tool,
+       source_key, rtrim(url, '/') AS url, is_deleted, department,
        CASE WHEN tool = 'jira' THEN lower(regexp_extract(url, {_lit(URL_HOST)}, 1)) END AS host
 FROM work_items;
 CREATE OR REPLACE TEMP TABLE ref_jira_hosts AS
@@ -163,20 +169,24 @@ WITH direct AS (
     SELECT * FROM ref_tokens
 ),
 parsed AS (
-    SELECT d.*, s.source AS from_source, s.tool AS from_tool, s.host AS from_host,
+    SELECT d.*, s.item_no AS from_no, s.source AS from_source, s.tool AS from_tool,
+        s.host AS from_host,
+        -- each pattern runs only on URLs holding its literal part (most URLs match one)
         CASE WHEN d.token_kind = 'url' THEN coalesce(
-                 nullif(regexp_extract(d.token, {_lit(JIRA_BROWSE_URL)}, 2), ''),
-                 nullif(regexp_extract(d.token, {_lit(JIRA_SELECTED_URL)}, 2), ''))
+                 CASE WHEN contains(d.token, '/browse/') THEN
+                     nullif(regexp_extract(d.token, {_lit(JIRA_BROWSE_URL)}, 2), '') END,
+                 CASE WHEN contains(d.token, 'selectedIssue=') THEN
+                     nullif(regexp_extract(d.token, {_lit(JIRA_SELECTED_URL)}, 2), '') END)
         END AS url_jira_key,
-        CASE WHEN d.token_kind = 'url' THEN coalesce(
+        CASE WHEN d.token_kind = 'url' AND contains(d.token, 'app.asana.com/') THEN coalesce(
                  nullif(regexp_extract(d.token, {_lit(ASANA_NEW_URL)}, 1), ''),
                  nullif(regexp_extract(d.token, {_lit(ASANA_OLD_URL)}, 1), ''))
         END AS url_asana_gid
     FROM direct d
     JOIN ref_targets s ON s.item_id = d.item_id
 )
-SELECT row_number() OVER () AS ref_no, p.item_id AS referrer, p.token, p.token_kind,
-    p.direction, p.kind, p.origin, p.link_type, p.explicit, p.from_source, p.from_tool,
+SELECT p.from_no AS referrer, p.token, p.token_kind,
+    p.direction, p.kind, p.origin, p.link_type, p.explicit, p.from_source,
     CASE WHEN p.token_kind = 'item_id' THEN p.token
          WHEN p.token_kind = 'row_id' AND contains(p.token, ':') THEN p.token END AS item_ref,
     CASE WHEN p.token_kind IN ('jira_key', 'row_id', 'asana_gid') THEN p.token
@@ -197,14 +207,15 @@ LEFT JOIN ref_jira_hosts h
 """
 
 RESOLVE_SQL = """
--- 5. match candidates to items with equi-joins; the best match wins: live before deleted,
---    then exact item id, same source, a Jira item for a Jira key, and the smaller item id
+-- 5. match candidates (each known by its rowid) to items with equi-joins; the best match wins:
+--    live before deleted, then exact item id, same source, a Jira item for a Jira key, and the
+--    smaller item id (referrer and target are item numbers)
 CREATE OR REPLACE TEMP TABLE ref_matches AS
 WITH matches AS (
-    SELECT c.ref_no, t.item_id AS target, 0 AS preference, t.is_deleted
+    SELECT c.rowid AS ref_no, t.item_no AS target, 0 AS preference, t.is_deleted
     FROM ref_candidates c JOIN ref_targets t ON t.item_id = c.item_ref
     UNION ALL
-    SELECT c.ref_no, t.item_id,
+    SELECT c.rowid, t.item_no,
            CASE WHEN t.source = c.from_source THEN 1
                 WHEN c.token_kind = 'jira_key' AND t.tool = 'jira' THEN 2 ELSE 3 END,
            t.is_deleted
@@ -213,24 +224,26 @@ WITH matches AS (
       AND (c.want_tool IS NULL OR t.tool = c.want_tool)
       AND (c.want_host IS NULL OR t.host = c.want_host)
     UNION ALL
-    SELECT c.ref_no, t.item_id, 1, t.is_deleted
+    SELECT c.rowid, t.item_no, 1, t.is_deleted
     FROM ref_candidates c
     JOIN ref_targets t ON t.source_key = c.key_ref AND t.source = c.from_source
     WHERE c.token_kind = 'row_id'
     UNION ALL
-    SELECT c.ref_no, t.item_id, 1, t.is_deleted
+    SELECT c.rowid, t.item_no, 1, t.is_deleted
     FROM ref_candidates c JOIN ref_targets t ON t.url = c.url_ref
 ),
 best AS (
-    SELECT ref_no, min({'deleted': is_deleted, 'preference': preference, 'target': target})
-                       AS best
+    -- the order (deleted, preference, target) packed in one integer: a fixed-size minimum
+    SELECT ref_no,
+           min((is_deleted::BIGINT << 40) | (preference::BIGINT << 32) | target) AS best
     FROM matches GROUP BY ref_no
 )
 SELECT c.referrer, c.token, c.token_kind, c.direction, c.kind, c.origin, c.link_type,
-       b.best.target AS target, coalesce(b.best.deleted, false) AS target_deleted,
+       (b.best & 4294967295)::INTEGER AS target, coalesce(b.best >> 40 = 1, false)
+           AS target_deleted,
        c.want_tool, c.key_ref
 FROM ref_candidates c
-LEFT JOIN best b USING (ref_no)
+LEFT JOIN best b ON b.ref_no = c.rowid
 WHERE b.best IS NOT NULL
    -- unresolved: keep what was declared on purpose, drop what only looks like a reference
    OR (c.token_kind = 'url' AND (c.want_tool IS NOT NULL OR (c.explicit AND c.kind <> 'relates')))
@@ -240,10 +253,11 @@ WHERE b.best IS NOT NULL
        AND split_part(c.token, '-', 1) IN (SELECT project FROM ref_jira_projects));
 """
 
-EDGES_SQL = f"""
--- 6. orient and merge origins (a plain table first: inserting straight from this query into the
---    keyed dependencies table is much slower)
-CREATE OR REPLACE TEMP TABLE ref_edges AS
+ORIENT_SQL = f"""
+-- 6. orient: one row per declaration of an edge, its ends as item numbers (and, for the end
+--    that names nothing synced, its text: (upstream_no, downstream_no, unresolved_id) is
+--    one-to-one with the two item ids)
+CREATE OR REPLACE TEMP TABLE ref_oriented AS
 WITH named AS (
     SELECT *,
         -- an unsynced issue named by a Jira link reads as its key: unresolved:HR-1
@@ -253,54 +267,96 @@ WITH named AS (
     -- a reference to a deleted item is gone with it, as the tools drop links to deleted items
     WHERE (target IS NULL OR target <> referrer) AND NOT target_deleted
 ),
-oriented AS (
-    SELECT
-        CASE WHEN direction = 'downstream' THEN referrer
-             ELSE coalesce(target, 'unresolved:' || ref) END AS upstream_id,
-        CASE WHEN direction = 'downstream' THEN coalesce(target, 'unresolved:' || ref)
-             ELSE referrer END AS downstream_id,
-        kind, origin, link_type, target IS NOT NULL AS is_resolved, ref AS token,
-        coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
-        target IS NULL AND EXISTS (
-            SELECT 1 FROM ref_pending p
-            WHERE (p.tool = 'jira' AND regexp_full_match(coalesce(key_ref, ''), {_lit(JIRA_KEY)})
-                   AND coalesce(want_tool, 'jira') = 'jira'
-                   AND p.scope IN ('*', split_part(key_ref, '-', 1)))
-               OR (p.tool = 'asana' AND want_tool = 'asana')
-               OR (p.tool = 'gsheets' AND contains(token, p.scope))
-        ) AS is_pending
-    FROM named
-),
-merged AS (
-    SELECT upstream_id, downstream_id,
-           CASE WHEN bool_or(kind = 'blocks') THEN 'blocks'
-                WHEN bool_or(kind = 'depends_on') THEN 'depends_on' ELSE 'relates' END AS kind,
-           min({{'rank': origin_rank, 'origin': origin}}).origin AS origin,
-           list_sort(list_distinct(list(origin))) AS origins,
-           list_sort(list_distinct(list(link_type) FILTER (WHERE link_type IS NOT NULL)))
-               AS link_types,
-           min(token) FILTER (WHERE NOT is_resolved) AS reference,
-           bool_or(is_resolved) AS is_resolved,
-           bool_or(is_pending) AS is_pending
-    FROM oriented GROUP BY upstream_id, downstream_id
+pending_refs AS (
+    -- only unresolved references can wait for a source: the pending test reads those alone
+    -- (from ref_matches, not `named`: one reader keeps `named` a stream, not a stored CTE)
+    SELECT DISTINCT token, want_tool, key_ref
+    FROM ref_matches n
+    WHERE target IS NULL AND EXISTS (
+        SELECT 1 FROM ref_pending p
+        WHERE (p.tool = 'jira' AND regexp_full_match(coalesce(n.key_ref, ''), {_lit(JIRA_KEY)})
+               AND coalesce(n.want_tool, 'jira') = 'jira'
+               AND p.scope IN ('*', split_part(n.key_ref, '-', 1)))
+           OR (p.tool = 'asana' AND n.want_tool = 'asana')
+           OR (p.tool = 'gsheets' AND contains(n.token, p.scope))
+    )
 )
-SELECT m.upstream_id, m.downstream_id, m.kind, m.origin, m.origins, m.link_types,
-       CASE WHEN m.is_resolved THEN NULL ELSE m.reference END,
-       coalesce(u.tool <> d.tool, false),
-       coalesce(u.department <> d.department, false),
-       m.is_resolved,
-       NULL, NULL, NULL,
-       CASE WHEN m.is_resolved THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
-            ELSE 'unmapped' END
-FROM merged m
-LEFT JOIN work_items u ON u.item_id = m.upstream_id
-LEFT JOIN work_items d ON d.item_id = m.downstream_id;
+SELECT
+    CASE WHEN direction = 'downstream' THEN referrer ELSE target END AS upstream_no,
+    CASE WHEN direction = 'downstream' THEN target ELSE referrer END AS downstream_no,
+    CASE WHEN target IS NULL THEN 'unresolved:' || ref END AS unresolved_id,
+    kind, origin, link_type,
+    coalesce(list_position({_list(ORIGIN_RANK)}, origin), 99) AS origin_rank,
+    p.token IS NOT NULL AS is_pending
+FROM named n
+LEFT JOIN pending_refs p
+       ON n.target IS NULL AND p.token IS NOT DISTINCT FROM n.token
+      AND p.want_tool IS NOT DISTINCT FROM n.want_tool
+      AND p.key_ref IS NOT DISTINCT FROM n.key_ref;
+-- edges declared more than once (a few): only these need merging
+CREATE OR REPLACE TEMP TABLE ref_shared AS
+SELECT upstream_no, downstream_no, unresolved_id FROM ref_oriented
+GROUP BY ALL HAVING count(*) > 1;
 """
 
-INSERT_SQL = (
-    "INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types, "
-    "reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension, "
-    "created_at, resolution) SELECT * FROM ref_edges"
+# An unresolved edge's reference is its text: every declaration of it names the same one.
+EDGES_SQL = f"""
+-- 7. merge origins: the strongest kind, the most structured origin, every origin and link type
+INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types,
+    reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension,
+    created_at, resolution)
+WITH single AS (
+    SELECT o.upstream_no, o.downstream_no, o.unresolved_id,
+           CASE WHEN o.kind IN ('blocks', 'depends_on') THEN o.kind ELSE 'relates' END AS kind,
+           o.origin, [o.origin] AS origins,
+           CASE WHEN o.link_type IS NOT NULL THEN [o.link_type] END AS link_types,
+           o.is_pending
+    FROM ref_oriented o
+    ANTI JOIN ref_shared s
+           ON s.upstream_no IS NOT DISTINCT FROM o.upstream_no
+          AND s.downstream_no IS NOT DISTINCT FROM o.downstream_no
+          AND s.unresolved_id IS NOT DISTINCT FROM o.unresolved_id
+),
+shared AS (
+    SELECT o.upstream_no, o.downstream_no, o.unresolved_id,
+           CASE WHEN bool_or(o.kind = 'blocks') THEN 'blocks'
+                WHEN bool_or(o.kind = 'depends_on') THEN 'depends_on' ELSE 'relates' END,
+           min({{'rank': o.origin_rank, 'origin': o.origin}}).origin,
+           list_sort(list_distinct(list(o.origin))),
+           list_sort(list_distinct(list(o.link_type) FILTER (WHERE o.link_type IS NOT NULL))),
+           bool_or(o.is_pending)
+    FROM ref_oriented o
+    SEMI JOIN ref_shared s
+           ON s.upstream_no IS NOT DISTINCT FROM o.upstream_no
+          AND s.downstream_no IS NOT DISTINCT FROM o.downstream_no
+          AND s.unresolved_id IS NOT DISTINCT FROM o.unresolved_id
+    GROUP BY o.upstream_no, o.downstream_no, o.unresolved_id
+),
+merged AS (SELECT * FROM single UNION ALL SELECT * FROM shared)
+SELECT coalesce(u.item_id, m.unresolved_id), coalesce(d.item_id, m.unresolved_id), m.kind,
+       m.origin, m.origins, m.link_types,
+       substr(m.unresolved_id, {len("unresolved:") + 1}),
+       coalesce(u.tool <> d.tool, false),
+       coalesce(u.department <> d.department, false),
+       m.unresolved_id IS NULL,
+       NULL, NULL, NULL,
+       CASE WHEN m.unresolved_id IS NULL THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
+            ELSE 'unmapped' END
+FROM merged m
+LEFT JOIN ref_targets u ON u.item_no = m.upstream_no
+LEFT JOIN ref_targets d ON d.item_no = m.downstream_no;
+"""
+
+
+# (step, SQL, temp tables no later step reads)
+STEPS = (
+    ("segments", SEGMENTS_SQL, ()),
+    ("tokens", TOKENS_SQL, ("ref_segments",)),
+    ("targets", TARGETS_SQL, ()),
+    ("candidates", CANDIDATES_SQL, ("ref_tokens", "ref_jira_hosts")),
+    ("matches", RESOLVE_SQL, ("ref_candidates", "ref_jira_projects")),
+    ("orient", ORIENT_SQL, ("ref_matches", "ref_pending")),
+    ("edges", EDGES_SQL, ("ref_oriented", "ref_shared", "ref_targets")),
 )
 
 TEMP_TABLES = (
@@ -311,7 +367,8 @@ TEMP_TABLES = (
     "ref_jira_projects",
     "ref_candidates",
     "ref_matches",
-    "ref_edges",
+    "ref_oriented",
+    "ref_shared",
     "ref_pending",
 )
 
@@ -332,23 +389,22 @@ def resolve_references(
     '*'), '*' for Asana, a spreadsheet id for Google Sheets.
     """
     _pending_table(con, pending)
-    steps = {
-        "segments": SEGMENTS_SQL,
-        "tokens": TOKENS_SQL,
-        "targets": TARGETS_SQL,
-        "candidates": CANDIDATES_SQL,
-        "matches": RESOLVE_SQL,
-        "edges": EDGES_SQL,
-        "insert": INSERT_SQL,
-    }
+    # Row order means nothing here: without it DuckDB streams the big steps instead of
+    # buffering them to keep order. The caller's setting comes back afterwards.
+    preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = false")
     try:
-        for name, sql in steps.items():
+        for name, sql, done_with in STEPS:
             started = time.perf_counter()
             con.execute(sql)
+            # a step's inputs go as soon as no later step reads them: under the build's
+            # memory limit every dropped table is memory the next join need not spill
+            con.execute("".join(f"DROP TABLE IF EXISTS temp.{t};" for t in done_with))
             if timings is not None:
                 timings[name] = round(time.perf_counter() - started, 2)
     finally:
         _drop_temp(con)
+        con.execute(f"SET preserve_insertion_order = {bool(preserve)}")
 
 
 def _pending_table(con: duckdb.DuckDBPyConnection, pending: Iterable[tuple[str, str]]) -> None:
@@ -407,8 +463,8 @@ def find_references(
         con.execute(TOKENS_SQL)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE ref_targets AS SELECT * FROM (VALUES "
-            "('x', 'self', 'text', 'x', NULL::VARCHAR, false, NULL::VARCHAR)) "
-            "t(item_id, source, tool, source_key, url, is_deleted, host);"
+            "(1, 'x', 'self', 'text', 'x', NULL::VARCHAR, false, NULL::VARCHAR, NULL::VARCHAR)) "
+            "t(item_no, item_id, source, tool, source_key, url, is_deleted, department, host);"
             "CREATE OR REPLACE TEMP TABLE ref_jira_hosts (host VARCHAR);"
             "CREATE OR REPLACE TEMP TABLE ref_pending (tool VARCHAR, scope VARCHAR);"
             "CREATE OR REPLACE TEMP TABLE ref_jira_projects AS "
