@@ -15,7 +15,7 @@ from handoff.config import HandoffConfig
 from handoff.locked_sql import SqlTimedOut, connect_locked, run_timed
 from rules.compile import finding_sql, run_params
 from rules.format import Rule, RuleProblem
-from rules.lifecycle import LifecycleCounts, apply_lifecycle, publish_keys
+from rules.lifecycle import LifecycleCounts, apply_lifecycle
 from rules.loading import load_rules
 from rules.waivers import add_waiver, load_waivers
 
@@ -176,7 +176,6 @@ def evaluate(
         counts: LifecycleCounts = apply_lifecycle(
             con, findings, evaluated=evaluated, waivers=waivers, now=now, run_id=run_id
         )
-        publish_keys(con)
         record_problems(con, all_problems, run_id, now)
     finally:
         con.close()

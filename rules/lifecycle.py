@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from rules.rewrite import primary_key, rewrite_table
+from rules.rewrite import rewrite_table
 from rules.waivers import Waiver
 
 # This run's findings, one per fingerprint, enriched, merged with the previous rows, in one
@@ -22,7 +22,7 @@ FINDINGS_SQL = """
 duplicated AS (
     SELECT exception_id FROM rule_findings GROUP BY exception_id HAVING count(*) > 1
 ),
-unique_findings AS MATERIALIZED (
+unique_findings AS (
     SELECT * FROM rule_findings WHERE exception_id NOT IN (SELECT exception_id FROM duplicated)
     UNION ALL
     (SELECT DISTINCT ON (exception_id) * FROM rule_findings
@@ -45,7 +45,8 @@ onward AS MATERIALIZED (  -- past the first step only open items are reached
 ),
 starts AS MATERIALIZED (
     SELECT s.start, row_number() OVER () AS start_no, i.item_row AS start_row
-    FROM (SELECT DISTINCT subject_ids[1] AS start FROM unique_findings) AS s
+    -- duplicates' subjects too (a superset of what is needed): no second pass over the dedupe
+    FROM (SELECT DISTINCT subject_ids[1] AS start FROM rule_findings) AS s
     LEFT JOIN open_items i ON i.item_id = s.start
 ),
 reach(start_no, item_row) AS (
@@ -166,7 +167,8 @@ def apply_lifecycle(
     now: datetime,
     run_id: str,
 ) -> LifecycleCounts:
-    """Merge this run's findings into `exceptions` and record the run, in one transaction."""
+    """Merge this run's findings into `exceptions` (keyed by exception_id), rebuild
+    `exception_subjects` and record the run, in one transaction."""
     for column, kind in (("waived_by", "VARCHAR"), ("waived_at", "TIMESTAMP")):
         # `handoff check` re-evaluates a model published before the waiver audit columns
         con.execute(f"ALTER TABLE exceptions ADD COLUMN IF NOT EXISTS {column} {kind}")
@@ -184,6 +186,7 @@ def apply_lifecycle(
             {"now": now, "evaluated": evaluated},
             key=["exception_id"],
         )
+        publish_subjects(con)
         open_now = con.execute(OPEN_SQL, {"now": now}).fetchone()
         assert open_now is not None
         fail, warn, info, waived = (int(v) for v in open_now)
@@ -231,16 +234,8 @@ FROM (
 """
 
 
-def publish_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """After the merge: the primary key on `exceptions` (a file merged by an older version may
-    lack it) and the `exception_subjects` bridge for BI tools, rebuilt as a keyed twin."""
-    if not primary_key(con, "exceptions"):
-        con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
+def publish_subjects(con: duckdb.DuckDBPyConnection) -> None:
+    """The `exception_subjects` bridge for BI tools, rebuilt from `exceptions` as a keyed twin
+    (inside the caller's transaction)."""
     con.execute(SUBJECTS_TABLE_SQL)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        rewrite_table(con, "exception_subjects", SUBJECTS_SQL, key=["exception_id", "position"])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    rewrite_table(con, "exception_subjects", SUBJECTS_SQL, key=["exception_id", "position"])

@@ -21,16 +21,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The table's primary key columns, or [] when it has none."""
-    row = con.execute(
-        "SELECT constraint_column_names FROM duckdb_constraints() "
-        "WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
-        [table],
-    ).fetchone()
-    return list(row[0]) if row else []
-
-
 def rewrite_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
