@@ -59,6 +59,7 @@ class EvaluationResult:
     timings: list[RuleTiming] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
     lifecycle_seconds: float = 0.0
+    lifecycle_steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def open_total(self) -> int:
@@ -192,4 +193,5 @@ def evaluate(
         timings=timings,
         problems=all_problems,
         lifecycle_seconds=time.perf_counter() - started,
+        lifecycle_steps=counts.step_seconds,
     )

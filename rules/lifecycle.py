@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
@@ -143,6 +144,8 @@ class LifecycleCounts:
     resolved: int
     waived: int
     reopened: int
+    # wall seconds of each step (merge, subjects, commit): where a slow evaluation spends them
+    step_seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def _waiver_table(waivers: list[Waiver], today: object) -> pa.Table:
@@ -174,6 +177,14 @@ def apply_lifecycle(
         con.execute(f"ALTER TABLE exceptions ADD COLUMN IF NOT EXISTS {column} {kind}")
     con.register("rule_findings", findings)
     con.register("active_waivers", _waiver_table(waivers, now.date()))
+    steps: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal started
+        steps[name] = round(time.perf_counter() - started, 3)
+        started = time.perf_counter()
+
     con.execute("BEGIN TRANSACTION")
     try:
         changes = con.execute(CHANGES_SQL, {"evaluated": evaluated}).fetchone()
@@ -186,11 +197,13 @@ def apply_lifecycle(
             {"now": now, "evaluated": evaluated},
             key=["exception_id"],
         )
+        step("merge")
         publish_subjects(con)
+        step("subjects")
         open_now = con.execute(OPEN_SQL, {"now": now}).fetchone()
         assert open_now is not None
         fail, warn, info, waived = (int(v) for v in open_now)
-        counts = LifecycleCounts(fail, warn, info, new, resolved, waived, reopened)
+        counts = LifecycleCounts(fail, warn, info, new, resolved, waived, reopened, steps)
         con.execute(
             "INSERT INTO exception_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -205,6 +218,7 @@ def apply_lifecycle(
             ],
         )
         con.execute("COMMIT")
+        step("commit")
     except BaseException:
         con.execute("ROLLBACK")
         raise
