@@ -3,7 +3,8 @@
 Deleting every row of a keyed table and inserting them again maintains its index row by row
 and makes the commit rewrite the old row groups; a twin built without an index, keyed once,
 then renamed over the original costs a fraction of that. The twin keeps the original's
-columns (types, NOT NULL, defaults) and comments, so readers see the same table.
+columns (types, NOT NULL, defaults) and comments, so readers see the same table; it carries no
+other constraint than the key it is given (the tables rewritten this way have no other).
 """
 
 from __future__ import annotations
