@@ -17,8 +17,8 @@ from rules.waivers import Waiver
 # (sorting only the duplicates, which are rare, keeps this cheap).
 # Enriched: planned when a contract covers them (the edge between the first two subjects, or the
 # rule's own contract column), blast radius of the first subject: open items that transitively
-# wait on it through blocks/depends_on edges. The search walks work_items row numbers rather
-# than item id strings, and starts only from subjects that something waits on.
+# wait on it through blocks/depends_on edges. Past its first step the search walks work_items
+# row numbers rather than item id strings (cheaper to join and to deduplicate).
 FINDINGS_SQL = """
 duplicated AS (
     SELECT exception_id FROM rule_findings GROUP BY exception_id HAVING count(*) > 1
