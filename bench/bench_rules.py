@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -26,6 +27,17 @@ SOURCES = ["it-jira", "mkt-asana", "fin-sheet", "ops-sheet", "hr-jira"]
 TOOLS = ["jira", "asana", "gsheets", "xlsx", "jira"]
 DEPARTMENTS = ["IT", "Marketing", "Finance", "Store Ops", "HR"]
 CLUSTER = 20  # items per project: most dependencies stay inside one project
+# rules added with the forecasts; the rest is the original pack, measured separately
+NEW_RULES = frozenset(
+    {
+        "reported_green_forecast_red",
+        "milestone_forecast_slip",
+        "repeated_slip",
+        "key_person_concentration",
+        "unacknowledged_handoff",
+        "stale_status_report",
+    }
+)
 
 BUILD_SQL = """
 CREATE MACRO rnd(i, s) AS (hash(i, s) % 1000000)::DOUBLE / 1e6;
@@ -168,26 +180,47 @@ def evaluate_child(db_path: Path) -> dict[str, object]:
 
     config = HandoffConfig.model_validate({"base_dir": db_path.parent})
     con = duckdb.connect(str(db_path))  # the build's forecast step, measured in this process
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     build_forecasts(con, NOW, config.typical_cycle_days)
     forecast_seconds = round(time.perf_counter() - started, 3)
+    forecast_cpu = round(time.process_time() - cpu_started, 3)
     forecasts = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE slip_days > 0), max(len(chain)) FROM forecasts"
     ).fetchone()
     con.close()
     runs = []
     for night, run_id in enumerate(["bench-1", "bench-2"]):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = evaluate(db_path, config, now=NOW + timedelta(days=night), run_id=run_id)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        new_rules = sum(t.seconds for t in result.timings if t.rule_id in NEW_RULES)
+        new_cpu = sum(t.cpu_seconds for t in result.timings if t.rule_id in NEW_RULES)
         runs.append(
             {
                 "run_id": run_id,
-                "seconds": round(time.perf_counter() - started, 3),
+                "seconds": round(seconds, 3),
+                "original_pack_seconds": round(seconds - new_rules, 3),
+                "new_rules_seconds": round(new_rules, 3),
+                "new_rules_and_forecasts_seconds": round(new_rules + forecast_seconds, 3),
                 "lifecycle_seconds": round(result.lifecycle_seconds, 3),
+                "lifecycle_steps": result.lifecycle_steps,
+                "cpu": {
+                    "total": round(cpu, 3),
+                    "original_pack": round(cpu - new_cpu, 3),
+                    "lifecycle": round(result.lifecycle_cpu_seconds, 3),
+                    "new_rules": round(new_cpu, 3),
+                    "new_rules_and_forecasts": round(new_cpu + forecast_cpu, 3),
+                },
                 "summary": result.summary(),
                 "problems": [str(p) for p in result.problems],
                 "rules": [
-                    {"rule_id": t.rule_id, "seconds": round(t.seconds, 3), "findings": t.findings}
+                    {
+                        "rule_id": t.rule_id,
+                        "seconds": round(t.seconds, 3),
+                        "cpu_seconds": round(t.cpu_seconds, 3),
+                        "findings": t.findings,
+                    }
                     for t in result.timings
                 ],
             }
@@ -197,6 +230,7 @@ def evaluate_child(db_path: Path) -> dict[str, object]:
         "runs": runs,
         "peak_rss_mb": round(peak_kib / 1024, 1),
         "forecast_seconds": forecast_seconds,
+        "forecast_cpu_seconds": forecast_cpu,
         "forecasts": {"items": forecasts[0], "late": forecasts[1], "longest_chain": forecasts[2]}
         if forecasts
         else {},
@@ -209,23 +243,52 @@ def _markdown(report: dict[str, object]) -> str:
     lines = [
         f"# Rule pack benchmark — {report['items']:,} items, {report['dependencies']:,} dependencies",
         "",
-        f"Machine: {report['machine']}. Model build: {report['build_seconds']} s.",
+        f"Machine: {report['machine']}. Model build: {report['build_seconds']} s. "
+        f"Load average (1, 5, 15 min) before and after: {report['load_average']}.",
         f"Peak memory of the evaluating process: **{report['peak_rss_mb']} MB**.",
         f"Forecasts (the build step, timed in the same process): **{report['forecast_seconds']} s**"
         f" — {report['forecasts']}.",
         "",
-        "| run | total s | lifecycle s | result |",
-        "|---|---:|---:|---|",
+        "Original pack = the whole evaluation (every rule, the exception lifecycle, loading) less",
+        f"the rules added with the forecasts ({', '.join(sorted(NEW_RULES))}); the increment",
+        "is those rules plus the forecast step.",
+        "",
+        "| run | total s | original pack + lifecycle s | lifecycle s (steps) "
+        "| new rules s | new rules + forecasts s | result |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
+        steps = ", ".join(f"{k} {v}" for k, v in run["lifecycle_steps"].items())
         lines.append(
-            f"| {run['run_id']} | **{run['seconds']}** | {run['lifecycle_seconds']} | {run['summary']} |"
+            f"| {run['run_id']} | {run['seconds']} | **{run['original_pack_seconds']}** "
+            f"| {run['lifecycle_seconds']} ({steps}) | {run['new_rules_seconds']} "
+            f"| **{run['new_rules_and_forecasts_seconds']}** | {run['summary']} |"
         )
-    lines += ["", "Time per rule (first run, then second run):", "", "| rule | s | s | findings |"]
-    lines.append("|---|---:|---:|---:|")
+    lines += [
+        "",
+        "CPU seconds of the process (DuckDB's two threads included; steadier than wall time when",
+        f"the machine is shared), forecasts {report['forecast_cpu_seconds']}:",
+        "",
+        "| run | total | original pack + lifecycle | lifecycle | new rules | new rules + forecasts |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        cpu = run["cpu"]
+        lines.append(
+            f"| {run['run_id']} | {cpu['total']} | **{cpu['original_pack']}** | {cpu['lifecycle']} "
+            f"| {cpu['new_rules']} | **{cpu['new_rules_and_forecasts']}** |"
+        )
+    lines += [
+        "",
+        "Time per rule (first run, then second run; wall s, CPU s):",
+        "",
+        "| rule | s | s | CPU s | CPU s | findings |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for first, second in zip(runs[0]["rules"], runs[1]["rules"], strict=True):
         lines.append(
-            f"| {first['rule_id']} | {first['seconds']} | {second['seconds']} | {first['findings']:,} |"
+            f"| {first['rule_id']} | {first['seconds']} | {second['seconds']} "
+            f"| {first['cpu_seconds']} | {second['cpu_seconds']} | {first['findings']:,} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -240,6 +303,7 @@ def main() -> None:
     if args.evaluate_only:
         print(json.dumps(evaluate_child(args.evaluate_only)))
         return
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         db_path = Path(tmp) / "handoff.duckdb"
         print(f"building {args.items:,} items and {args.deps:,} dependencies ...", flush=True)
@@ -250,6 +314,7 @@ def main() -> None:
         "items": args.items,
         "dependencies": args.deps,
         "machine": machine(),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "build_seconds": round(build_seconds, 1),
         **measured,
     }

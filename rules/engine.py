@@ -15,7 +15,7 @@ from handoff.config import HandoffConfig
 from handoff.locked_sql import SqlTimedOut, connect_locked, run_timed
 from rules.compile import finding_sql, run_params
 from rules.format import Rule, RuleProblem
-from rules.lifecycle import LifecycleCounts, apply_lifecycle, publish_keys
+from rules.lifecycle import LifecycleCounts, apply_lifecycle
 from rules.loading import load_rules
 from rules.waivers import add_waiver, load_waivers
 
@@ -41,6 +41,7 @@ class RuleTiming:
     rule_id: str
     seconds: float
     findings: int
+    cpu_seconds: float = 0.0  # of the whole process (DuckDB's threads): steadier than wall time
 
 
 @dataclass
@@ -59,6 +60,8 @@ class EvaluationResult:
     timings: list[RuleTiming] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
     lifecycle_seconds: float = 0.0
+    lifecycle_cpu_seconds: float = 0.0
+    lifecycle_steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def open_total(self) -> int:
@@ -110,7 +113,7 @@ def collect_findings(
     con = connect_locked(db_path)
     try:
         for rule in enabled_rules:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             try:
                 table = run_rule(con, rule, now, limits)
             except SqlTimedOut as err:
@@ -128,7 +131,14 @@ def collect_findings(
                 continue
             tables.append(table)
             evaluated.append(rule.id)
-            timings.append(RuleTiming(rule.id, time.perf_counter() - started, table.num_rows))
+            timings.append(
+                RuleTiming(
+                    rule.id,
+                    time.perf_counter() - started,
+                    table.num_rows,
+                    time.process_time() - cpu_started,
+                )
+            )
     finally:
         con.close()
     findings = pa.concat_tables(tables) if tables else FINDING_SCHEMA.empty_table()
@@ -170,13 +180,12 @@ def evaluate(
         db_path, enabled_rules, now, limits
     )
     all_problems = problems + waiver_problems + run_problems
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     con = connect_bounded(str(db_path), config)
     try:
         counts: LifecycleCounts = apply_lifecycle(
             con, findings, evaluated=evaluated, waivers=waivers, now=now, run_id=run_id
         )
-        publish_keys(con)
         record_problems(con, all_problems, run_id, now)
     finally:
         con.close()
@@ -193,4 +202,6 @@ def evaluate(
         timings=timings,
         problems=all_problems,
         lifecycle_seconds=time.perf_counter() - started,
+        lifecycle_cpu_seconds=time.process_time() - cpu_started,
+        lifecycle_steps=counts.step_seconds,
     )
