@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from connectors.base import Batch, Census, Cursor, Page, Rejection
+from connectors.base import Batch, Census, Cursor, Page, RawRecord, Rejection
 from handoff.redact import redact
 
 RAW_SCHEMA = """
@@ -207,14 +207,41 @@ def _resume_staging(con: duckdb.DuckDBPyConnection, progress: Progress) -> None:
     con.execute("DELETE FROM pending_census")
 
 
-def _stage_page(con: duckdb.DuckDBPyConnection, page: Page, first_seq: int) -> None:
-    """Append one page to the pending table (committed at once, so memory stays flat)."""
+STAGE_RECORDS = 5000  # records per staging insert: each insert is a commit of its own
+
+
+class _Stager:
+    """Appends records to the pending table in inserts of about STAGE_RECORDS (committed at
+    once, so memory stays flat; fewer, larger commits than one per page). `flush` before a
+    checkpoint is recorded, so it never vouches for a record still in memory."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, first_seq: int):
+        self.con = con
+        self.seq = first_seq
+        self.buffer: list[RawRecord] = []
+
+    def add(self, records: list[RawRecord]) -> None:
+        self.buffer.extend(records)
+        if len(self.buffer) >= STAGE_RECORDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.buffer:
+            _stage_records(self.con, self.buffer, self.seq)
+            self.seq += len(self.buffer)
+            self.buffer = []
+
+
+def _stage_records(
+    con: duckdb.DuckDBPyConnection, records: list[RawRecord], first_seq: int
+) -> None:
+    """Append records to the pending table in one insert."""
     table = pa.table(
         {
-            "record_type": [r.record_type for r in page.records],
-            "record_key": [r.key for r in page.records],
-            "payload": [json.dumps(r.payload, separators=(",", ":")) for r in page.records],
-            "seq": list(range(first_seq, first_seq + len(page.records))),
+            "record_type": [r.record_type for r in records],
+            "record_key": [r.key for r in records],
+            "payload": [json.dumps(r.payload, separators=(",", ":")) for r in records],
+            "seq": list(range(first_seq, first_seq + len(records))),
         }
     )
     con.register("incoming_page", table)
@@ -335,8 +362,8 @@ def land(
 ) -> LandingResult:
     """Consume a connector's batches into the raw store; all of it lands, or none of it.
 
-    Pages are staged in `pending_*` tables as they arrive (committed per page, so memory stays
-    flat however large the source), then merged into `raw_records` in one transaction with the
+    Pages are staged in `pending_*` tables as they arrive (committed every few thousand
+    records, so memory stays flat however large the source), then merged into `raw_records` in one transaction with the
     cursor. Every `checkpointing.every_pages` connector checkpoints (or `every_seconds`) the
     staged count and the checkpoint are recorded, so a failure after one keeps the staging for
     a resumed fetch (`checkpointing.resume`); a failure before any drops it. Either way the
@@ -360,6 +387,7 @@ def land(
         now = datetime.fromisoformat(resume.started_at)
     else:
         con.execute(PENDING_SCHEMA)  # also clears what a crashed or abandoned fetch left behind
+    stager = _Stager(con, result.records)
     cursor: Cursor | None = None
     census_types: set[str] = set()
     in_transaction = False
@@ -367,8 +395,7 @@ def land(
     try:
         for batch in batches:
             if isinstance(batch, Page):
-                if batch.records:
-                    _stage_page(con, batch, result.records)
+                stager.add(batch.records)
                 result.records += len(batch.records)
                 for record in batch.records:
                     result.record_counts[record.record_type] = (
@@ -383,6 +410,7 @@ def land(
                         or time.monotonic() - committed_at >= plan.every_seconds
                     ):
                         checkpoints += 1
+                        stager.flush()
                         _save_progress(con, plan, batch.checkpoint, result, checkpoints, now, full)
                         since_commit, committed_at = 0, time.monotonic()
                 for listener in progress_listeners:
@@ -402,6 +430,7 @@ def land(
                     ],
                 )
                 result.rejected += 1
+        stager.flush()
         con.execute("BEGIN")
         in_transaction = True
         _merge_pending(con, now, result, census_types)
