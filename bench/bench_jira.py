@@ -71,13 +71,15 @@ def worker(entry: dict[str, Any], raw: Path, full: bool, normalise_too: bool) ->
 
     source = JiraSource.model_validate({**entry, "token": os.environ["BENCH_JIRA_TOKEN"]})
     connector = JiraConnector(source)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = land(
         raw, connector.fetch(read_cursor(raw), full=full), full=full, stats=connector.stats
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
     out: dict[str, Any] = {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),  # the sync process's own CPU time (all threads)
         "issues": result.record_counts.get("issue", 0),
         "records": result.records,
         "deleted": result.deleted,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from connectors.base import Batch, Census, Cursor, Page, RawRecord, Rejection
@@ -240,7 +241,9 @@ def _stage_records(
         {
             "record_type": [r.record_type for r in records],
             "record_key": [r.key for r in records],
-            "payload": [json.dumps(r.payload, separators=(",", ":")) for r in records],
+            "payload": pa.array([_encode(r.payload) for r in records], pa.binary()).cast(
+                pa.string()
+            ),
             "seq": list(range(first_seq, first_seq + len(records))),
         }
     )
@@ -249,6 +252,15 @@ def _stage_records(
         con.execute("INSERT INTO pending_records SELECT * FROM incoming_page")
     finally:
         con.unregister("incoming_page")
+
+
+def _encode(payload: Any) -> bytes:
+    """Compact JSON as UTF-8 (orjson: several times faster than `json.dumps` on large
+    payloads); what orjson refuses (integers beyond 64 bits, ...) goes through `json`."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def _stage_census(con: duckdb.DuckDBPyConnection, census: Census) -> None:
