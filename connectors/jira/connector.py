@@ -20,11 +20,17 @@ A *Browse projects* account is enough: statuses come from `GET /status`, and ref
 account may not read (a 403 or 404 from `status` or `field`) becomes a warning, not a failure.
 
 Incremental syncs search `updated >= cursor - overlap`, written in the sync user's time zone
-(JQL reads date literals in it). Every sync ends with a cheap key census (key and `updated`
+(JQL reads date literals in it). A sync ends with a cheap key census (key and `updated`
 only, big pages): it drives deletions (`Census`) and repairs what paging can miss on a live
 site (an issue updated between two pages shifts the results). Repairs re-read issues by key:
 `POST /issue/bulkfetch` on Cloud (an issue deleted meanwhile is simply absent), `key in (...)`
-on Data Center, dropping the keys its 400 names as gone.
+on Data Center, dropping the keys its 400 names as gone. An incremental sync skips the census
+when Jira's count of the scope equals the keys the cursor holds plus the new keys it saw
+(nothing deleted), its search was shorter than the overlap (an update while paging falls in the
+next window), and the last census is less than `census_days` old.
+
+Paging overlaps the landing: the next search pages are requested on a pager thread while the
+current one lands, and remote links are read on the worker pool beside the paging.
 """
 
 from __future__ import annotations
