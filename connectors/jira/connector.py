@@ -775,11 +775,13 @@ class SearchProgress:
         self.seen_text[key] = text
 
     def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint of this moment. `seen` is shared, not copied (a copy per page made
+        a long sync quadratic): the landing step serialises a checkpoint as it receives it."""
         return {
             "version": CHECKPOINT_VERSION,
             "after_id": self.after_id,
             "searched": self.searched,
-            "seen": dict(self.seen_text),
+            "seen": self.seen_text,
             "pending": dict(self.pending),
             "links": list(self.links),
         }
