@@ -1,6 +1,6 @@
 """Jira ingestion benchmark: full and 1%-incremental sync against a sandbox in its own process.
 
-    python -m bench.bench_jira --sizes 20000 100000
+    python -m bench.bench_jira --sizes 20000 100000 --deployment data_center cloud --links both
 
 The sandbox (Jira Cloud by default) runs in one process; every sync runs in a fresh worker
 process, so its peak memory (RSS) is its own. Measures wall time, issues per second, HTTP
@@ -71,13 +71,15 @@ def worker(entry: dict[str, Any], raw: Path, full: bool, normalise_too: bool) ->
 
     source = JiraSource.model_validate({**entry, "token": os.environ["BENCH_JIRA_TOKEN"]})
     connector = JiraConnector(source)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = land(
         raw, connector.fetch(read_cursor(raw), full=full), full=full, stats=connector.stats
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
     out: dict[str, Any] = {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),  # the sync process's own CPU time (all threads)
         "issues": result.record_counts.get("issue", 0),
         "records": result.records,
         "deleted": result.deleted,
@@ -134,13 +136,17 @@ def bench(size: int, deployment: str, remote_links: bool = True) -> dict[str, An
         }  # the token stays "${BENCH_JIRA_TOKEN}": workers read the env
         with tempfile.TemporaryDirectory() as tmp:
             raw = Path(tmp) / "bench-jira.duckdb"
+            load = os.getloadavg()[0]
             full = _run_worker(entry, info["env"], raw, True)
+            full["load_before"] = round(load, 2)
             full["requests"] = _ask(server, "requests")
             linked = _ask(server, "linked") if remote_links else 0
             full["api_minimum"] = api_minimum(info["issues"], deployment, linked)
             full["issues_with_remote_links"] = linked
             changed = _ask(server, "mutate")
+            load = os.getloadavg()[0]
             incremental = _run_worker(entry, info["env"], raw, False)
+            incremental["load_before"] = round(load, 2)
             incremental["requests"] = _ask(server, "requests")
             incremental["changed"] = changed
         for run in (full, incremental):
@@ -177,17 +183,18 @@ def write(results: list[dict[str, Any]]) -> None:
         "changelog calls (Cloud, 1 per 1,000) + one call per issue with remote links"
         " + census pages.",
         "",
-        "| issues | deployment | remote links | sync | wall s | issues/s | HTTP requests "
-        "| API minimum (linked issues) | retries | sync peak RSS MB | normalise s "
-        "| peak RSS with normalise MB |",
-        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| issues | deployment | remote links | sync | wall s | CPU s | load before "
+        "| issues/s | HTTP requests | API minimum (linked issues) | retries | sync peak RSS MB "
+        "| normalise s | peak RSS with normalise MB |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for kind in ("full", "incremental"):
             run = r[kind]
             lines.append(
                 f"| {r['size']} | {r['deployment']} | {'on' if r['remote_links'] else 'off'} | "
-                f"{kind} | {run['seconds']} | {run['issues_per_second']} | {run['requests']} | "
+                f"{kind} | {run['seconds']} | {run.get('cpu_seconds', '')} | "
+                f"{run.get('load_before', '')} | {run['issues_per_second']} | {run['requests']} | "
                 + (
                     f"{run['api_minimum']} ({run['issues_with_remote_links']})"
                     if "api_minimum" in run
@@ -204,7 +211,9 @@ def write(results: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[20000])
-    parser.add_argument("--deployment", choices=["cloud", "data_center"], default="cloud")
+    parser.add_argument(
+        "--deployment", choices=["cloud", "data_center"], nargs="+", default=["cloud"]
+    )
     parser.add_argument("--worker", nargs=2, metavar=("SOURCE_JSON", "RAW_PATH"))
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--links", choices=["on", "off", "both"], default="on")
@@ -214,7 +223,14 @@ def main() -> None:
         print(json.dumps(worker(entry, raw, args.full, normalise_too=True)))
         return
     modes = {"on": [True], "off": [False], "both": [True, False]}[args.links]
-    write([bench(size, args.deployment, links) for size in args.sizes for links in modes])
+    write(
+        [
+            bench(size, deployment, links)
+            for size in args.sizes
+            for deployment in args.deployment
+            for links in modes
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -218,6 +218,9 @@ class JiraSource(SourceBase):
     # remote links are read for issues whose changelog shows a RemoteIssueLink change; every
     # this many days all issues' links are read too (links written without history); 0 = never
     remote_link_sweep_days: float = Field(7, ge=0)
+    # an incremental sync skips the key census while Jira's count of the issues in scope
+    # agrees with the keys it knows; every this many days it is taken anyway; 0 = every sync
+    census_days: float = Field(1, ge=0)
     overlap_minutes: int = Field(10, ge=0, le=1440)
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)

@@ -20,26 +20,36 @@ A *Browse projects* account is enough: statuses come from `GET /status`, and ref
 account may not read (a 403 or 404 from `status` or `field`) becomes a warning, not a failure.
 
 Incremental syncs search `updated >= cursor - overlap`, written in the sync user's time zone
-(JQL reads date literals in it). Every sync ends with a cheap key census (key and `updated`
+(JQL reads date literals in it). A sync ends with a cheap key census (key and `updated`
 only, big pages): it drives deletions (`Census`) and repairs what paging can miss on a live
 site (an issue updated between two pages shifts the results). Repairs re-read issues by key:
 `POST /issue/bulkfetch` on Cloud (an issue deleted meanwhile is simply absent), `key in (...)`
-on Data Center, dropping the keys its 400 names as gone.
+on Data Center, dropping the keys its 400 names as gone. An incremental sync skips the census
+when Jira's count of the scope equals the keys the cursor holds plus the new keys it saw
+(nothing deleted), its search was shorter than the overlap (an update while paging falls in the
+next window), and the last census is less than `census_days` old.
+
+Paging overlaps the landing: the next search pages are requested on a pager thread while the
+current one lands, and remote links are read on the worker pool beside the paging.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
+from collections import deque
 from collections.abc import Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from jira import JIRA
 from jira.exceptions import JIRAError
+from jira.resilientsession import raise_on_error
 
 from connectors.base import (
     Batch,
@@ -51,6 +61,7 @@ from connectors.base import (
     RawRecord,
     Rejection,
 )
+from connectors.jira.keyset import KeySet
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
@@ -69,12 +80,26 @@ HISTORY_FIELDS = ["status", LINK_FIELD]  # what the model reads from a changelog
 SWEEP_CHUNK = 1000  # issues per landed page of a remote-link sweep
 BULK_FETCH = 100  # issue/bulkfetch takes at most 100 ids or keys per request
 CHECKPOINT_VERSION = 1  # a checkpoint of another layout is not resumed from
+AHEAD = 2  # search pages requested while the one before them lands
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
 EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"  # Jira Software's Epic Link field
 UNKNOWN_KEY = re.compile(r"'([A-Z][A-Z0-9_]+-\d+)'")  # how Jira's 400 names a missing key
 OPTIONAL = (403, 404)  # reference data the account may not read: warn and go on
 CUSTOM_ID = re.compile(r"^customfield_\d+$")
 ORDER_BY = re.compile(r"\s+order\s+by\s+.*$", re.IGNORECASE | re.DOTALL)
+
+
+def _json(client: JIRA, path: str, params: dict[str, Any] | None, *, post: bool = False) -> Any:
+    """`JIRA._get_json` with orjson: a search page of 1,000 issues with their histories is
+    megabytes of JSON, and the standard decoder was the sync's largest cost. Errors are the
+    client's own (`JIRAError`); a truncated body raises ValueError, as before."""
+    url = client._get_url(path)
+    session = client._session
+    response = (
+        session.post(url, data=orjson.dumps(params)) if post else session.get(url, params=params)
+    )
+    raise_on_error(response)
+    return orjson.loads(response.content) if response.content else {}
 
 
 def parse_jira_time(value: str) -> datetime:
@@ -110,6 +135,7 @@ class JiraConnector:
         self._field_ids: dict[str, str] = {}
         self._links_since: datetime | None = None  # RemoteIssueLink items from then on count
         self._linked: set[str] = set()  # keys whose remote links this sync has read
+        self._link_jobs: deque[tuple[str, Future[list[Any] | None]]] = deque()
         self._epic_link: str | None = None  # Data Center's Epic Link field id
         if self.cloud and not source.email:
             raise ConnectorError(
@@ -166,7 +192,7 @@ class JiraConnector:
 
         def get() -> Any:
             try:
-                return client._get_json(path, params=params)
+                return _json(client, path, params)
             except JIRAError as err:
                 if missing_ok and err.status_code == 404:
                     return None
@@ -178,7 +204,7 @@ class JiraConnector:
         client = self._client()
         return self._retrier.call(
             f"{what} ({self._endpoint(path, 'POST')})",
-            lambda: client._get_json(path, params=body, use_post=True),
+            lambda: _json(client, path, body, post=True),
         )
 
     def _optional(self, what: str, path: str, consequence: str) -> Generator[Batch, None, Any]:
@@ -212,8 +238,9 @@ class JiraConnector:
     def _fetch(
         self, cursor: Cursor | None, *, full: bool, resume: Cursor | None
     ) -> Iterator[Batch]:
+        cursor = cursor or {}
         scope = self._scope()
-        previous = (cursor or {}).get("updated") if (cursor or {}).get("scope") == scope else None
+        previous = cursor.get("updated") if cursor.get("scope") == scope else None
         full = full or previous is None
         tz = self._timezone()
         yield from self._reference_data()
@@ -228,47 +255,77 @@ class JiraConnector:
             jql = f'{scope} AND updated >= "{_jql_time(window_start, tz)}"'
         self._links_since = window_start
         self._linked = set()
+        self._link_jobs = deque()
         sweep_at = datetime.now(UTC)
-        last_sweep = (cursor or {}).get("remote_link_sweep")
+        last_sweep = cursor.get("remote_link_sweep")
         sweep = self._sweep_due(last_sweep, sweep_at)
         progress = SearchProgress.restore(resume)
+        resumed = progress != SearchProgress()
         seen, pending = progress.seen, progress.pending
+        search_seconds = float("inf")
+        keys: KeySet | None = None
+        census: dict[str, datetime] | None = None
         self._expect(jql)
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        pager = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="jira-search")
+        try:
+            self._read_links_soon(list(progress.links), pool, progress)
             # id order: an issue updated while paging does not shift the pages, and `id > n`
             # resumes the search after a restart (page tokens expire; offsets shift)
             if not progress.searched:
+                began = time.monotonic()
                 after = "" if progress.after_id is None else f" AND id > {progress.after_id}"
                 ordered = f"{jql}{after} ORDER BY id ASC"
-                for issues, total in self._search(ordered, fields, changelog=True):
+                for issues, total in self._search(ordered, fields, changelog=True, pager=pager):
                     if total is not None:
                         self.stats.items_total = total
                     yield from self._page(issues, progress, pool)
                     self.stats.items_done = len(seen)
                     if len(pending) >= BULK_ISSUES:
-                        yield from self._full_changelogs(pending, pool)
+                        yield from self._full_changelogs(pending, pool, progress)
+                    yield from self._landed_links(progress)
                     ids = [int(i["id"]) for i in issues if str(i.get("id", "")).isdigit()]
                     progress.after_id = max([*ids, progress.after_id or 0]) or None
                     yield Page([], checkpoint=progress.checkpoint())
                 progress.searched = True
+                search_seconds = time.monotonic() - began
                 yield Page([], checkpoint=progress.checkpoint())
-            census = self._census(scope)  # always whole: a census cannot be resumed safely
-            missed = [
-                key
-                for key, updated in census.items()
-                if (window_start is None or updated >= window_start)
-                and (key not in seen or seen[key] < updated)
-            ]
-            gone: set[str] = set()
-            for issues in self._reread(missed, fields, gone):
-                yield from self._page(issues, progress, pool)
-            for key in gone:  # deleted since the census: tombstoned now, not next time
-                census.pop(key, None)
-            yield from self._full_changelogs(pending, pool)
-            if sweep:
+            known = KeySet.decode(cursor.get("keys")) if not full else None
+            if (
+                known is not None
+                and not resumed
+                and not sweep
+                and search_seconds < 60 * self.source.overlap_minutes
+                and not self._census_due(cursor.get("census_at"), sweep_at)
+            ):
+                added = [k for k in seen if k not in known]
+                if self._count_in_scope(scope) == len(known) + len(added):
+                    keys = KeySet.of([*known, *added])  # nothing was deleted
+            if keys is None:
+                census = self._census(scope, pager)  # always whole: cannot be resumed safely
+                missed = [
+                    key
+                    for key, updated in census.items()
+                    if (window_start is None or updated >= window_start)
+                    and (key not in seen or seen[key] < updated)
+                ]
+                gone: set[str] = set()
+                for issues in self._reread(missed, fields, gone):
+                    yield from self._page(issues, progress, pool)
+                for key in gone:  # deleted since the census: tombstoned now, not next time
+                    census.pop(key, None)
+                keys = KeySet.of(census)
+            yield from self._full_changelogs(pending, pool, progress)
+            if sweep and census is not None:
                 yield from self._sweep(sorted(census), pool)
-        yield Census("issue", set(census))
-        latest = max([*census.values(), *seen.values()], default=None)
+            yield from self._landed_links(progress, wait=True)
+        finally:
+            pager.shutdown(cancel_futures=True)
+            pool.shutdown(cancel_futures=True)
+        if census is not None:
+            yield Census("issue", set(census))
+        times = census if census is not None else seen
+        latest = max([*times.values(), *seen.values()], default=None)
         newest = latest or parse_jira_time(previous or _epoch())
         since = _probe_since(newest, self.source.overlap_minutes, tz)
         new_cursor: dict[str, Any] = {
@@ -276,7 +333,13 @@ class JiraConnector:
             "scope": scope,
             # what `changed_since` compares Jira's count with, and the zone it writes JQL in
             "time_zone": tz.key,
-            "probe_count": sum(1 for at in census.values() if at >= since),
+            "probe_count": sum(1 for at in times.values() if at >= since),
+            # the keys alive after this sync and when the census last listed them all: the
+            # next incremental skips the census while Jira's count agrees with them
+            "keys": keys.encode() if keys is not None else {},
+            "census_at": (
+                sweep_at.isoformat() if census is not None else str(cursor.get("census_at"))
+            ),
         }
         if self.source.remote_links:  # a first sync starts the clock: its changelogs are whole
             new_cursor["remote_link_sweep"] = (
@@ -444,36 +507,66 @@ class JiraConnector:
         changelog: bool = False,
         size: int | None = None,
         what: str = "searching issues",
+        pager: ThreadPoolExecutor | None = None,
     ) -> Iterator[tuple[list[Any], int | None]]:
         """Pages of raw issues (with Jira's total on Data Center): `POST /search/jql` with
-        nextPageToken on Cloud, `POST /search` with startAt/total on Data Center."""
+        nextPageToken on Cloud, `POST /search` with startAt/total on Data Center.
+
+        With a `pager`, the next pages are requested while the caller works on this one: on
+        Cloud the next token's page; on Data Center, whose first page tells the total, up to
+        AHEAD pages by offset (re-read in order should a short page shift the offsets)."""
         size = size or self.source.page_size or (100 if self.cloud else 1000)
-        token: str | None = None
-        start = 0
-        while True:
+        path = "search/jql" if self.cloud else "search"
+
+        def request(start: int = 0, token: str | None = None) -> Any:
             body: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": list(fields)}
             if self.cloud:
                 if changelog:
                     body["expand"] = "changelog"  # a comma-separated string on Cloud
                 if token:
                     body["nextPageToken"] = token
-                result = self._post(what, "search/jql", body)
             else:
                 body["startAt"] = start
                 if changelog:
                     body["expand"] = ["changelog"]  # SearchRequestBean types it as an array
-                result = self._post(what, "search", body)
-            issues = result.get("issues") or []
-            total = None if self.cloud else int(result.get("total") or 0)
-            yield issues, total
-            if self.cloud:
+            return self._post(what, path, body)
+
+        if self.cloud:
+            result = request()
+            while True:
                 token = result.get("nextPageToken")
-                if not token or result.get("isLast"):
+                last = not token or result.get("isLast")
+                upcoming = pager.submit(request, 0, token) if pager and not last else None
+                yield result.get("issues") or [], None
+                if last:
                     return
-            else:
-                start += len(issues)
-                if not issues or start >= (total or 0):
-                    return
+                result = upcoming.result() if upcoming else request(token=token)
+        start, step = 0, size
+        ahead: deque[tuple[int, Future[Any]]] = deque()
+        while True:
+            if ahead and ahead[0][0] == start:
+                result = ahead.popleft()[1].result()
+            else:  # none asked for, or the offsets shifted: ask again from here
+                for _, stale in ahead:
+                    stale.cancel()
+                ahead.clear()
+                result = request(start)
+            issues = result.get("issues") or []
+            total = int(result.get("total") or 0)
+            if start == 0 and issues:
+                step = len(issues)  # the page size the server grants
+            start += len(issues)
+            done = not issues or start >= total
+            if not done and pager is not None:
+                offset = ahead[-1][0] + step if ahead else start
+                while len(ahead) < AHEAD and offset < total:
+                    ahead.append((offset, pager.submit(request, offset)))
+                    offset += step
+            yield issues, total
+            if done:
+                for _, stale in ahead:
+                    stale.cancel()
+                return
 
     def _reread(self, keys: list[str], fields: list[str], gone: set[str]) -> Iterator[list[Any]]:
         """Issues by key, 100 at a time; keys Jira no longer has are added to `gone`."""
@@ -539,8 +632,31 @@ class JiraConnector:
                 if self._links_changed(histories):
                     keys.append(key)
         if self.source.remote_links and keys:
-            records += self._link_records(keys, pool)
+            self._read_links_soon(keys, pool, progress)
         yield Page(records)
+
+    def _read_links_soon(
+        self, keys: list[str], pool: ThreadPoolExecutor, progress: SearchProgress
+    ) -> None:
+        """Ask for the remote links of `keys` on the pool while paging goes on; they land
+        through `_landed_links`, and a checkpoint lists them until they have."""
+        for key in keys:
+            self._linked.add(key)
+            progress.links[key] = None
+            self._link_jobs.append((key, pool.submit(self._remote_links, key)))
+
+    def _landed_links(self, progress: SearchProgress, *, wait: bool = False) -> Iterator[Batch]:
+        """The remote links read so far, in the order asked (all of them with `wait`)."""
+        records: list[RawRecord] = []
+        jobs = self._link_jobs
+        while jobs and (wait or jobs[0][1].done()):
+            key, job = jobs.popleft()
+            links = job.result()
+            progress.links.pop(key, None)
+            if links is not None:
+                records.append(RawRecord("remotelink", key, {"issueKey": key, "links": links}))
+        if records:
+            yield Page(records)
 
     def _remote_links(self, key: str) -> list[Any] | None:
         links = self._get(f"reading remote links of {key}", f"issue/{key}/remotelink",
@@ -548,7 +664,7 @@ class JiraConnector:
         return links if isinstance(links, list) else None
 
     def _full_changelogs(
-        self, pending: dict[str, str], pool: ThreadPoolExecutor
+        self, pending: dict[str, str], pool: ThreadPoolExecutor, progress: SearchProgress
     ) -> Iterator[Batch]:
         """Complete histories of issues whose expanded changelog was truncated (and the remote
         links of those whose complete history shows a link change)."""
@@ -567,7 +683,7 @@ class JiraConnector:
                     linked.append(key)
             pending.clear()
             if self.source.remote_links and linked:
-                records += self._link_records(linked, pool)
+                self._read_links_soon(linked, pool, progress)
             yield Page(records)
             return
         ids = list(pending)
@@ -597,11 +713,11 @@ class JiraConnector:
             linked = [pending[i] for i, h in collected.items()
                       if i in pending and self._links_changed(h)]  # fmt: skip
             if self.source.remote_links and linked:
-                records += self._link_records(linked, pool)
+                self._read_links_soon(linked, pool, progress)
             yield Page(records)
         pending.clear()
 
-    def _census(self, scope: str) -> dict[str, datetime]:
+    def _census(self, scope: str, pager: ThreadPoolExecutor) -> dict[str, datetime]:
         """Every live key with its `updated` time; repeated once if Jira's total disagrees
         (an issue deleted while Data Center pages by offset would hide a live one)."""
         census: dict[str, datetime] = {}
@@ -609,7 +725,7 @@ class JiraConnector:
             census = {}
             total: int | None = None
             pages = self._search(f"{scope} ORDER BY id ASC", CENSUS_FIELDS, size=CENSUS_PAGE,
-                                 what="taking the key census")  # fmt: skip
+                                 what="taking the key census", pager=pager)  # fmt: skip
             for issues, page_total in pages:
                 _collect(census, issues)
                 total = page_total
@@ -617,17 +733,40 @@ class JiraConnector:
                 break
         return census
 
+    def _count_in_scope(self, scope: str) -> int | None:
+        """How many issues are in scope now: Data Center's search total (exact), Cloud's
+        approximate count (recent changes may show late: a deletion it misses is found by a
+        later sync's count or by the periodic census)."""
+        if self.cloud:
+            answer = self._post("counting issues", "search/approximate-count", {"jql": scope})
+            count = answer.get("count") if isinstance(answer, dict) else None
+            return count if isinstance(count, int) else None
+        _, total = next(self._search(scope, ["updated"], size=1, what="counting issues"))
+        return total
+
+    def _census_due(self, last: Any, now: datetime) -> bool:
+        """The census is taken whatever the count says every `census_days` (0: every sync)."""
+        days = self.source.census_days
+        if days <= 0 or not isinstance(last, str):
+            return True
+        try:
+            return now - datetime.fromisoformat(last) >= timedelta(days=days)
+        except ValueError:
+            return True
+
 
 @dataclass
 class SearchProgress:
     """Where the issue search stands, as a checkpoint: issues up to `after_id` (in id order) are
     landed, `seen` holds their `updated` (so the census repairs only what changed since),
-    `pending` the issues whose full history is still to come. `searched` once the search is
-    done (a resumed fetch then goes straight to the census, which is always taken whole)."""
+    `pending` the issues whose full history is still to come, `links` the issues whose remote
+    links are asked for but not landed yet. `searched` once the search is done (a resumed
+    fetch then goes straight to the census, which is always taken whole)."""
 
     seen: dict[str, datetime] = field(default_factory=dict)
     seen_text: dict[str, str] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
+    links: dict[str, None] = field(default_factory=dict)
     after_id: int | None = None
     searched: bool = False
 
@@ -636,12 +775,15 @@ class SearchProgress:
         self.seen_text[key] = text
 
     def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint of this moment. `seen` is shared, not copied (a copy per page made
+        a long sync quadratic): the landing step serialises a checkpoint as it receives it."""
         return {
             "version": CHECKPOINT_VERSION,
             "after_id": self.after_id,
             "searched": self.searched,
-            "seen": dict(self.seen_text),
+            "seen": self.seen_text,
             "pending": dict(self.pending),
+            "links": list(self.links),
         }
 
     @classmethod
@@ -653,6 +795,7 @@ class SearchProgress:
             seen={k: parse_jira_time(v) for k, v in seen_text.items()},
             seen_text=seen_text,
             pending={str(k): str(v) for k, v in (checkpoint.get("pending") or {}).items()},
+            links=dict.fromkeys(str(k) for k in checkpoint.get("links") or []),
             after_id=checkpoint.get("after_id"),
             searched=bool(checkpoint.get("searched")),
         )

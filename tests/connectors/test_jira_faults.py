@@ -159,3 +159,25 @@ def test_check_is_one_cheap_request(org: JiraOrg) -> None:
         description = JiraConnector(source_for(sandbox)).check()
         assert sandbox.server.total_requests == 1
     assert "Jira Cloud" in description and sandbox.email in description
+
+
+class DeletingWhilePaging(JiraSandbox):
+    """Data Center that deletes an issue of the first page while serving a later one: the
+    offsets of every page after it shift by one, pages asked for ahead included."""
+
+    deleted: str | None = None
+
+    def search_legacy(self, request: Any) -> dict[str, Any]:
+        if self.deleted is None and int(request.json().get("startAt") or 0) >= 50:
+            self.deleted = next(iter(self.org.issues))
+            self.org.delete([self.deleted])
+        return super().search_legacy(request)
+
+
+def test_issue_deleted_while_pages_are_read_ahead_loses_no_other(
+    tmp_path: Path, org: JiraOrg
+) -> None:
+    with DeletingWhilePaging(org, deployment="data_center") as sandbox:
+        sync(source_for(sandbox, page_size=25, remote_links=False), tmp_path / "raw.duckdb")
+        assert sandbox.deleted is not None
+    assert issue_keys(tmp_path / "raw.duckdb") == set(org.issues)

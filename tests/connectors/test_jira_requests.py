@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +158,65 @@ def test_minimal_fetch_lands_the_same_as_reading_every_issue(
         got = [sorted(map(repr, staging(source, raw).execute(query).fetchall()))
                for raw in (minimal, swept)]  # fmt: skip
         assert got[0] == got[1], table
+
+
+def now() -> datetime:
+    return datetime.now(UTC)  # what `mutate_share` stamps: inside the incremental window
+
+
+def search_pages(sandbox: JiraSandbox) -> int:
+    """Search requests (Cloud `search/jql`, Data Center `search`), counts excluded."""
+    return sum(
+        n
+        for path, n in sandbox.server.requests.items()
+        if path.endswith("/search/jql") or path.endswith("/search")
+    )
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "data_center"])
+def test_incremental_skips_the_census_only_while_nothing_was_deleted(
+    tmp_path: Path, deployment: str
+) -> None:
+    """The key census (3 pages here) is skipped when Jira's count of the scope equals the
+    known keys plus the new ones; a deletion, even one a new issue hides from the count, is
+    still found and tombstoned, and the model reads the same as from a full sync."""
+    org = generate_org(2500, seed=31, now=NOW)
+    census_pages = math.ceil(len(org.issues) / 1000)
+    with JiraSandbox(org, deployment=deployment) as sandbox:  # type: ignore[arg-type]
+        source = source_for(sandbox)
+        raw = tmp_path / "raw.duckdb"
+        sync(source, raw, full=True)
+        project = next(iter(org.issues)).rsplit("-", 1)[0]
+        org.mutate_share(0.01, seed=5)
+        org.add_issue(None, "Created after the first sync", project=project, created=now())
+        sandbox.server.reset_counts()
+        sync(source, raw)
+        # the changed issues' page and, on Data Center, the count (a search of one issue)
+        assert search_pages(sandbox) == (1 if deployment == "cloud" else 2)
+        deleted = sorted(org.issues)[100]
+        org.delete([deleted])
+        org.add_issue(None, "Hides the deletion from the count", project=project, created=now())
+        sandbox.server.reset_counts()
+        sync(source, raw)
+        assert search_pages(sandbox) >= census_pages + 1  # the count disagreed: census taken
+        fresh = tmp_path / "fresh.duckdb"
+        sync(source, fresh, full=True)
+    assert raw_state(raw)["tombstones"] == [deleted]
+    for table in ("stg_items", "stg_references", "stg_status_changes"):
+        query = f"SELECT * FROM {table}"
+        if table == "stg_items":
+            query = f"SELECT * EXCLUDE (synced_at) FROM {table} WHERE NOT is_deleted"
+        got = [sorted(map(repr, staging(source, r).execute(query).fetchall()))
+               for r in (raw, fresh)]  # fmt: skip
+        assert got[0] == got[1], table
+
+
+def test_census_is_taken_on_every_sync_with_census_days_zero(tmp_path: Path) -> None:
+    org = generate_org(2500, seed=32, now=NOW)
+    with JiraSandbox(org, deployment="data_center") as sandbox:
+        source = source_for(sandbox, census_days=0)
+        sync(source, tmp_path / "raw.duckdb", full=True)
+        org.mutate_share(0.01, seed=6)
+        sandbox.server.reset_counts()
+        sync(source, tmp_path / "raw.duckdb")
+        assert search_pages(sandbox) == 1 + math.ceil(len(org.issues) / 1000)

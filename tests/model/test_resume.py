@@ -21,6 +21,7 @@ import duckdb
 import pytest
 import yaml
 
+from connectors.jira.connector import AHEAD
 from handoff.config import JiraSource, load_config
 from model.fetch import fetch_source
 from model.landing import raw_store_path, read_progress
@@ -37,12 +38,16 @@ CHECKPOINT_PAGES = 4
 SEARCH_PAGES = -(-ISSUES // PAGE_SIZE)
 # reference data a resumed fetch reads again (myself, status, field, the approximate count)
 FIXED_REQUESTS = 10
+LINK_WORKERS = 4  # the connector's default pool
 
 
 def one_checkpoint(whole_requests: int) -> int:
     """One checkpoint's worth of requests: its share of the search pages and of everything
-    read per page (remote links, bulk changelogs), plus the reference data read again."""
-    return -(-whole_requests * CHECKPOINT_PAGES // SEARCH_PAGES) + FIXED_REQUESTS
+    read per page (remote links, bulk changelogs), the reference data read again, and what
+    was asked for ahead of the landing when the sync was killed (search pages, and remote
+    links in flight: one per worker)."""
+    share = -(-whole_requests * CHECKPOINT_PAGES // SEARCH_PAGES)
+    return share + FIXED_REQUESTS + AHEAD + LINK_WORKERS
 
 
 STAGING = Path(__file__).resolve().parents[2] / "model" / "staging.sql"
