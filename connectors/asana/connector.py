@@ -25,6 +25,15 @@ Incremental design (the cursor is per project):
     `modified_at` would skip tasks changed while it ran.
 The events token is taken before listing, so a change made while a sync runs is seen next time.
 
+First syncs find subtasks through the workspace's task search (`is_subtask=true`, newest first,
+paged by narrowing `created_at.before`): about one request per 100 subtasks instead of one per
+parent. The search is a premium feature and only eventually consistent, so it is a shortcut, not
+the source of truth: a parent whose `num_subtasks` differs from what the search returned gets
+its subtasks listed as before, and so does every parent on a free plan (402) or when the source
+syncs only some projects (the search spans the whole workspace). An incremental sync re-lists a
+parent's subtasks only when its subtask count moved, it is new, or the events feed was lost;
+changes to existing subtasks arrive through the events.
+
 First syncs read stories only where the history matters: for open tasks and subtasks. A task
 already completed when first seen gets no stories record; its `completed_at` stands for its last
 status change (the normaliser records one completion at that time, from its current section).
@@ -230,38 +239,21 @@ class AsanaConnector:
         projects = self._projects(workspace)
         yield Page([RawRecord("project", p["gid"], p) for p in projects])
         yield Census("project", {p["gid"] for p in projects})
-        sections: set[str] = set()
-        for project in projects:
-            records = [
-                RawRecord("section", s["gid"], {**s, "project": {"gid": project["gid"]}})
-                for s in self._list(
-                    f"sections of project {project['gid']}",
-                    self.http.sections.get_sections_for_project,
-                    project["gid"],
-                    opt_fields="name",
-                )
-            ]
-            sections.update(r.key for r in records)
-            yield Page(records)
-        yield Census("section", sections)
-        updates: set[str] = set()
-        for project in projects:
-            page = [
-                RawRecord(
-                    "status_update",
-                    u["gid"],
-                    {**u, "parent": {**(u.get("parent") or {}), "gid": project["gid"]}},
-                )
-                for u in self._list(
-                    f"status updates of project {project['gid']}",
-                    self.http.status_updates.get_statuses_for_object,
-                    project["gid"],
-                    opt_fields=STATUS_UPDATE_FIELDS,
-                )
-            ]
-            updates.update(r.key for r in page)
-            yield Page(page)
-        yield Census("status_update", updates)
+        # sections and status updates: one small listing per project each, read concurrently
+        section_records = [
+            record
+            for records in _parallel(self._project_sections, projects, self.workers)
+            for record in records
+        ]
+        yield Page(section_records)
+        yield Census("section", {r.key for r in section_records})
+        update_records = [
+            record
+            for records in _parallel(self._project_status_updates, projects, self.workers)
+            for record in records
+        ]
+        yield Page(update_records)
+        yield Census("status_update", {r.key for r in update_records})
 
         def sync_project(project: dict[str, Any]) -> list[Batch]:
             state = project_state.get(project["gid"])
@@ -275,6 +267,8 @@ class AsanaConnector:
         for parent, count in run.counts.items():
             if count != len(known_subtasks.get(parent, [])):
                 run.relist.add(parent)
+        if run.first and run.relist and not self.source.projects:
+            yield from self._searched_subtasks(workspace, run)
         yield from self._subtasks(run, known_subtasks)
         yield from self._event_changes(run, known_subtasks)
         live = run.top | {s for subs in run.subtasks.values() for s in subs}
@@ -297,6 +291,32 @@ class AsanaConnector:
                 "modified": {gid: at for gid, at in modified.items() if at},
             }
         )
+
+    def _project_sections(self, project: dict[str, Any]) -> list[RawRecord]:
+        return [
+            RawRecord("section", s["gid"], {**s, "project": {"gid": project["gid"]}})
+            for s in self._list(
+                f"sections of project {project['gid']}",
+                self.http.sections.get_sections_for_project,
+                project["gid"],
+                opt_fields="name",
+            )
+        ]
+
+    def _project_status_updates(self, project: dict[str, Any]) -> list[RawRecord]:
+        return [
+            RawRecord(
+                "status_update",
+                u["gid"],
+                {**u, "parent": {**(u.get("parent") or {}), "gid": project["gid"]}},
+            )
+            for u in self._list(
+                f"status updates of project {project['gid']}",
+                self.http.status_updates.get_statuses_for_object,
+                project["gid"],
+                opt_fields=STATUS_UPDATE_FIELDS,
+            )
+        ]
 
     # -- workspace and projects --------------------------------------------------------------
     def _workspace(self) -> str:
@@ -404,7 +424,10 @@ class AsanaConnector:
         if changed:
             run.changed.add(task["gid"])
         if task.get("num_subtasks"):
-            run.relist.add(task["gid"])
+            # a known parent whose count stands keeps its subtasks (their changes arrive as
+            # events); fetch() relists those whose count moved
+            if run.first:
+                run.relist.add(task["gid"])
             run.counts[task["gid"]] = int(task["num_subtasks"])
 
     def _fresh_sync_token(self, project: str) -> str | None:
@@ -435,6 +458,82 @@ class AsanaConnector:
                 return token, False
 
     # -- subtasks, event changes, stories ----------------------------------------------------
+    def _searched_subtasks(self, workspace: str, run: _Run) -> Iterator[Batch]:
+        """Place the subtasks the workspace search finds under the parents to be listed; a
+        parent whose `num_subtasks` the search does not match stays in `run.relist`."""
+        found = self._search_subtasks(workspace)
+        if found is None:
+            return
+        children: dict[str, list[dict[str, Any]]] = {}
+        for sub in found:
+            parent = (sub.get("parent") or {}).get("gid")
+            if parent:
+                children.setdefault(str(parent), []).append(sub)
+        expected = {parent: run.counts.get(parent, 0) for parent in run.relist}
+        todo = sorted(run.relist)
+        while todo:
+            nested: list[str] = []
+            records: list[RawRecord] = []
+            for parent in todo:
+                subs = children.get(parent, [])
+                if len(subs) != expected[parent]:
+                    run.relist.add(parent)  # listed one by one after this
+                    continue
+                run.relist.discard(parent)
+                run.subtasks[parent] = [s["gid"] for s in subs]
+                for sub in subs:
+                    records.append(RawRecord("subtask", sub["gid"], sub))
+                    run.fetched.add(sub["gid"])
+                    if run.saw(sub):
+                        run.changed.add(sub["gid"])
+                    if sub.get("num_subtasks"):
+                        expected[sub["gid"]] = int(sub["num_subtasks"])
+                        nested.append(sub["gid"])
+            for start in range(0, len(records), PAGE_LIMIT * 5):
+                yield Page(records[start : start + PAGE_LIMIT * 5])
+            todo = nested
+
+    def _search_subtasks(self, workspace: str) -> list[dict[str, Any]] | None:
+        """Every subtask of the workspace, newest first; None when search is not available.
+
+        Search has no paging: each query asks for what was created before the oldest one seen
+        (plus a millisecond, so ties at the boundary are read again, not skipped) until a page
+        brings nothing new.
+        """
+        seen: dict[str, dict[str, Any]] = {}
+        before: str | None = None
+        largest = 0
+        while True:
+            opts: dict[str, Any] = {
+                "is_subtask": True,
+                "sort_by": "created_at",
+                "sort_ascending": False,
+                "opt_fields": self.task_fields,
+            }
+            if before:
+                opts["created_at.before"] = before
+            try:
+                answer = self.http.call(
+                    "subtask search", self.http.tasks.search_tasks_for_workspace, workspace, **opts
+                )
+            except PaymentRequired as err:
+                log.info(
+                    "asana source '%s': no task search (%s); listing subtasks per parent",
+                    self.source.name,
+                    err,
+                )
+                return None
+            page = list(answer.get("data") or [])
+            new = [t for t in page if t["gid"] not in seen]
+            seen.update((t["gid"], t) for t in new)
+            largest = max(largest, len(page))
+            if not new or len(page) < largest:
+                return list(seen.values())
+            oldest = min(
+                datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")) for t in page
+            )
+            before = _iso(oldest + timedelta(milliseconds=1))
+
     def _subtasks(self, run: _Run, known: dict[str, list[str]]) -> Iterator[Batch]:
         todo = sorted(run.relist)
         while todo:

@@ -11,7 +11,12 @@ What Asana's documents say and the sandbox enforces (each switchable per instanc
   would refuse is answered 400 in Asana's error envelope. Every check is kept in
   `contract.checks`, and with `check_responses` every response is checked too.
 - a free-plan workspace (`org.plan == "free"`) answers 402 Payment Required to reads of
-  dependencies, a premium feature.
+  dependencies and to task search, premium features.
+- task search (`/workspaces/{gid}/tasks/search`) has no paging: at most `SEARCH_PAGE` results
+  sorted by `sort_by` (default `modified_at`, newest first); a client pages by narrowing
+  `created_at.before`. It filters on `is_subtask`, `completed`, `created_at.*` and
+  `modified_at.*` and refuses the filters it does not implement (400), so no client is served
+  results a filter it believes applied did not narrow.
 - `quota`: requests per minute per token (150 free, 1,500 paid), 429 with `Retry-After` in
   seconds (`quota_retry_after` fixes it); `quota_window` shortens the "minute" for tests; `concurrent_reads` caps parallel GETs
   per token (Asana: 50).
@@ -58,6 +63,15 @@ ERRORS_HELP = (
     "errors: https://developers.asana.com/docs/errors"
 )
 PREMIUM_FIELDS = ("dependencies", "dependents")
+SEARCH_PAGE = 100  # Asana: "Page sizes are limited to a maximum of 100 items"
+SEARCH_FILTERS = {
+    "is_subtask",
+    "completed",
+    "created_at.before",
+    "created_at.after",
+    "modified_at.before",
+    "modified_at.after",
+}
 PAYMENT_REQUIRED = (
     "Task dependencies are not available for free workspaces. The request was valid, but the "
     "queried object is above your current premium level."
@@ -493,6 +507,14 @@ class AsanaSandbox(ServedSandbox):
                 lambda g: select(status_update_json(org, g), tree, STATUS_UPDATE_COMPACT),
             )
 
+        @route("GET", API + "/workspaces/{workspace_gid}/tasks/search")
+        def search(request: Request) -> Any:
+            if request.params["workspace_gid"] != org.workspace_gid:
+                raise asana_error(
+                    404, f"workspace: Unknown object: {request.params['workspace_gid']}"
+                )
+            return self._search(request)
+
         @route("GET", API + "/events")
         def events(request: Request) -> Any:
             return self._events(request)
@@ -500,6 +522,50 @@ class AsanaSandbox(ServedSandbox):
         route("POST", API + "/tasks/{task_gid}/stories")(self.comments.create)
         route("PUT", API + "/stories/{story_gid}")(self.comments.update)
         route("DELETE", API + "/stories/{story_gid}")(self.comments.delete)
+
+    def _search(self, request: Request) -> dict[str, Any]:
+        """One page of task search: the filters the sandbox implements, sorted, no paging."""
+        unknown = sorted(
+            k
+            for k in request.query
+            if k not in SEARCH_FILTERS | {"opt_fields", "opt_pretty", "sort_by", "sort_ascending"}
+        )
+        if unknown:
+            raise asana_error(400, f"{unknown[0]}: the sandbox's search does not implement it")
+        sort_by = request.arg("sort_by") or "modified_at"
+        if sort_by not in {"created_at", "modified_at"}:
+            raise asana_error(400, "sort_by: the sandbox sorts by created_at or modified_at only")
+        ascending = (request.arg("sort_ascending") or "false").lower() == "true"
+        flags = {
+            k: (request.arg(k) or "").lower() == "true"
+            for k in ("is_subtask", "completed")
+            if request.arg(k) is not None
+        }
+        bounds = {
+            k: _parse_time(request.arg(k), k)
+            for k in SEARCH_FILTERS - {"is_subtask", "completed"}
+            if request.arg(k) is not None
+        }
+
+        def matches(task: Task) -> bool:
+            if "is_subtask" in flags and (task.parent is not None) != flags["is_subtask"]:
+                return False
+            if "completed" in flags and task.completed != flags["completed"]:
+                return False
+            for name, bound in bounds.items():
+                field, _, side = name.partition(".")
+                value = task.created_at if field == "created_at" else task.modified_at
+                if bound is not None and (value >= bound if side == "before" else value <= bound):
+                    return False
+            return True
+
+        found = sorted(
+            (t for t in self.org.tasks.values() if matches(t)),
+            key=lambda t: (getattr(t, sort_by), t.gid),
+            reverse=not ascending,
+        )[:SEARCH_PAGE]
+        tree = field_tree(request.args("opt_fields"))
+        return {"data": [select(self._full_task(t), tree, TASK_COMPACT) for t in found]}
 
     def _sync_token(self, seq: int) -> str:
         token = f"{seq}-{self.sync_generation}-{secrets.token_hex(6)}"
@@ -557,8 +623,8 @@ class AsanaSandbox(ServedSandbox):
 
 
 def _asks_for_premium(request: Request) -> bool:
-    """Dependencies, by their endpoints or as fields of a task."""
-    if request.path.endswith(("/dependencies", "/dependents")):
+    """Dependencies (by their endpoints or as fields of a task) and task search."""
+    if request.path.endswith(("/dependencies", "/dependents", "/tasks/search")):
         return True
     return any(f.split(".")[0] in PREMIUM_FIELDS for f in request.args("opt_fields"))
 
