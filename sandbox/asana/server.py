@@ -16,7 +16,8 @@ What Asana's documents say and the sandbox enforces (each switchable per instanc
   sorted by `sort_by` (default `modified_at`, newest first); a client pages by narrowing
   `created_at.before`. It filters on `is_subtask`, `completed`, `created_at.*` and
   `modified_at.*` and refuses the filters it does not implement (400), so no client is served
-  results a filter it believes applied did not narrow.
+  results a filter it believes applied did not narrow. `search_unindexed` holds tasks the index
+  has not caught up with (Asana's search is eventually consistent).
 - `quota`: requests per minute per token (150 free, 1,500 paid), 429 with `Retry-After` in
   seconds (`quota_retry_after` fixes it); `quota_window` shortens the "minute" for tests; `concurrent_reads` caps parallel GETs
   per token (Asana: 50).
@@ -142,6 +143,8 @@ class AsanaSandbox(ServedSandbox):
         self.comments = AsanaComments(self)
         self.token = token or "asana-sandbox-" + secrets.token_hex(8)
         self.expire_offset_every = 0
+        # gids the search index has not caught up with yet (Asana indexes within 10-60 s)
+        self.search_unindexed: set[str] = set()
         self.sync_generation = 0  # bumped by expire_sync_tokens: older tokens answer 412
         self.strict = strict
         self.check_responses = check_responses
@@ -560,7 +563,11 @@ class AsanaSandbox(ServedSandbox):
             return True
 
         found = sorted(
-            (t for t in self.org.tasks.values() if matches(t)),
+            (
+                t
+                for t in self.org.tasks.values()
+                if t.gid not in self.search_unindexed and matches(t)
+            ),
             key=lambda t: (getattr(t, sort_by), t.gid),
             reverse=not ascending,
         )[:SEARCH_PAGE]
