@@ -54,7 +54,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -258,11 +258,37 @@ class AsanaConnector:
         def sync_project(project: dict[str, Any]) -> list[Batch]:
             state = project_state.get(project["gid"])
             if state:
-                return self._incremental_project(project["gid"], state, run, known_subtasks)
+                return self._changed_in_project(project["gid"], state, run, known_subtasks)
             return self._full_project(project["gid"], run)
 
         for batches in _parallel(sync_project, projects, self.workers):
             yield from batches
+        # the census of each project synced incrementally, and meanwhile the stories of the
+        # tasks its listing found changed: the pool stays busy while the census pages run
+        censused = [p["gid"] for p in projects if project_state.get(p["gid"])]
+        read: set[str] = set()
+        if censused:
+            work = [("census", gid) for gid in censused] + [
+                ("stories", g) for g in sorted(run.changed)
+            ]
+
+            def census_or_stories(job: tuple[str, str]) -> tuple[str, list[dict[str, Any]] | None]:
+                kind, gid = job
+                if kind == "census":
+                    self._census(gid, run, known_subtasks)
+                    return "", None
+                return self._task_stories(gid)
+
+            records: list[RawRecord] = []
+            for gid, stories in _unordered(census_or_stories, work, self.workers):
+                if gid:
+                    read.add(gid)
+                if stories is not None:
+                    records.append(RawRecord("stories", gid, {"task": gid, "data": stories}))
+                if len(records) >= 500:
+                    yield Page(records)
+                    records = []
+            yield Page(records)
         # subtasks of new or changed parents (and of parents whose subtask count moved)
         for parent, count in run.counts.items():
             if count != len(known_subtasks.get(parent, [])):
@@ -274,7 +300,7 @@ class AsanaConnector:
         live = run.top | {s for subs in run.subtasks.values() for s in subs}
         subtasks = {p: s for p, s in run.subtasks.items() if p in live and s}
         all_subtasks = {s for subs in subtasks.values() for s in subs}
-        yield from self._stories(sorted(run.changed & live))
+        yield from self._stories(sorted((run.changed & live) - read))
         yield Census("task", set(run.top))
         yield Census("subtask", all_subtasks)
         yield Census("stories", run.top | all_subtasks)
@@ -387,9 +413,11 @@ class AsanaConnector:
         run.projects[project] = {"modified_since": run.watermark, "sync": token}
         return batches
 
-    def _incremental_project(
+    def _changed_in_project(
         self, project: str, state: dict[str, Any], run: _Run, known: dict[str, list[str]]
     ) -> list[Batch]:
+        """The project's events and the tasks changed since the last sync (fetch() then takes
+        its census)."""
         token, lost = self._events(project, state.get("sync"), run)
         if lost:  # the feed is gone: list every known subtask again and read their stories
             run.events_lost = True
@@ -405,6 +433,12 @@ class AsanaConnector:
             batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
             for task in page:
                 self._saw_task(task, run, changed=run.saw(task))
+        run.projects[project] = {"modified_since": run.watermark, "sync": token}
+        return batches
+
+    def _census(self, project: str, run: _Run, known: dict[str, list[str]]) -> None:
+        """Every live top-level task of the project (the rest become tombstones) with its
+        subtask count (a count that moved gets the parent's subtasks listed again)."""
         for page in self._pages(
             f"task census of project {project}",
             self.http.tasks.get_tasks,
@@ -415,8 +449,6 @@ class AsanaConnector:
                 run.top.add(task["gid"])
                 if task.get("num_subtasks") or task["gid"] in known:
                     run.counts[task["gid"]] = int(task.get("num_subtasks") or 0)
-        run.projects[project] = {"modified_since": run.watermark, "sync": token}
-        return batches
 
     def _saw_task(self, task: dict[str, Any], run: _Run, *, changed: bool) -> None:
         run.top.add(task["gid"])
@@ -706,6 +738,25 @@ def _iso(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def _unordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """`map` over a thread pool in completion order (a long call holds no other back), with a
+    bounded number of calls in flight."""
+    pending: set[Future[R]] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asana") as pool:
+        try:
+            for item in items:
+                pending.add(pool.submit(fn, item))
+                if len(pending) >= workers * 2:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
