@@ -239,30 +239,35 @@ class AsanaConnector:
         projects = self._projects(workspace)
         yield Page([RawRecord("project", p["gid"], p) for p in projects])
         yield Census("project", {p["gid"] for p in projects})
-        # sections and status updates: one small listing per project each, read concurrently
-        section_records = [
-            record
-            for records in _parallel(self._project_sections, projects, self.workers)
-            for record in records
-        ]
-        yield Page(section_records)
-        yield Census("section", {r.key for r in section_records})
-        update_records = [
-            record
-            for records in _parallel(self._project_status_updates, projects, self.workers)
-            for record in records
-        ]
-        yield Page(update_records)
-        yield Census("status_update", {r.key for r in update_records})
 
-        def sync_project(project: dict[str, Any]) -> list[Batch]:
+        def read_project(job: tuple[str, dict[str, Any]]) -> tuple[str, list[Any]]:
+            kind, project = job
+            if kind == "section":
+                return kind, self._project_sections(project)
+            if kind == "status_update":
+                return kind, self._project_status_updates(project)
             state = project_state.get(project["gid"])
             if state:
-                return self._changed_in_project(project["gid"], state, run, known_subtasks)
-            return self._full_project(project["gid"], run)
+                return kind, self._changed_in_project(project["gid"], state, run, known_subtasks)
+            return kind, self._full_project(project["gid"], run)
 
-        for batches in _parallel(sync_project, projects, self.workers):
-            yield from batches
+        # per project: its tasks (the longest reads first), sections and status updates, all
+        # on the pool at once
+        jobs = [(kind, p) for kind in ("task", "section", "status_update") for p in projects]
+        listed: dict[str, list[RawRecord]] = {"task": [], "section": [], "status_update": []}
+        for kind, out in _unordered(read_project, jobs, self.workers):
+            if kind != "task":
+                listed[kind] += out
+                continue
+            # an incremental project lists a few changed tasks: land them in pages of 500
+            listed["task"] += [record for batch in out for record in batch.records]
+            if len(listed["task"]) >= PAGE_LIMIT * 5:
+                yield Page(listed.pop("task"))
+                listed["task"] = []
+        yield Page(listed.pop("task"))
+        for kind, found in listed.items():
+            yield Page(found)
+            yield Census(kind, {r.key for r in found})
         # the census of each project synced incrementally, and meanwhile the stories of the
         # tasks its listing found changed: the pool stays busy while the census pages run
         censused = [p["gid"] for p in projects if project_state.get(p["gid"])]
