@@ -25,9 +25,9 @@ Incremental design (the cursor is per project):
     `modified_at` would skip tasks changed while it ran.
 The events token is taken before listing, so a change made while a sync runs is seen next time.
 
-First syncs find subtasks through the workspace's task search (`is_subtask=true`, newest first,
-paged by narrowing `created_at.before`): about one request per 100 subtasks instead of one per
-parent. The search is a premium feature and only eventually consistent, so it is a shortcut, not
+First syncs find subtasks through the workspace's task search (`is_subtask=true`, oldest first,
+paged by moving `created_at.after`, landed page by page): about one request per 100 subtasks
+instead of one per parent. The search is a premium feature and only eventually consistent, so it is a shortcut, not
 the source of truth: a parent whose `num_subtasks` differs from what the search returned gets
 its subtasks listed as before, and so does every parent on a free plan (402) or when the source
 syncs only some projects (the search spans the whole workspace). An incremental sync re-lists a
@@ -161,6 +161,10 @@ class _Run:
         if self.first and task.get("completed") is True:
             return False
         return not modified or self.previous_modified.get(gid) != modified
+
+
+class _SearchUnavailable(Exception):
+    """The workspace answered 402 to task search (a premium feature)."""
 
 
 class AsanaConnector:
@@ -496,80 +500,92 @@ class AsanaConnector:
 
     # -- subtasks, event changes, stories ----------------------------------------------------
     def _searched_subtasks(self, workspace: str, run: _Run) -> Iterator[Batch]:
-        """Place the subtasks the workspace search finds under the parents to be listed; a
-        parent whose `num_subtasks` the search does not match stays in `run.relist`."""
-        found = self._search_subtasks(workspace)
-        if found is None:
-            return
-        children: dict[str, list[dict[str, Any]]] = {}
-        for sub in found:
-            parent = (sub.get("parent") or {}).get("gid")
-            if parent:
-                children.setdefault(str(parent), []).append(sub)
+        """Land the subtasks the workspace search finds under the parents to be listed, page by
+        page (memory stays flat); a parent whose `num_subtasks` the search does not match stays
+        in `run.relist` and is listed after this."""
         expected = {parent: run.counts.get(parent, 0) for parent in run.relist}
-        todo = sorted(run.relist)
-        while todo:
-            nested: list[str] = []
-            records: list[RawRecord] = []
-            for parent in todo:
-                subs = children.get(parent, [])
-                if len(subs) != expected[parent]:
-                    run.relist.add(parent)  # listed one by one after this
-                    continue
-                run.relist.discard(parent)
-                run.subtasks[parent] = [s["gid"] for s in subs]
-                for sub in subs:
-                    records.append(RawRecord("subtask", sub["gid"], sub))
-                    run.fetched.add(sub["gid"])
-                    if run.saw(sub):
-                        run.changed.add(sub["gid"])
-                    if sub.get("num_subtasks"):
-                        expected[sub["gid"]] = int(sub["num_subtasks"])
-                        nested.append(sub["gid"])
-            for start in range(0, len(records), PAGE_LIMIT * 5):
-                yield Page(records[start : start + PAGE_LIMIT * 5])
-            todo = nested
+        placed: dict[str, list[str]] = {}  # parent -> subtasks found under it
+        moved: set[str] = set()  # subtasks whose stories must be read
+        waiting: dict[str, list[dict[str, Any]]] = {}  # under a parent not seen yet
+        records: list[RawRecord] = []
 
-    def _search_subtasks(self, workspace: str) -> list[dict[str, Any]] | None:
-        """Every subtask of the workspace, newest first; None when search is not available.
+        def place(sub: dict[str, Any], parent: str) -> None:
+            gid = str(sub["gid"])
+            placed.setdefault(parent, []).append(gid)
+            records.append(RawRecord("subtask", gid, sub))
+            if run.saw(sub):
+                moved.add(gid)
+            if sub.get("num_subtasks"):
+                expected[gid] = int(sub["num_subtasks"])
+            for child in waiting.pop(gid, []):
+                place(child, gid)
 
-        Search has no paging: each query asks for what was created before the oldest one seen
-        (plus a millisecond, so ties at the boundary are read again, not skipped) until a page
+        try:
+            for page in self._search_subtasks(workspace):
+                for sub in page:
+                    parent = str((sub.get("parent") or {}).get("gid") or "")
+                    if parent in expected:
+                        place(sub, parent)
+                    elif parent:  # older than its parent, or of a task this source skips
+                        waiting.setdefault(parent, []).append(sub)
+                if len(records) >= PAGE_LIMIT * 5:
+                    yield Page(records)
+                    records = []
+        except _SearchUnavailable as err:
+            log.info(
+                "asana source '%s': no task search (%s); listing subtasks per parent",
+                self.source.name,
+                err,
+            )
+            return
+        yield Page(records)
+        for parent, count in expected.items():
+            subs = placed.get(parent, [])
+            if len(subs) != count:
+                run.relist.add(parent)
+                continue
+            run.relist.discard(parent)
+            run.subtasks[parent] = subs
+            run.fetched.update(subs)
+            run.changed.update(moved.intersection(subs))
+
+    def _search_subtasks(self, workspace: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of every subtask of the workspace, oldest first (a parent before its own
+        subtasks); raises `_SearchUnavailable` when the plan has no search (402).
+
+        Search has no paging: each query asks for what was created after the newest one seen
+        (less a millisecond, so ties at the boundary are read again, not skipped) until a page
         brings nothing new.
         """
-        seen: dict[str, dict[str, Any]] = {}
-        before: str | None = None
+        seen: set[str] = set()
+        after: str | None = None
         largest = 0
         while True:
             opts: dict[str, Any] = {
                 "is_subtask": True,
                 "sort_by": "created_at",
-                "sort_ascending": False,
+                "sort_ascending": True,
                 "opt_fields": self.task_fields,
             }
-            if before:
-                opts["created_at.before"] = before
+            if after:
+                opts["created_at.after"] = after
             try:
                 answer = self.http.call(
                     "subtask search", self.http.tasks.search_tasks_for_workspace, workspace, **opts
                 )
             except PaymentRequired as err:
-                log.info(
-                    "asana source '%s': no task search (%s); listing subtasks per parent",
-                    self.source.name,
-                    err,
-                )
-                return None
+                raise _SearchUnavailable(str(err)) from None
             page = list(answer.get("data") or [])
             new = [t for t in page if t["gid"] not in seen]
-            seen.update((t["gid"], t) for t in new)
+            seen.update(t["gid"] for t in new)
             largest = max(largest, len(page))
+            yield new
             if not new or len(page) < largest:
-                return list(seen.values())
-            oldest = min(
+                return
+            newest = max(
                 datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")) for t in page
             )
-            before = _iso(oldest + timedelta(milliseconds=1))
+            after = _iso(newest - timedelta(milliseconds=1))
 
     def _subtasks(self, run: _Run, known: dict[str, list[str]]) -> Iterator[Batch]:
         todo = sorted(run.relist)
