@@ -25,6 +25,15 @@ Incremental design (the cursor is per project):
     `modified_at` would skip tasks changed while it ran.
 The events token is taken before listing, so a change made while a sync runs is seen next time.
 
+First syncs find subtasks through the workspace's task search (`is_subtask=true`, oldest first,
+paged by moving `created_at.after`, landed page by page): about one request per 100 subtasks
+instead of one per parent. The search is a premium feature and only eventually consistent, so it is a shortcut, not
+the source of truth: a parent whose `num_subtasks` differs from what the search returned gets
+its subtasks listed as before, and so does every parent on a free plan (402) or when the source
+syncs only some projects (the search spans the whole workspace). An incremental sync re-lists a
+parent's subtasks only when its subtask count moved, it is new, or the events feed was lost;
+changes to existing subtasks arrive through the events.
+
 First syncs read stories only where the history matters: for open tasks and subtasks. A task
 already completed when first seen gets no stories record; its `completed_at` stands for its last
 status change (the normaliser records one completion at that time, from its current section).
@@ -45,7 +54,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -154,6 +163,10 @@ class _Run:
         return not modified or self.previous_modified.get(gid) != modified
 
 
+class _SearchUnavailable(Exception):
+    """The workspace answered 402 to task search (a premium feature)."""
+
+
 class AsanaConnector:
     """Pulls one Asana source; see the module docstring for the incremental design."""
 
@@ -230,57 +243,73 @@ class AsanaConnector:
         projects = self._projects(workspace)
         yield Page([RawRecord("project", p["gid"], p) for p in projects])
         yield Census("project", {p["gid"] for p in projects})
-        sections: set[str] = set()
-        for project in projects:
-            records = [
-                RawRecord("section", s["gid"], {**s, "project": {"gid": project["gid"]}})
-                for s in self._list(
-                    f"sections of project {project['gid']}",
-                    self.http.sections.get_sections_for_project,
-                    project["gid"],
-                    opt_fields="name",
-                )
-            ]
-            sections.update(r.key for r in records)
-            yield Page(records)
-        yield Census("section", sections)
-        updates: set[str] = set()
-        for project in projects:
-            page = [
-                RawRecord(
-                    "status_update",
-                    u["gid"],
-                    {**u, "parent": {**(u.get("parent") or {}), "gid": project["gid"]}},
-                )
-                for u in self._list(
-                    f"status updates of project {project['gid']}",
-                    self.http.status_updates.get_statuses_for_object,
-                    project["gid"],
-                    opt_fields=STATUS_UPDATE_FIELDS,
-                )
-            ]
-            updates.update(r.key for r in page)
-            yield Page(page)
-        yield Census("status_update", updates)
 
-        def sync_project(project: dict[str, Any]) -> list[Batch]:
+        def read_project(job: tuple[str, dict[str, Any]]) -> tuple[str, list[Any]]:
+            kind, project = job
+            if kind == "section":
+                return kind, self._project_sections(project)
+            if kind == "status_update":
+                return kind, self._project_status_updates(project)
             state = project_state.get(project["gid"])
             if state:
-                return self._incremental_project(project["gid"], state, run, known_subtasks)
-            return self._full_project(project["gid"], run)
+                return kind, self._changed_in_project(project["gid"], state, run, known_subtasks)
+            return kind, self._full_project(project["gid"], run)
 
-        for batches in _parallel(sync_project, projects, self.workers):
-            yield from batches
+        # per project: its tasks (the longest reads first), sections and status updates, all
+        # on the pool at once
+        jobs = [(kind, p) for kind in ("task", "section", "status_update") for p in projects]
+        listed: dict[str, list[RawRecord]] = {"task": [], "section": [], "status_update": []}
+        for kind, out in _unordered(read_project, jobs, self.workers):
+            if kind != "task":
+                listed[kind] += out
+                continue
+            # an incremental project lists a few changed tasks: land them in pages of 500
+            listed["task"] += [record for batch in out for record in batch.records]
+            if len(listed["task"]) >= PAGE_LIMIT * 5:
+                yield Page(listed.pop("task"))
+                listed["task"] = []
+        yield Page(listed.pop("task"))
+        for kind, found in listed.items():
+            yield Page(found)
+            yield Census(kind, {r.key for r in found})
+        # the census of each project synced incrementally, and meanwhile the stories of the
+        # tasks its listing found changed: the pool stays busy while the census pages run
+        censused = [p["gid"] for p in projects if project_state.get(p["gid"])]
+        read: set[str] = set()
+        if censused:
+            work = [("census", gid) for gid in censused] + [
+                ("stories", g) for g in sorted(run.changed)
+            ]
+
+            def census_or_stories(job: tuple[str, str]) -> tuple[str, list[dict[str, Any]] | None]:
+                kind, gid = job
+                if kind == "census":
+                    self._census(gid, run, known_subtasks)
+                    return "", None
+                return self._task_stories(gid)
+
+            records: list[RawRecord] = []
+            for gid, stories in _unordered(census_or_stories, work, self.workers):
+                if gid:
+                    read.add(gid)
+                if stories is not None:
+                    records.append(RawRecord("stories", gid, {"task": gid, "data": stories}))
+                if len(records) >= 500:
+                    yield Page(records)
+                    records = []
+            yield Page(records)
         # subtasks of new or changed parents (and of parents whose subtask count moved)
         for parent, count in run.counts.items():
             if count != len(known_subtasks.get(parent, [])):
                 run.relist.add(parent)
+        if run.first and run.relist and not self.source.projects:
+            yield from self._searched_subtasks(workspace, run)
         yield from self._subtasks(run, known_subtasks)
         yield from self._event_changes(run, known_subtasks)
         live = run.top | {s for subs in run.subtasks.values() for s in subs}
         subtasks = {p: s for p, s in run.subtasks.items() if p in live and s}
         all_subtasks = {s for subs in subtasks.values() for s in subs}
-        yield from self._stories(sorted(run.changed & live))
+        yield from self._stories(sorted((run.changed & live) - read))
         yield Census("task", set(run.top))
         yield Census("subtask", all_subtasks)
         yield Census("stories", run.top | all_subtasks)
@@ -297,6 +326,32 @@ class AsanaConnector:
                 "modified": {gid: at for gid, at in modified.items() if at},
             }
         )
+
+    def _project_sections(self, project: dict[str, Any]) -> list[RawRecord]:
+        return [
+            RawRecord("section", s["gid"], {**s, "project": {"gid": project["gid"]}})
+            for s in self._list(
+                f"sections of project {project['gid']}",
+                self.http.sections.get_sections_for_project,
+                project["gid"],
+                opt_fields="name",
+            )
+        ]
+
+    def _project_status_updates(self, project: dict[str, Any]) -> list[RawRecord]:
+        return [
+            RawRecord(
+                "status_update",
+                u["gid"],
+                {**u, "parent": {**(u.get("parent") or {}), "gid": project["gid"]}},
+            )
+            for u in self._list(
+                f"status updates of project {project['gid']}",
+                self.http.status_updates.get_statuses_for_object,
+                project["gid"],
+                opt_fields=STATUS_UPDATE_FIELDS,
+            )
+        ]
 
     # -- workspace and projects --------------------------------------------------------------
     def _workspace(self) -> str:
@@ -367,9 +422,11 @@ class AsanaConnector:
         run.projects[project] = {"modified_since": run.watermark, "sync": token}
         return batches
 
-    def _incremental_project(
+    def _changed_in_project(
         self, project: str, state: dict[str, Any], run: _Run, known: dict[str, list[str]]
     ) -> list[Batch]:
+        """The project's events and the tasks changed since the last sync (fetch() then takes
+        its census)."""
         token, lost = self._events(project, state.get("sync"), run)
         if lost:  # the feed is gone: list every known subtask again and read their stories
             run.events_lost = True
@@ -385,6 +442,12 @@ class AsanaConnector:
             batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
             for task in page:
                 self._saw_task(task, run, changed=run.saw(task))
+        run.projects[project] = {"modified_since": run.watermark, "sync": token}
+        return batches
+
+    def _census(self, project: str, run: _Run, known: dict[str, list[str]]) -> None:
+        """Every live top-level task of the project (the rest become tombstones) with its
+        subtask count (a count that moved gets the parent's subtasks listed again)."""
         for page in self._pages(
             f"task census of project {project}",
             self.http.tasks.get_tasks,
@@ -395,8 +458,6 @@ class AsanaConnector:
                 run.top.add(task["gid"])
                 if task.get("num_subtasks") or task["gid"] in known:
                     run.counts[task["gid"]] = int(task.get("num_subtasks") or 0)
-        run.projects[project] = {"modified_since": run.watermark, "sync": token}
-        return batches
 
     def _saw_task(self, task: dict[str, Any], run: _Run, *, changed: bool) -> None:
         run.top.add(task["gid"])
@@ -404,7 +465,10 @@ class AsanaConnector:
         if changed:
             run.changed.add(task["gid"])
         if task.get("num_subtasks"):
-            run.relist.add(task["gid"])
+            # a known parent whose count stands keeps its subtasks (their changes arrive as
+            # events); fetch() relists those whose count moved
+            if run.first:
+                run.relist.add(task["gid"])
             run.counts[task["gid"]] = int(task["num_subtasks"])
 
     def _fresh_sync_token(self, project: str) -> str | None:
@@ -435,6 +499,94 @@ class AsanaConnector:
                 return token, False
 
     # -- subtasks, event changes, stories ----------------------------------------------------
+    def _searched_subtasks(self, workspace: str, run: _Run) -> Iterator[Batch]:
+        """Land the subtasks the workspace search finds under the parents to be listed, page by
+        page (memory stays flat); a parent whose `num_subtasks` the search does not match stays
+        in `run.relist` and is listed after this."""
+        expected = {parent: run.counts.get(parent, 0) for parent in run.relist}
+        placed: dict[str, list[str]] = {}  # parent -> subtasks found under it
+        moved: set[str] = set()  # subtasks whose stories must be read
+        waiting: dict[str, list[dict[str, Any]]] = {}  # under a parent not seen yet
+        records: list[RawRecord] = []
+
+        def place(sub: dict[str, Any], parent: str) -> None:
+            gid = str(sub["gid"])
+            placed.setdefault(parent, []).append(gid)
+            records.append(RawRecord("subtask", gid, sub))
+            if run.saw(sub):
+                moved.add(gid)
+            if sub.get("num_subtasks"):
+                expected[gid] = int(sub["num_subtasks"])
+            for child in waiting.pop(gid, []):
+                place(child, gid)
+
+        try:
+            for page in self._search_subtasks(workspace):
+                for sub in page:
+                    parent = str((sub.get("parent") or {}).get("gid") or "")
+                    if parent in expected:
+                        place(sub, parent)
+                    elif parent:  # older than its parent, or of a task this source skips
+                        waiting.setdefault(parent, []).append(sub)
+                if len(records) >= PAGE_LIMIT * 5:
+                    yield Page(records)
+                    records = []
+        except _SearchUnavailable as err:
+            log.info(
+                "asana source '%s': no task search (%s); listing subtasks per parent",
+                self.source.name,
+                err,
+            )
+            return
+        yield Page(records)
+        for parent, count in expected.items():
+            subs = placed.get(parent, [])
+            if len(subs) != count:
+                run.relist.add(parent)
+                continue
+            run.relist.discard(parent)
+            run.subtasks[parent] = subs
+            run.fetched.update(subs)
+            run.changed.update(moved.intersection(subs))
+
+    def _search_subtasks(self, workspace: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of every subtask of the workspace, oldest first (a parent before its own
+        subtasks); raises `_SearchUnavailable` when the plan has no search (402).
+
+        Search has no paging: each query asks for what was created after the newest one seen
+        (less a millisecond, so ties at the boundary are read again, not skipped) until a page
+        brings nothing new.
+        """
+        seen: set[str] = set()
+        after: str | None = None
+        largest = 0
+        while True:
+            opts: dict[str, Any] = {
+                "is_subtask": True,
+                "sort_by": "created_at",
+                "sort_ascending": True,
+                "opt_fields": self.task_fields,
+            }
+            if after:
+                opts["created_at.after"] = after
+            try:
+                answer = self.http.call(
+                    "subtask search", self.http.tasks.search_tasks_for_workspace, workspace, **opts
+                )
+            except PaymentRequired as err:
+                raise _SearchUnavailable(str(err)) from None
+            page = list(answer.get("data") or [])
+            new = [t for t in page if t["gid"] not in seen]
+            seen.update(t["gid"] for t in new)
+            largest = max(largest, len(page))
+            yield new
+            if not new or len(page) < largest:
+                return
+            newest = max(
+                datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00")) for t in page
+            )
+            after = _iso(newest - timedelta(milliseconds=1))
+
     def _subtasks(self, run: _Run, known: dict[str, list[str]]) -> Iterator[Batch]:
         todo = sorted(run.relist)
         while todo:
@@ -607,6 +759,25 @@ def _iso(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def _unordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """`map` over a thread pool in completion order (a long call holds no other back), with a
+    bounded number of calls in flight."""
+    pending: set[Future[R]] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asana") as pool:
+        try:
+            for item in items:
+                pending.add(pool.submit(fn, item))
+                if len(pending) >= workers * 2:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    yield from (future.result() for future in done)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:

@@ -11,7 +11,13 @@ What Asana's documents say and the sandbox enforces (each switchable per instanc
   would refuse is answered 400 in Asana's error envelope. Every check is kept in
   `contract.checks`, and with `check_responses` every response is checked too.
 - a free-plan workspace (`org.plan == "free"`) answers 402 Payment Required to reads of
-  dependencies, a premium feature.
+  dependencies and to task search, premium features.
+- task search (`/workspaces/{gid}/tasks/search`) has no paging: at most `SEARCH_PAGE` results
+  sorted by `sort_by` (default `modified_at`, newest first); a client pages by narrowing
+  `created_at.before`. It filters on `is_subtask`, `completed`, `created_at.*` and
+  `modified_at.*` and refuses the filters it does not implement (400), so no client is served
+  results a filter it believes applied did not narrow. `search_unindexed` holds tasks the index
+  has not caught up with (Asana's search is eventually consistent).
 - `quota`: requests per minute per token (150 free, 1,500 paid), 429 with `Retry-After` in
   seconds (`quota_retry_after` fixes it); `quota_window` shortens the "minute" for tests; `concurrent_reads` caps parallel GETs
   per token (Asana: 50).
@@ -58,6 +64,15 @@ ERRORS_HELP = (
     "errors: https://developers.asana.com/docs/errors"
 )
 PREMIUM_FIELDS = ("dependencies", "dependents")
+SEARCH_PAGE = 100  # Asana: "Page sizes are limited to a maximum of 100 items"
+SEARCH_FILTERS = {
+    "is_subtask",
+    "completed",
+    "created_at.before",
+    "created_at.after",
+    "modified_at.before",
+    "modified_at.after",
+}
 PAYMENT_REQUIRED = (
     "Task dependencies are not available for free workspaces. The request was valid, but the "
     "queried object is above your current premium level."
@@ -128,6 +143,8 @@ class AsanaSandbox(ServedSandbox):
         self.comments = AsanaComments(self)
         self.token = token or "asana-sandbox-" + secrets.token_hex(8)
         self.expire_offset_every = 0
+        # gids the search index has not caught up with yet (Asana indexes within 10-60 s)
+        self.search_unindexed: set[str] = set()
         self.sync_generation = 0  # bumped by expire_sync_tokens: older tokens answer 412
         self.strict = strict
         self.check_responses = check_responses
@@ -148,6 +165,8 @@ class AsanaSandbox(ServedSandbox):
         self._cache_version = -1
         self._task_cache: dict[str, dict[str, Any]] = {}
         self._list_cache: dict[tuple[Any, ...], list[str]] = {}
+        self._members_version = -1
+        self._members: dict[str, list[Task]] = {}
         self.server = _AsanaServer(
             "asana",
             auth=self._authorized,
@@ -317,7 +336,7 @@ class AsanaSandbox(ServedSandbox):
         modified = _parse_time(request.arg("modified_since"), "modified_since")
         completed = _parse_time(request.arg("completed_since"), "completed_since")
         out = []
-        for task in self.org.project_tasks(project):
+        for task in self._project_members(project):
             if modified and task.modified_at < modified:
                 continue
             if completed and task.completed and task.completed_at and task.completed_at < completed:
@@ -325,10 +344,29 @@ class AsanaSandbox(ServedSandbox):
             out.append(task.gid)
         return out
 
+    def _project_members(self, project: str) -> list[Task]:
+        """`org.project_tasks(project)`, from one pass over the org per version: listing every
+        project must not cost a scan of every task per project."""
+        with self._lock:
+            if self._members_version != self.org.version:
+                members: dict[str, list[Task]] = {}
+                for task in self.org.tasks.values():
+                    for gid in dict.fromkeys(p for p, _ in task.memberships):
+                        members.setdefault(gid, []).append(task)
+                self._members, self._members_version = members, self.org.version
+            return self._members.get(project, [])
+
     def _task_page(
         self, request: Request, key: tuple[Any, ...], items: Callable[[], list[str]]
     ) -> dict[str, Any]:
         tree = field_tree(request.args("opt_fields"))
+        if tree == {"num_subtasks": {}}:  # a census page: no need to render whole tasks
+            return self._page(
+                request,
+                key,
+                items,
+                lambda gid: {"gid": gid, "num_subtasks": len(self.org.tasks[gid].subtasks)},
+            )
         return self._page(
             request,
             key,
@@ -493,6 +531,14 @@ class AsanaSandbox(ServedSandbox):
                 lambda g: select(status_update_json(org, g), tree, STATUS_UPDATE_COMPACT),
             )
 
+        @route("GET", API + "/workspaces/{workspace_gid}/tasks/search")
+        def search(request: Request) -> Any:
+            if request.params["workspace_gid"] != org.workspace_gid:
+                raise asana_error(
+                    404, f"workspace: Unknown object: {request.params['workspace_gid']}"
+                )
+            return self._search(request)
+
         @route("GET", API + "/events")
         def events(request: Request) -> Any:
             return self._events(request)
@@ -500,6 +546,54 @@ class AsanaSandbox(ServedSandbox):
         route("POST", API + "/tasks/{task_gid}/stories")(self.comments.create)
         route("PUT", API + "/stories/{story_gid}")(self.comments.update)
         route("DELETE", API + "/stories/{story_gid}")(self.comments.delete)
+
+    def _search(self, request: Request) -> dict[str, Any]:
+        """One page of task search: the filters the sandbox implements, sorted, no paging."""
+        unknown = sorted(
+            k
+            for k in request.query
+            if k not in SEARCH_FILTERS | {"opt_fields", "opt_pretty", "sort_by", "sort_ascending"}
+        )
+        if unknown:
+            raise asana_error(400, f"{unknown[0]}: the sandbox's search does not implement it")
+        sort_by = request.arg("sort_by") or "modified_at"
+        if sort_by not in {"created_at", "modified_at"}:
+            raise asana_error(400, "sort_by: the sandbox sorts by created_at or modified_at only")
+        ascending = (request.arg("sort_ascending") or "false").lower() == "true"
+        flags = {
+            k: (request.arg(k) or "").lower() == "true"
+            for k in ("is_subtask", "completed")
+            if request.arg(k) is not None
+        }
+        bounds = {
+            k: _parse_time(request.arg(k), k)
+            for k in SEARCH_FILTERS - {"is_subtask", "completed"}
+            if request.arg(k) is not None
+        }
+
+        def matches(task: Task) -> bool:
+            if "is_subtask" in flags and (task.parent is not None) != flags["is_subtask"]:
+                return False
+            if "completed" in flags and task.completed != flags["completed"]:
+                return False
+            for name, bound in bounds.items():
+                field, _, side = name.partition(".")
+                value = task.created_at if field == "created_at" else task.modified_at
+                if bound is not None and (value >= bound if side == "before" else value <= bound):
+                    return False
+            return True
+
+        found = sorted(
+            (
+                t
+                for t in self.org.tasks.values()
+                if t.gid not in self.search_unindexed and matches(t)
+            ),
+            key=lambda t: (getattr(t, sort_by), t.gid),
+            reverse=not ascending,
+        )[:SEARCH_PAGE]
+        tree = field_tree(request.args("opt_fields"))
+        return {"data": [select(self._full_task(t), tree, TASK_COMPACT) for t in found]}
 
     def _sync_token(self, seq: int) -> str:
         token = f"{seq}-{self.sync_generation}-{secrets.token_hex(6)}"
@@ -557,8 +651,8 @@ class AsanaSandbox(ServedSandbox):
 
 
 def _asks_for_premium(request: Request) -> bool:
-    """Dependencies, by their endpoints or as fields of a task."""
-    if request.path.endswith(("/dependencies", "/dependents")):
+    """Dependencies (by their endpoints or as fields of a task) and task search."""
+    if request.path.endswith(("/dependencies", "/dependents", "/tasks/search")):
         return True
     return any(f.split(".")[0] in PREMIUM_FIELDS for f in request.args("opt_fields"))
 

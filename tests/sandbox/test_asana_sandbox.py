@@ -362,3 +362,29 @@ def test_project_status_updates_follow_the_document() -> None:
     assert data[0]["parent"] == {"gid": launch, "name": "Loyalty launch"}
     assert set(compact.json()["data"][0]) == {"gid", "resource_type", "title", "resource_subtype"}
     assert (missing.status_code, unknown.status_code) == (400, 404)
+
+
+def test_task_search_filters_sorts_and_pages_by_creation_time() -> None:
+    org = generate_org(900, 25)
+    subtasks = org.all_subtask_gids()
+    assert len(subtasks) > 100  # more than one search page
+    with AsanaSandbox(org) as sb, _client(sb) as http:
+        search = f"/workspaces/{org.workspace_gid}/tasks/search"
+        params = {"is_subtask": "true", "sort_by": "created_at", "opt_fields": "created_at"}
+        first = http.get(search, params=params).json()["data"]
+        assert len(first) == 100 and "next_page" not in http.get(search, params=params).json()
+        stamps = [t["created_at"] for t in first]
+        assert stamps == sorted(stamps, reverse=True)  # newest first by default
+        rest = http.get(search, params={**params, "created_at.before": stamps[-1]}).json()["data"]
+        assert {t["gid"] for t in first}.isdisjoint({t["gid"] for t in rest})
+        assert all(t["created_at"] < stamps[-1] for t in rest)
+        assert {t["gid"] for t in first + rest} <= subtasks
+        sb.search_unindexed = {first[0]["gid"]}
+        again = http.get(search, params=params).json()["data"]
+        assert first[0]["gid"] not in {t["gid"] for t in again}
+        refused = http.get(search, params={"text": "campaign"})
+        assert refused.status_code == 400 and "text" in refused.json()["errors"][0]["message"]
+        assert not sb.contract.failures()
+    with AsanaSandbox(generate_org(100, 25, plan="free")) as free, _client(free) as http:
+        answer = http.get(f"/workspaces/{free.org.workspace_gid}/tasks/search")
+        assert answer.status_code == 402
