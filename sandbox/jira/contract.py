@@ -57,6 +57,9 @@ def _errata(document: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
     - Auth is the sandbox's own check (401 before anything else), so `security` is dropped.
     - DC: the query parameters `expand` (GET search) and `fields` are typed `StringList`, an
       empty object (or an array of them), while Jira reads them as comma-separated strings.
+    - DC: boolean query parameters (`validateQuery`) are read by JAX-RS with `Boolean.valueOf`:
+      any text other than `true` is false, never a 400 (tap-jira sends `validateQuery=strict`,
+      the Cloud spelling, and Data Center accepts it).
     - DC: the server URL is `http://{baseurl}/rest`; requests are matched on `/rest` alone.
     """
     document = copy.deepcopy(document)
@@ -69,6 +72,9 @@ def _errata(document: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
                     schema = param.get("schema", {})
                     text = json.dumps(schema)
                     if param.get("in") == "query" and "StringList" in text:
+                        param["schema"] = {"type": "string"}
+                    lenient = deployment == "data_center" and schema.get("type") == "boolean"
+                    if param.get("in") == "query" and lenient:
                         param["schema"] = {"type": "string"}
     base = "http://jira.sandbox" + ("" if deployment == "cloud" else "/rest")
     document["servers"] = [{"url": base}]
