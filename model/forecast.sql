@@ -3,12 +3,13 @@
 -- Read by model/forecast.py for every build and by the rule harness after a case's rows.
 -- The recursion runs on integer keys (an open item's position `k`): joins, the keyed table and
 -- the cycle check on integers are several times cheaper than on item id strings; the chains
--- are turned back into item ids once, at the end.
+-- are turned back into item ids once, at the end. `k` follows the item ids, so upstreams that
+-- push equally are told apart by id (the smaller wins) and every run picks the same chain.
 DELETE FROM forecasts;
 INSERT INTO forecasts
 WITH RECURSIVE
 open_items AS (
-    SELECT row_number() OVER () AS k, item_id, due_date, start_date,
+    SELECT row_number() OVER (ORDER BY item_id) AS k, item_id, due_date, start_date,
            -- an item idle for the typical cycle time is stalled: it restarts from today
            coalesce(coalesce(status_changed_at, created_at)
                     <= $now - to_days(CAST($cycle_days AS INTEGER)), false) AS is_stalled,
@@ -41,7 +42,7 @@ edges AS MATERIALIZED (  -- downstream waits on upstream: blocking dependencies 
 -- the first push along every edge, from each upstream's own finish: only what it moves recurses
 first_push AS (
     SELECT downstream_k AS k, max(upstream_own + duration) AS finish,
-           arg_max(upstream_k, upstream_own + duration) AS critical,
+           arg_max(upstream_k, (upstream_own + duration, -upstream_k)) AS critical,
            any_value(downstream_own) AS own_finish
     FROM edges
     WHERE upstream_own + duration > coalesce(downstream_own, DATE '0001-01-01')  -- pushes it
@@ -55,8 +56,8 @@ fc(k, finish, critical, chain) USING KEY (k) AS (
     SELECT cand.k, cand.finish, cand.critical, cand.chain FROM (
         SELECT e.downstream_k AS k,
                max(u.finish + e.duration) AS finish,
-               arg_max(u.k, u.finish + e.duration) AS critical,
-               list_append(arg_max(u.chain, u.finish + e.duration), e.downstream_k) AS chain,
+               arg_max(u.k, (u.finish + e.duration, -u.k)) AS critical,
+               list_append(arg_max(u.chain, (u.finish + e.duration, -u.k)), e.downstream_k) AS chain,
                any_value(e.downstream_own) AS own_finish
         FROM fc u
         JOIN edges e ON e.upstream_k = u.k
