@@ -86,6 +86,33 @@ def test_items_without_dates_and_done_work() -> None:
     assert rows == [("a:after-undated", date(2025, 3, 10), 0)]
 
 
+def test_equally_late_upstreams_give_the_same_chain_every_run() -> None:
+    """Two blockers finishing the same day: the chain (and so a finding's message and root
+    cause) goes through the smaller item id, on the first push and further down the chain."""
+    con = _model()
+    for n in range(40):
+        _item(con, f"d:{n:02}-z", due=date(2025, 3, 20))  # blockers due the same day
+        _item(con, f"d:{n:02}-a", due=date(2025, 3, 20))
+        _item(con, f"d:{n:02}-mid", due=date(2025, 3, 5))  # pushed by both, equally
+        _item(con, f"d:{n:02}-end", due=date(2025, 3, 6))
+        blockers = [f"d:{n:02}-z", f"d:{n:02}-a"]
+        for blocker in blockers if n % 2 else reversed(blockers):  # whatever the stored order
+            _edge(con, blocker, f"d:{n:02}-mid")
+        _edge(con, f"d:{n:02}-mid", f"d:{n:02}-end")
+    for _ in range(3):
+        build_forecasts(con, NOW, cycle_days=10)
+        rows = con.execute(
+            "SELECT item_id, critical_upstream_id, chain FROM forecasts "
+            "WHERE item_id LIKE '%-mid' OR item_id LIKE '%-end'"
+        ).fetchall()
+        assert len(rows) == 80
+        for item_id, critical, chain in rows:
+            n = item_id[2:4]
+            expected = [f"d:{n}-a", f"d:{n}-mid"] + ([item_id] if item_id.endswith("end") else [])
+            assert chain == expected
+            assert critical == chain[-2]
+
+
 def test_a_cycle_terminates_and_forecasts_every_member() -> None:
     con = _model()
     for n, due in enumerate([date(2025, 3, 10), date(2025, 3, 20), date(2025, 3, 5)]):
