@@ -53,47 +53,50 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+SPEED_TARGET = 5.0  # full sync: at least this multiple of the fastest peer's issues/s
+
+
 def targets(results: list[dict[str, Any]]) -> list[str]:
-    """The issue's targets for each deployment: speed and requests vs the fastest peer, and
-    incremental vs full time. Each line says met or missed, and by how much."""
+    """The targets a peer comparison can check, per deployment: full-sync speed against the
+    fastest peer, and an incremental no slower than the peer's (wall time, process start-up
+    included on both sides). Requests are judged against the API minimum in `bench.bench_jira`,
+    and the incremental's share of the full sync at 100,000 issues there too."""
     lines = []
     for deployment in sorted({r["deployment"] for r in results}):
         rows = {(r["tool"], r["run"]): r for r in results if r["deployment"] == deployment}
-        ours = rows.get(("handoff", "full"))
         peers = [
             r
             for (tool, run), r in rows.items()
             if run == "full" and not tool.startswith("handoff") and r.get("ok")
         ]
-        if ours and peers:
-            fastest = max(peers, key=lambda r: r["items_per_second"] or 0)
-            for label in ("handoff", "handoff (remote links off)"):
-                mine = rows.get((label, "full"))
-                if not mine or not mine.get("ok") or not fastest["items_per_second"]:
-                    continue
+        if not peers:
+            continue
+        fastest = max(peers, key=lambda r: r["items_per_second"] or 0)
+        peer_inc = rows.get((fastest["tool"], "incremental"))
+        for label in ("handoff", "handoff (remote links off)"):
+            mine = rows.get((label, "full"))
+            if mine and mine.get("ok") and fastest["items_per_second"]:
                 ratio = (mine["items_per_second"] or 0) / fastest["items_per_second"]
-                verdict = "met" if ratio >= 2 else f"missed ({ratio:.2f}x of the 2x target)"
-                req = (
+                verdict = (
                     "met"
-                    if mine["requests"] <= fastest["requests"]
-                    else (
-                        f"missed ({mine['requests']:,} vs {fastest['requests']:,}, "
-                        f"{mine['requests'] / max(fastest['requests'], 1):.1f}x)"
-                    )
+                    if ratio >= SPEED_TARGET
+                    else f"missed ({ratio:.2f}x of the {SPEED_TARGET:g}x target)"
                 )
                 lines.append(
                     f"- {deployment}, {label}: {ratio:.2f}x the issues/s of {fastest['tool']} "
-                    f"(target 2x: {verdict}); requests {mine['requests']:,} vs "
-                    f"{fastest['requests']:,} (target no more: {req})"
+                    f"(target {SPEED_TARGET:g}x: {verdict}); requests {mine['requests']:,} "
+                    f"({fastest['tool']}: {fastest['requests']:,})"
                 )
-        for label in ("handoff", "handoff (remote links off)"):
-            full, inc = rows.get((label, "full")), rows.get((label, "incremental"))
-            if full and inc and full["seconds"]:
-                share = inc["seconds"] / full["seconds"] * 100
-                verdict = "met" if share < 5 else f"missed by {share - 5:.1f} points"
+            inc = rows.get((label, "incremental"))
+            if inc and inc.get("ok") and peer_inc and peer_inc.get("ok"):
+                verdict = (
+                    "met"
+                    if inc["seconds"] <= peer_inc["seconds"]
+                    else f"missed by {inc['seconds'] - peer_inc['seconds']:.1f} s"
+                )
                 lines.append(
-                    f"- {deployment}, {label}: incremental of 1% took {share:.1f}% of the full "
-                    f"sync (target < 5%: {verdict})"
+                    f"- {deployment}, {label}: incremental {inc['seconds']} s against "
+                    f"{fastest['tool']}'s {peer_inc['seconds']} s (target no slower: {verdict})"
                 )
     return lines
 
@@ -172,9 +175,11 @@ NOTES = [
     "(interpreter start-up and imports included, for every tool alike); `in-process s` is our "
     "sync alone as the worker timed it. Requests are the sandbox's count for that run only.",
     "- handoff: connector + raw landing into DuckDB (the job's sync step), full status history "
-    "(Cloud: truncated search changelogs completed via changelog/bulkfetch), remote links per "
-    "issue (one request each; the `remote links off` row is the like-for-like run), and a key "
-    "census every sync that turns deleted issues into tombstones.",
+    "(Cloud: truncated search changelogs completed via changelog/bulkfetch), remote links for "
+    "the issues whose changelog shows a remote-link change (one request each; the `remote links "
+    "off` row is the like-for-like run), and a key census that turns deleted issues into "
+    "tombstones (an incremental skips it when Jira's count says nothing was deleted; this "
+    "benchmark deletes issues, so it runs).",
     "- tap-jira (singer-io) on Data Center: basic auth only (the sandbox accepts it as Jira "
     "DC does); it forces https, so the sandbox serves TLS from a test CA. tap-jira ignores "
     "REQUESTS_CA_BUNDLE (it sends prepared requests with Session.send, which skips requests' "
