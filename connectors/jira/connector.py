@@ -75,6 +75,7 @@ FIELDS = [
 CENSUS_FIELDS = ["updated"]
 CENSUS_PAGE = 1000  # Jira serves big pages when few fields are asked for
 BULK_ISSUES = 1000  # changelog/bulkfetch's maximum: ids per call
+BULK_HISTORIES = 20_000  # histories per bulk changelog call (two response pages at most)
 LINK_FIELD = "RemoteIssueLink"  # the changelog item Jira writes when a remote link changes
 HISTORY_FIELDS = ["status", LINK_FIELD]  # what the model reads from a changelog
 SWEEP_CHUNK = 1000  # issues per landed page of a remote-link sweep
@@ -82,6 +83,7 @@ BULK_FETCH = 100  # issue/bulkfetch takes at most 100 ids or keys per request
 CHECKPOINT_VERSION = 1  # a checkpoint of another layout is not resumed from
 AHEAD = 2  # search pages requested while the one before them lands
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
+LAND_HISTORIES = 10_000  # or this many changelog entries, when issues have long histories
 EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"  # Jira Software's Epic Link field
 UNKNOWN_KEY = re.compile(r"'([A-Z][A-Z0-9_]+-\d+)'")  # how Jira's 400 names a missing key
 OPTIONAL = (403, 404)  # reference data the account may not read: warn and go on
@@ -136,6 +138,7 @@ class JiraConnector:
         self._links_since: datetime | None = None  # RemoteIssueLink items from then on count
         self._linked: set[str] = set()  # keys whose remote links this sync has read
         self._link_jobs: deque[tuple[str, Future[list[Any] | None]]] = deque()
+        self._history_totals: dict[str, int] = {}  # full history lengths of pending issues
         self._epic_link: str | None = None  # Data Center's Epic Link field id
         if self.cloud and not source.email:
             raise ConnectorError(
@@ -256,6 +259,7 @@ class JiraConnector:
         self._links_since = window_start
         self._linked = set()
         self._link_jobs = deque()
+        self._history_totals = {}
         sweep_at = datetime.now(UTC)
         last_sweep = cursor.get("remote_link_sweep")
         sweep = self._sweep_due(last_sweep, sweep_at)
@@ -625,8 +629,10 @@ class JiraConnector:
             histories = changelog.get("histories") or []
             records.append(RawRecord("issue", key, issue))
             progress.saw(key, str(updated), updated_at)
-            if int(changelog.get("total") or 0) > len(histories):
+            total = int(changelog.get("total") or 0)
+            if total > len(histories):
                 pending[str(issue["id"])] = key  # links decided once the history is whole
+                self._history_totals[str(issue["id"])] = total
             else:
                 records.append(_changelog_record(str(issue.get("id")), key, histories))
                 if self._links_changed(histories):
@@ -686,10 +692,11 @@ class JiraConnector:
                 self._read_links_soon(linked, pool, progress)
             yield Page(records)
             return
-        ids = list(pending)
-        for start in range(0, len(ids), BULK_ISSUES):
-            batch = ids[start : start + BULK_ISSUES]
+        for batch in self._history_batches(list(pending)):
+            # kept histories only, as each response page arrives: the raw pages of a batch
+            # of long histories would hold hundreds of megabytes
             collected: dict[str, list[Any]] = {i: [] for i in batch}
+            with_links: dict[str, None] = {}  # ids whose history shows a remote link change
             token: str | None = None
             while True:
                 body: dict[str, Any] = {
@@ -701,21 +708,40 @@ class JiraConnector:
                     body["nextPageToken"] = token
                 result = self._post("reading full changelogs", "changelog/bulkfetch", body)
                 for entry in result.get("issueChangeLogs") or []:
-                    collected.setdefault(str(entry.get("issueId")), []).extend(
-                        entry.get("changeHistories") or []
-                    )
+                    issue_id = str(entry.get("issueId"))
+                    histories = entry.get("changeHistories") or []
+                    collected.setdefault(issue_id, []).extend(_kept_histories(histories))
+                    if issue_id in pending and self._links_changed(histories):
+                        with_links[issue_id] = None
                 token = result.get("nextPageToken")
                 if not token:
                     break
             records = [
-                _changelog_record(i, pending[i], h) for i, h in collected.items() if i in pending
+                _changelog_record(i, pending[i], h, kept=True)
+                for i, h in collected.items()
+                if i in pending
             ]
-            linked = [pending[i] for i, h in collected.items()
-                      if i in pending and self._links_changed(h)]  # fmt: skip
-            if self.source.remote_links and linked:
-                self._read_links_soon(linked, pool, progress)
+            collected.clear()
+            if self.source.remote_links and with_links:
+                self._read_links_soon([pending[i] for i in with_links], pool, progress)
             yield Page(records)
         pending.clear()
+
+    def _history_batches(self, ids: list[str]) -> Iterator[list[str]]:
+        """The ids in bulk changelog calls of at most BULK_ISSUES issues and about
+        BULK_HISTORIES histories (as the search counted them): memory stays bounded however
+        long the histories, and issues with short ones still go 1,000 to a call."""
+        batch: list[str] = []
+        weight = 0
+        for issue_id in ids:
+            histories = self._history_totals.pop(issue_id, 0)
+            if batch and (len(batch) >= BULK_ISSUES or weight + histories > BULK_HISTORIES):
+                yield batch
+                batch, weight = [], 0
+            batch.append(issue_id)
+            weight += histories
+        if batch:
+            yield batch
 
     def _census(self, scope: str, pager: ThreadPoolExecutor) -> dict[str, datetime]:
         """Every live key with its `updated` time; repeated once if Jira's total disagrees
@@ -801,25 +827,31 @@ class SearchProgress:
         )
 
 
-def _merge_pages(batches: Iterator[Batch], size: int = LAND_BATCH) -> Iterator[Batch]:
-    """Join small pages into landing batches of about `size` records (fewer, larger upserts;
-    memory stays bounded by `size`). A record seen twice keeps its latest version. A checkpoint
+def _merge_pages(
+    batches: Iterator[Batch], size: int = LAND_BATCH, histories: int = LAND_HISTORIES
+) -> Iterator[Batch]:
+    """Join small pages into landing batches of about `size` records or `histories` changelog
+    entries, whichever comes first (fewer, larger upserts; memory stays bounded, also when
+    issues have long histories). A record seen twice keeps its latest version. A checkpoint
     flushes the buffer first, so it lands after every record it vouches for."""
     buffer: dict[tuple[str, str], RawRecord] = {}
+    weight = 0
     for batch in batches:
         if isinstance(batch, Page) and batch.cursor is None and batch.checkpoint is None:
             for record in batch.records:
                 buffer[(record.record_type, record.key)] = record
-            if len(buffer) >= size:
+                if record.record_type == "changelog":
+                    weight += len(record.payload.get("histories") or [])
+            if len(buffer) >= size or weight >= histories:
                 yield Page(list(buffer.values()))
-                buffer = {}
+                buffer, weight = {}, 0
             continue
         if isinstance(batch, Rejection):
             yield batch
             continue
         if buffer:
             yield Page(list(buffer.values()))
-            buffer = {}
+            buffer, weight = {}, 0
         yield batch
     if buffer:
         yield Page(list(buffer.values()))
@@ -839,7 +871,18 @@ def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
 KEPT_HISTORY = frozenset({"status", "duedate", "Link"})
 
 
-def _changelog_record(issue_id: str, key: str, histories: list[Any]) -> RawRecord:
+def _changelog_record(
+    issue_id: str, key: str, histories: list[Any], *, kept: bool = False
+) -> RawRecord:
+    """The changelog record of an issue from its histories (already `_kept_histories` when
+    `kept`)."""
+    kept_histories = histories if kept else _kept_histories(histories)
+    return RawRecord(
+        "changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept_histories}
+    )
+
+
+def _kept_histories(histories: list[Any]) -> list[Any]:
     """Only the history the model reads is kept: status changes, due-date moves and the day
     each issue link was added."""
     kept = []
@@ -853,7 +896,7 @@ def _changelog_record(issue_id: str, key: str, histories: list[Any]) -> RawRecor
             kept.append(
                 {"id": history.get("id"), "created": history.get("created"), "items": items}
             )
-    return RawRecord("changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept})
+    return kept
 
 
 def _jql_time(value: datetime, tz: ZoneInfo) -> str:

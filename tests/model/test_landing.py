@@ -69,3 +69,38 @@ def test_a_failed_fetch_changes_nothing(tmp_path: Path) -> None:
     con.close()
     assert runs == [("success",), ("failed",)]
     assert tables == (0,)
+
+
+def large_fetch(version: int, records: int = 20_000) -> Iterator[Batch]:
+    """A fetch of `records` issues of about 3 KB each (60 MB of JSON), checkpointed per page."""
+    for start in range(0, records, 1000):
+        page = [
+            RawRecord("issue", f"K-{i}", {"v": str(version), "body": f"text {i} " * 350})
+            for i in range(start, min(records, start + 1000))
+        ]
+        yield Page(page, checkpoint={"at": start})
+    yield Census("issue", {f"K-{i}" for i in range(records)})
+    yield Page([], cursor={"n": version})
+
+
+def test_a_large_refetch_merges_within_a_small_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge moves payloads in slices and joins only keys and digests, so a re-fetch
+    several times larger than the landing's memory limit still lands (and keeps first_seen)."""
+    raw = tmp_path / "s.duckdb"
+    land(raw, large_fetch(1), full=True)
+    monkeypatch.setattr("model.landing.LANDING_MEMORY", "48MB")
+    same = land(raw, large_fetch(1), full=True)
+    changed = land(raw, large_fetch(2), full=True)
+    assert (same.changed, changed.changed, changed.deleted) == (0, 20_000, 0)
+    con = duckdb.connect(str(raw), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT count(*), count(DISTINCT payload->>'v'), min(payload->>'v'), "
+            "count(DISTINCT first_seen) FROM raw_records"
+        ).fetchone()
+    finally:
+        con.close()
+    assert stored == (20_000, 1, "2", 1)
+    assert read_cursor(raw) == {"n": 2}
