@@ -288,16 +288,15 @@ class AsanaConnector:
                     return "", None
                 return self._task_stories(gid)
 
-            records: list[RawRecord] = []
-            for gid, stories in _unordered(census_or_stories, work, self.workers):
-                if gid:
-                    read.add(gid)
-                if stories is not None:
-                    records.append(RawRecord("stories", gid, {"task": gid, "data": stories}))
-                if len(records) >= 500:
-                    yield Page(records)
-                    records = []
-            yield Page(records)
+            def noted(
+                answers: Iterator[tuple[str, list[dict[str, Any]] | None]],
+            ) -> Iterator[tuple[str, list[dict[str, Any]] | None]]:
+                for gid, stories in answers:
+                    if gid:
+                        read.add(gid)
+                    yield gid, stories
+
+            yield from _story_pages(noted(_unordered(census_or_stories, work, self.workers)))
         # subtasks of new or changed parents (and of parents whose subtask count moved)
         for parent, count in run.counts.items():
             if count != len(known_subtasks.get(parent, [])):
@@ -672,14 +671,7 @@ class AsanaConnector:
             return gid, answer.get("data")
 
     def _stories(self, gids: list[str]) -> Iterator[Batch]:
-        records: list[RawRecord] = []
-        for gid, stories in _parallel(self._task_stories, gids, self.workers):
-            if stories is not None:
-                records.append(RawRecord("stories", gid, {"task": gid, "data": stories}))
-            if len(records) >= 500:
-                yield Page(records)
-                records = []
-        yield Page(records)
+        yield from _story_pages(_parallel(self._task_stories, gids, self.workers))
 
     def _task_stories(self, gid: str) -> tuple[str, list[dict[str, Any]] | None]:
         try:
@@ -759,6 +751,21 @@ def _iso(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+STORY_PAGE = 500  # stories of this many tasks land together
+
+
+def _story_pages(answers: Iterable[tuple[str, list[dict[str, Any]] | None]]) -> Iterator[Page]:
+    """Pages of `stories` records from (task gid, stories) answers; None means nothing to land."""
+    records: list[RawRecord] = []
+    for gid, stories in answers:
+        if stories is not None:
+            records.append(RawRecord("stories", gid, {"task": gid, "data": stories}))
+        if len(records) >= STORY_PAGE:
+            yield Page(records)
+            records = []
+    yield Page(records)
 
 
 def _unordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
