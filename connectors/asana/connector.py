@@ -151,6 +151,33 @@ class _Run:
     watermark: str | None = None  # listing start minus the overlap, ISO 8601 UTC
     first: bool = False  # a first (or forced full) sync: no modified_at is known yet
 
+    def forget_listings(self) -> None:
+        """Drop what only the listings needed (per-task sets as large as the source), so the
+        stories pass and the landing's merge do not hold them too."""
+        for listed in (self.fetched, self.changed, self.event_gids, self.deleted, self.relist):
+            listed.clear()
+        self.counts.clear()
+
+    def cursor(
+        self, workspace: str, subtasks: dict[str, list[str]], all_subtasks: set[str]
+    ) -> dict[str, Any]:
+        """The next cursor; it empties the run's modified_at maps into it as it goes (one
+        per-task map in memory at a time, not three)."""
+        modified: dict[str, str] = {}
+        for gid in sorted(self.top | all_subtasks):
+            at = self.modified.pop(gid, None) or self.previous_modified.pop(gid, None)
+            if at:
+                modified[gid] = at
+        self.modified.clear()
+        self.previous_modified.clear()
+        return {
+            "version": CURSOR_VERSION,
+            "workspace": workspace,
+            "projects": self.projects,
+            "subtasks": subtasks,
+            "modified": modified,
+        }
+
     def saw(self, task: dict[str, Any]) -> bool:
         """Record a listed task's modified_at; True when its stories must be read: it moved
         since the last run, or a first sync meets it open (a completed one's `completed_at`
@@ -305,26 +332,20 @@ class AsanaConnector:
             yield from self._searched_subtasks(workspace, run)
         yield from self._subtasks(run, known_subtasks)
         yield from self._event_changes(run, known_subtasks)
+        known_subtasks.clear()
         live = run.top | {s for subs in run.subtasks.values() for s in subs}
         subtasks = {p: s for p, s in run.subtasks.items() if p in live and s}
         all_subtasks = {s for subs in subtasks.values() for s in subs}
-        yield from self._stories(sorted((run.changed & live) - read))
-        yield Census("task", set(run.top))
+        stories = sorted((run.changed & live) - read)
+        run.forget_listings()  # what remains is the census and the cursor: the rest can go
+        read.clear()
+        del live
+        yield from self._stories(stories)
+        del stories
+        yield Census("task", run.top)
         yield Census("subtask", all_subtasks)
         yield Census("stories", run.top | all_subtasks)
-        modified = {
-            gid: run.modified.get(gid) or run.previous_modified.get(gid)
-            for gid in sorted(run.top | all_subtasks)
-        }
-        yield Page(
-            cursor={
-                "version": CURSOR_VERSION,
-                "workspace": workspace,
-                "projects": run.projects,
-                "subtasks": subtasks,
-                "modified": {gid: at for gid, at in modified.items() if at},
-            }
-        )
+        yield Page(cursor=run.cursor(workspace, subtasks, all_subtasks))
 
     def _project_sections(self, project: dict[str, Any]) -> list[RawRecord]:
         return [
