@@ -112,7 +112,7 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-LANDING_MEMORY = "160MB"  # the merge works in slices: flat sync memory, see bench/results/jira.md
+LANDING_MEMORY = "64MB"  # the merge works in slices: flat sync memory, see bench/results/jira.md
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
