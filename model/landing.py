@@ -112,7 +112,10 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-LANDING_MEMORY = "160MB"  # the merge works in slices: flat sync memory, see bench/results/jira.md
+# The merge works in slices, so it fits any limit; DuckDB keeps blocks cached up to the limit,
+# so a large fetch uses all of it and a small one little: a low limit keeps sync memory flat
+# in the number of items (bench/results/jira.md, asana.md).
+LANDING_MEMORY = "64MB"
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
@@ -471,7 +474,9 @@ def land(
     else:
         con.execute(PENDING_SCHEMA)  # also clears what a crashed or abandoned fetch left behind
     stager = _Stager(con, result.records)
-    cursor: Cursor | None = None
+    # the cursor as JSON: as a dict of every item's state it would sit in memory through the merge
+    cursor: str | None = None
+    batch: Batch | None = None
     census_types: set[str] = set()
     in_transaction = False
     since_commit, committed_at = 0, time.monotonic()
@@ -485,7 +490,7 @@ def land(
                         result.record_counts.get(record.record_type, 0) + 1
                     )
                 if batch.cursor is not None:
-                    cursor = batch.cursor
+                    cursor = json.dumps(batch.cursor, default=str)
                 if batch.checkpoint is not None:
                     since_commit += 1
                     if (
@@ -513,6 +518,7 @@ def land(
                     ],
                 )
                 result.rejected += 1
+        batch = None
         stager.flush()
         con.execute("BEGIN")
         in_transaction = True
@@ -525,7 +531,7 @@ def land(
         if cursor is not None:
             con.execute(
                 "INSERT OR REPLACE INTO source_state VALUES ('cursor', ?, ?)",
-                [json.dumps(cursor, default=str), now],
+                [cursor, now],
             )
         con.execute("DELETE FROM source_state WHERE key = ?", [PROGRESS_KEY])
         _record_run(con, result, now, "success", full, stats, None, started)

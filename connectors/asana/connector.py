@@ -50,7 +50,9 @@ membership gives its status is the normaliser's choice (model.normalise.asana).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -130,6 +132,7 @@ STORY_FIELDS = ",".join(
 STATUS_UPDATE_FIELDS = "title,text,status_type,created_at,author.name,parent.name"
 T = TypeVar("T")
 R = TypeVar("R")
+E = TypeVar("E")
 
 
 @dataclass
@@ -150,6 +153,33 @@ class _Run:
     previous_modified: dict[str, str] = field(default_factory=dict)  # from the last cursor
     watermark: str | None = None  # listing start minus the overlap, ISO 8601 UTC
     first: bool = False  # a first (or forced full) sync: no modified_at is known yet
+
+    def forget_listings(self) -> None:
+        """Drop what only the listings needed (per-task sets as large as the source), so the
+        stories pass and the landing's merge do not hold them too."""
+        for listed in (self.fetched, self.changed, self.event_gids, self.deleted, self.relist):
+            listed.clear()
+        self.counts.clear()
+
+    def cursor(
+        self, workspace: str, subtasks: dict[str, list[str]], all_subtasks: set[str]
+    ) -> dict[str, Any]:
+        """The next cursor; it empties the run's modified_at maps into it as it goes (one
+        per-task map in memory at a time, not three)."""
+        modified: dict[str, str] = {}
+        for gid in sorted(self.top | all_subtasks):
+            at = self.modified.pop(gid, None) or self.previous_modified.pop(gid, None)
+            if at:
+                modified[gid] = at
+        self.modified.clear()
+        self.previous_modified.clear()
+        return {
+            "version": CURSOR_VERSION,
+            "workspace": workspace,
+            "projects": self.projects,
+            "subtasks": subtasks,
+            "modified": modified,
+        }
 
     def saw(self, task: dict[str, Any]) -> bool:
         """Record a listed task's modified_at; True when its stories must be read: it moved
@@ -244,7 +274,9 @@ class AsanaConnector:
         yield Page([RawRecord("project", p["gid"], p) for p in projects])
         yield Census("project", {p["gid"] for p in projects})
 
-        def read_project(job: tuple[str, dict[str, Any]]) -> tuple[str, list[Any]]:
+        def read_project(
+            job: tuple[str, dict[str, Any]], emit: Callable[[list[RawRecord]], None]
+        ) -> tuple[str, list[RawRecord]]:
             kind, project = job
             if kind == "section":
                 return kind, self._project_sections(project)
@@ -252,23 +284,28 @@ class AsanaConnector:
                 return kind, self._project_status_updates(project)
             state = project_state.get(project["gid"])
             if state:
-                return kind, self._changed_in_project(project["gid"], state, run, known_subtasks)
-            return kind, self._full_project(project["gid"], run)
+                self._changed_in_project(project["gid"], state, run, known_subtasks, emit)
+            else:
+                self._full_project(project["gid"], run, emit)
+            return kind, []
 
         # per project: its tasks (the longest reads first), sections and status updates, all
-        # on the pool at once
+        # on the pool at once; task pages land as they arrive, whatever a project's size
         jobs = [(kind, p) for kind in ("task", "section", "status_update") for p in projects]
-        listed: dict[str, list[RawRecord]] = {"task": [], "section": [], "status_update": []}
-        for kind, out in _unordered(read_project, jobs, self.workers):
-            if kind != "task":
-                listed[kind] += out
+        listed: dict[str, list[RawRecord]] = {"section": [], "status_update": []}
+        tasks: list[RawRecord] = []
+        for page, done in _streamed(read_project, jobs, self.workers):
+            if done is not None:
+                kind, found = done
+                if kind != "task":
+                    listed[kind] += found
                 continue
-            # an incremental project lists a few changed tasks: land them in pages of 500
-            listed["task"] += [record for batch in out for record in batch.records]
-            if len(listed["task"]) >= PAGE_LIMIT * 5:
-                yield Page(listed.pop("task"))
-                listed["task"] = []
-        yield Page(listed.pop("task"))
+            tasks += page or []  # an incremental listing brings few tasks a page: land 500 at once
+            if len(tasks) >= PAGE_LIMIT * 5:
+                yield Page(tasks)
+                tasks = []
+        yield Page(tasks)
+        del tasks
         for kind, found in listed.items():
             yield Page(found)
             yield Census(kind, {r.key for r in found})
@@ -305,26 +342,20 @@ class AsanaConnector:
             yield from self._searched_subtasks(workspace, run)
         yield from self._subtasks(run, known_subtasks)
         yield from self._event_changes(run, known_subtasks)
+        known_subtasks.clear()
         live = run.top | {s for subs in run.subtasks.values() for s in subs}
         subtasks = {p: s for p, s in run.subtasks.items() if p in live and s}
         all_subtasks = {s for subs in subtasks.values() for s in subs}
-        yield from self._stories(sorted((run.changed & live) - read))
-        yield Census("task", set(run.top))
+        stories = sorted((run.changed & live) - read)
+        run.forget_listings()  # what remains is the census and the cursor: the rest can go
+        read.clear()
+        del live
+        yield from self._stories(stories)
+        del stories
+        yield Census("task", run.top)
         yield Census("subtask", all_subtasks)
         yield Census("stories", run.top | all_subtasks)
-        modified = {
-            gid: run.modified.get(gid) or run.previous_modified.get(gid)
-            for gid in sorted(run.top | all_subtasks)
-        }
-        yield Page(
-            cursor={
-                "version": CURSOR_VERSION,
-                "workspace": workspace,
-                "projects": run.projects,
-                "subtasks": subtasks,
-                "modified": {gid: at for gid, at in modified.items() if at},
-            }
-        )
+        yield Page(cursor=run.cursor(workspace, subtasks, all_subtasks))
 
     def _project_sections(self, project: dict[str, Any]) -> list[RawRecord]:
         return [
@@ -406,31 +437,36 @@ class AsanaConnector:
         return chosen
 
     # -- per project -------------------------------------------------------------------------
-    def _full_project(self, project: str, run: _Run) -> list[Batch]:
+    def _full_project(
+        self, project: str, run: _Run, emit: Callable[[list[RawRecord]], None]
+    ) -> None:
+        """Every task of the project, handed to `emit` page by page."""
         token = self._fresh_sync_token(project)
-        batches: list[Batch] = []
         for page in self._pages(
             f"tasks of project {project}",
             self.http.tasks.get_tasks,
             project=project,
             opt_fields=TASK_FIELDS,
         ):
-            batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
             for task in page:
                 self._saw_task(task, run, changed=run.saw(task))
+            emit([RawRecord("task", t["gid"], t) for t in page])
         run.projects[project] = {"modified_since": run.watermark, "sync": token}
-        return batches
 
     def _changed_in_project(
-        self, project: str, state: dict[str, Any], run: _Run, known: dict[str, list[str]]
-    ) -> list[Batch]:
-        """The project's events and the tasks changed since the last sync (fetch() then takes
-        its census)."""
+        self,
+        project: str,
+        state: dict[str, Any],
+        run: _Run,
+        known: dict[str, list[str]],
+        emit: Callable[[list[RawRecord]], None],
+    ) -> None:
+        """The project's events and the tasks changed since the last sync, handed to `emit`
+        page by page (fetch() then takes its census)."""
         token, lost = self._events(project, state.get("sync"), run)
         if lost:  # the feed is gone: list every known subtask again and read their stories
             run.events_lost = True
             run.relist.update(known)
-        batches: list[Batch] = []
         for page in self._pages(
             f"changed tasks of project {project}",
             self.http.tasks.get_tasks,
@@ -438,11 +474,10 @@ class AsanaConnector:
             modified_since=state.get("modified_since") or None,
             opt_fields=TASK_FIELDS,
         ):
-            batches.append(Page([RawRecord("task", t["gid"], t) for t in page]))
             for task in page:
                 self._saw_task(task, run, changed=run.saw(task))
+            emit([RawRecord("task", t["gid"], t) for t in page])
         run.projects[project] = {"modified_since": run.watermark, "sync": token}
-        return batches
 
     def _census(self, project: str, run: _Run, known: dict[str, list[str]]) -> None:
         """Every live top-level task of the project (the rest become tombstones) with its
@@ -785,6 +820,59 @@ def _unordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterat
         finally:
             for future in pending:
                 future.cancel()
+
+
+class _Closed(Exception):
+    """The consumer of `_streamed` went away: the call still running ends early."""
+
+
+def _streamed(
+    fn: Callable[[T, Callable[[E], None]], R], items: Iterable[T], workers: int
+) -> Iterator[tuple[E | None, R | None]]:
+    """Run `fn(item, emit)` over a thread pool; yield each value a call emits, as (value,
+    None), and each call's result when it ends, as (None, result).
+
+    At most `workers * 2` emitted values wait: a call that emits faster than the consumer
+    takes waits too, so a long listing holds a few pages, never all of them. An exception in
+    a call is raised here."""
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=workers * 2)
+    closed = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> None:
+        while not closed.is_set():
+            try:
+                waiting.put(entry, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Closed
+
+    def run(item: T) -> None:
+        try:
+            put(("result", fn(item, lambda value: put(("value", value)))))
+        except _Closed:
+            pass
+        except BaseException as err:  # handed to the consumer, which raises it
+            with contextlib.suppress(_Closed):
+                put(("error", err))
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asana") as pool:
+        calls = [pool.submit(run, item) for item in items]
+        try:
+            running = len(calls)
+            while running:
+                tag, value = waiting.get()
+                if tag == "error":
+                    raise value
+                if tag == "value":
+                    yield value, None
+                else:
+                    running -= 1
+                    yield None, value
+        finally:
+            closed.set()
+            for call in calls:
+                call.cancel()
 
 
 def _parallel(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
