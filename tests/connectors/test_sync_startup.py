@@ -29,6 +29,8 @@ NOT_FOR_A_SYNC = {
     "croniter": "only the schedule's validation reads cron expressions",
     "dagster": "the orchestrator runs the sync step; the step does not need it",
     "jinja2": "reports are rendered after the model build",
+    "rules": "rules, write-back and reports run after the model build",
+    "pipelines": "the job and the command line call the sync step, not the other way round",
     "typer": "the command line is not part of a sync",
     "rich": "the command line is not part of a sync",
     "pandas": "the landing writes Arrow tables, not data frames",
