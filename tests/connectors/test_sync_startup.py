@@ -88,3 +88,53 @@ def test_a_sync_process_imports_nothing_a_sync_does_not_use(
     assert loaded == {}, f"a sync process imported modules it never uses: {loaded}"
     # the models of the other source kinds and of the whole file are not even built
     assert report["built"] == []
+
+
+FIRST_USE_IN_THREADS = """
+import sys, threading
+from handoff.config import JiraSource, load_config
+
+barrier = threading.Barrier(8)
+results, errors = [], []
+
+def first_use():
+    barrier.wait()
+    try:
+        config = load_config(sys.argv[1])
+        results.append((config.model_dump_json(), config.sources[0].writeback.max_writes_per_run))
+    except Exception as err:
+        errors.append(repr(err))
+
+threads = [threading.Thread(target=first_use) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(set(results)), len(results), errors)
+"""
+
+
+def test_models_built_on_first_use_are_built_once_when_threads_load_the_config_together(
+    tmp_path: Path,
+) -> None:
+    """Models are built when first used; eight threads of a fresh process loading the same
+    config at once all get the same, complete config (no half-built model, no error)."""
+    config = tmp_path / "handoff.yaml"
+    config.write_text(
+        "schedule: {cron: '0 3 * * *'}\n"
+        "sources:\n"
+        "  - {name: jira, kind: jira, url: 'https://jira.example.com', deployment: data_center,"
+        " token: '${STARTUP_JIRA_TOKEN}', writeback: {max_writes_per_run: 7}}\n"
+        "  - {name: plan, kind: csv, path: plan.csv}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_USE_IN_THREADS, str(config)],
+        env={**os.environ, "STARTUP_JIRA_TOKEN": "t0ken-for-threads", "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "8", "[]"]  # one config, eight loads, no error
