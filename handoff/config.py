@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from croniter import croniter
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,15 +23,15 @@ from handoff import kinds
 from handoff.errors import ConfigError
 from handoff.flow_config import Digests, Intraday, WriteBack
 from handoff.secrets import check_secret, is_secret_path, register_config_secrets
-from handoff.yaml_lines import line_of
-from handoff.yaml_safe import MAX_BYTES, decode_config_bytes, load_yaml
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 StatusCategory = Literal["todo", "in_progress", "done"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built when a model is first used, not at import: a sync worker validates
+    # one source's model and should not pay for every model of the file.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # -- organisation ----------------------------------------------------------------------------
@@ -73,7 +72,7 @@ class Contract(Strict):
     consumer: str
     notice_days: int = Field(0, ge=0, le=3650)
     description: str = ""
-    filters: ContractFilter = ContractFilter()
+    filters: ContractFilter = Field(default_factory=ContractFilter)
 
 
 class PersonAlias(Strict):
@@ -163,7 +162,7 @@ DEFAULT_STATUS_MAP: dict[str, StatusCategory] = {
 
 
 class SheetSourceBase(SourceBase):
-    columns: ColumnMap = ColumnMap()
+    columns: ColumnMap = Field(default_factory=ColumnMap)
     status_map: dict[str, StatusCategory] = {}
     date_order: Literal["iso", "dmy", "mdy"] = "iso"
     url: str | None = None  # base link for rows; `{sheet}` and `{row}` are filled in
@@ -225,7 +224,7 @@ class JiraSource(SourceBase):
     # issues per search page; default 100 on Cloud, 1000 on Data Center
     page_size: int | None = Field(None, ge=1, le=5000)
     ca_bundle: Path | None = None
-    writeback: WriteBack = WriteBack.model_validate({})
+    writeback: WriteBack = Field(default_factory=lambda: WriteBack.model_validate({}))
 
 
 class AsanaSource(SourceBase):
@@ -240,7 +239,7 @@ class AsanaSource(SourceBase):
     # the modified-since watermark is the listing's start (server clock) minus this margin
     overlap_minutes: int = Field(10, ge=0)
     plan: Literal["free", "paid"] = "paid"  # the documented quota: 150 or 1,500 requests/min
-    writeback: WriteBack = WriteBack.model_validate({})
+    writeback: WriteBack = Field(default_factory=lambda: WriteBack.model_validate({}))
 
 
 @functools.cache
@@ -268,6 +267,8 @@ class Schedule(Strict):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # a sync never reads the schedule: imported on use
+
         if not croniter.is_valid(value):
             raise ValueError(f"not a valid cron expression: {value!r}")
         return value
@@ -363,9 +364,9 @@ class HandoffConfig(Strict):
     organisation: str = "Handoff"
     database: Path = Path("data/handoff.duckdb")
     data_dir: Path = Path("data")
-    report: ReportConfig = ReportConfig.model_validate({})
-    schedule: Schedule = Schedule()
-    sync: SyncConfig = SyncConfig.model_validate({})
+    report: ReportConfig = Field(default_factory=lambda: ReportConfig.model_validate({}))
+    schedule: Schedule = Field(default_factory=Schedule)
+    sync: SyncConfig = Field(default_factory=lambda: SyncConfig.model_validate({}))
     departments: list[Department] = []
     department_rules: list[DepartmentRule] = []
     kpi_tensions: list[KpiTension] = []
@@ -376,11 +377,11 @@ class HandoffConfig(Strict):
     # days an item usually stays in one status: idle this long, it counts as stalled and its
     # forecast restarts from today (see the `forecasts` table)
     typical_cycle_days: int = Field(default=10, ge=1, le=365)
-    rules: RulesConfig = RulesConfig()
-    model: ModelSettings = ModelSettings()
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    model: ModelSettings = Field(default_factory=ModelSettings)
     webhook: Webhook | None = None
     digests: Digests | None = None
-    intraday: Intraday = Intraday.model_validate({})
+    intraday: Intraday = Field(default_factory=lambda: Intraday.model_validate({}))
     sources: list[Source] = []
 
     base_dir: Path = Path(".")  # directory of the config file; relative paths resolve from it
@@ -476,6 +477,9 @@ def parse_config(
     require_env: bool = True,
 ) -> HandoffConfig:
     """Validate config text; raise ConfigError naming file, key path and line."""
+    from handoff.yaml_lines import line_of  # YAML is for config files: imported on use
+    from handoff.yaml_safe import load_yaml
+
     data = load_yaml(text, origin)
     if data is None:
         raise ConfigError(
@@ -527,6 +531,7 @@ def parse_config(
 
 def _check_paths(config: HandoffConfig, text: str, origin: str) -> None:
     """Paths whose kind is wrong fail at load time, not as a traceback deep in a sync."""
+    from handoff.yaml_lines import line_of
 
     def at(*loc: Any) -> str:
         line = line_of(text, loc)
@@ -565,6 +570,8 @@ def _anchor_paths(source: SourceBase, base_dir: Path) -> SourceBase:
 def load_config(path: Path | str, *, require_env: bool = True) -> HandoffConfig:
     """Load and validate the config. With `require_env=False`, unset `${VAR}`s become empty:
     for commands that read the published model and never contact a source."""
+    from handoff.yaml_safe import MAX_BYTES, decode_config_bytes
+
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found (create one with `handoff init`)")

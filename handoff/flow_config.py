@@ -15,7 +15,8 @@ Severity = Literal["info", "warn", "fail"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built on first use (see `handoff.config.Strict`)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class WriteBack(_Strict):

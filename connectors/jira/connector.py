@@ -746,11 +746,17 @@ class JiraConnector:
     def _census(self, scope: str, pager: ThreadPoolExecutor) -> dict[str, datetime]:
         """Every live key with its `updated` time; repeated once if Jira's total disagrees
         (an issue deleted while Data Center pages by offset would hide a live one)."""
+        jql = f"{scope} ORDER BY id ASC"
         census: dict[str, datetime] = {}
         for _ in range(2):
+            if not self.cloud:
+                census, whole = self._census_by_offset(jql)
+                if whole:
+                    break
+                continue
             census = {}
             total: int | None = None
-            pages = self._search(f"{scope} ORDER BY id ASC", CENSUS_FIELDS, size=CENSUS_PAGE,
+            pages = self._search(jql, CENSUS_FIELDS, size=CENSUS_PAGE,
                                  what="taking the key census", pager=pager)  # fmt: skip
             for issues, page_total in pages:
                 _collect(census, issues)
@@ -758,6 +764,47 @@ class JiraConnector:
             if total is None or total == len(census):
                 break
         return census
+
+    def _census_by_offset(self, jql: str) -> tuple[dict[str, datetime], bool]:
+        """Data Center's census, and whether it is whole: the first page tells the exact total,
+        so every other page is asked for at once by offset, `workers` at a time (the census is
+        most of an incremental sync's wait; its own threads, so remote links still being read
+        do not hold it up). A page shorter than the first (the server granted less) leaves a
+        gap: from there the rest is read one page after the other. Whole means every page gave
+        the same total and the census holds that many keys: an issue deleted meanwhile shifts
+        the later pages' offsets and hides a live one, while the total still matches."""
+
+        def page(start: int) -> tuple[list[Any], int]:
+            body = {"jql": jql, "maxResults": CENSUS_PAGE, "fields": CENSUS_FIELDS}
+            result = self._post("taking the key census", "search", {**body, "startAt": start})
+            return result.get("issues") or [], int(result.get("total") or 0)
+
+        census: dict[str, datetime] = {}
+        issues, total = page(0)
+        totals = {total}
+        _collect(census, issues)
+        position, step = len(issues), len(issues)
+        offsets = range(step, total, step) if step else range(0)
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-census")
+        ahead = [(start, pool.submit(page, start)) for start in offsets]
+        try:
+            for start, future in ahead:
+                if start != position:
+                    break  # a short page before this one: its offsets no longer line up
+                issues, page_total = future.result()
+                totals.add(page_total)
+                _collect(census, issues)
+                position += len(issues)
+        finally:
+            pool.shutdown(cancel_futures=True)
+        while position < max(totals):
+            issues, page_total = page(position)
+            totals.add(page_total)
+            if not issues:
+                break
+            _collect(census, issues)
+            position += len(issues)
+        return census, totals == {len(census)}
 
     def _count_in_scope(self, scope: str) -> int | None:
         """How many issues are in scope now: Data Center's search total (exact), Cloud's
