@@ -52,7 +52,14 @@ starts AS MATERIALIZED (
     LEFT JOIN open_items i ON i.item_id = s.start
 ),
 reach(start_no, item_row) AS (
-    SELECT s.start_no, e.downstream_row FROM starts s JOIN waiting e ON e.upstream_id = s.start
+    SELECT * FROM (  -- an open start is a row already; only the others need their id matched
+        SELECT s.start_no, e.downstream_row FROM starts s
+        JOIN onward e ON e.upstream_row = s.start_row
+        UNION ALL
+        SELECT s.start_no, e.downstream_row FROM starts s
+        JOIN waiting e ON e.upstream_id = s.start
+        WHERE s.start_row IS NULL AND e.upstream_row IS NULL
+    )
     UNION
     SELECT r.start_no, e.downstream_row FROM reach r JOIN onward e ON e.upstream_row = r.item_row
 ),
