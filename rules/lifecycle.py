@@ -84,7 +84,8 @@ current_findings AS (
 """
 
 # This run's findings with the values their rows take, each against its previous row (if any):
-# `prev_row` locates it for the updates, `changed` says whether more than the run stamps moves.
+# `prev_row` locates it for the updates; `reshaped`, `retold` and `changed` say which of its
+# columns move besides the run stamps (departments; message or evidence; the others).
 FOUND_SQL = (
     """
 CREATE OR REPLACE TEMP TABLE lifecycle_found AS
@@ -104,13 +105,16 @@ found AS (
 SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
        p.occurrences AS prev_occurrences,
        p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
+       p.rowid IS NOT NULL
+           AND (p.message, p.evidence::VARCHAR) IS DISTINCT FROM (f.message, f.evidence::VARCHAR)
+           AS retold,
        p.rowid IS NOT NULL AND (
            p.resolved_at IS NOT NULL
-           OR (p.severity, p.owner, p.message, p.evidence::VARCHAR, p.classification, p.status,
-               p.blast_radius, p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
+           OR (p.severity, p.owner, p.classification, p.status, p.blast_radius,
+               p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
               IS DISTINCT FROM
-              (f.severity, f.owner, f.message, f.evidence::VARCHAR, f.classification, f.status,
-               f.blast_radius, f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
+              (f.severity, f.owner, f.classification, f.status, f.blast_radius,
+               f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
        ) AS changed
 FROM found f
 LEFT JOIN exceptions p ON p.exception_id = f.exception_id
@@ -123,14 +127,20 @@ UPDATE exceptions SET last_seen = $now, occurrences = occurrences + 1
 FROM lifecycle_found f WHERE exceptions.rowid = f.prev_row AND NOT f.reshaped
 """
 
-# ... and those whose content, status or waiver moved take this run's values. (A changed
-# list is not updated in place: DuckDB rewrites such rows one by one, so they are replaced.)
+# ... those whose text moved (day counts in messages and evidence) take the new text ...
+RETOLD_SQL = """
+UPDATE exceptions SET message = f.message, evidence = f.evidence
+FROM lifecycle_found f WHERE exceptions.rowid = f.prev_row AND f.retold AND NOT f.reshaped
+"""
+
+# ... and the few whose severity, status or waiver moved take this run's values. Each update
+# names only its columns: the commit rewrites only the columns updated. (A changed list is not
+# updated in place: DuckDB rewrites such rows one by one, so those rows are replaced.)
 CHANGED_SQL = """
 UPDATE exceptions SET severity = f.severity, owner = f.owner,
-    message = f.message, evidence = f.evidence, classification = f.classification,
-    status = f.status, resolved_at = NULL, blast_radius = f.blast_radius,
-    waiver_reason = f.waiver_reason, waived_until = f.waived_until, waived_by = f.waived_by,
-    waived_at = f.waived_at
+    classification = f.classification, status = f.status, resolved_at = NULL,
+    blast_radius = f.blast_radius, waiver_reason = f.waiver_reason,
+    waived_until = f.waived_until, waived_by = f.waived_by, waived_at = f.waived_at
 FROM lifecycle_found f WHERE exceptions.rowid = f.prev_row AND f.changed AND NOT f.reshaped
 """
 
@@ -230,6 +240,7 @@ def apply_lifecycle(
         step("findings")
         resolved = _count(con.execute(RESOLVE_SQL, {"now": now, "evaluated": evaluated}))
         con.execute(SEEN_SQL, {"now": now})
+        con.execute(RETOLD_SQL)
         con.execute(CHANGED_SQL)
         con.execute(RESHAPED_SQL)
         con.execute(NEW_SQL, {"now": now})
