@@ -1,4 +1,9 @@
-"""The exception lifecycle, set-based: classify, rank by blast radius, merge with the last run."""
+"""The exception lifecycle, set-based: classify, rank by blast radius, merge with the last run.
+
+The merge touches only what moved: a still-open finding updates its run stamps in place (and its
+text or state when they changed), new findings are inserted, missing ones resolved. Rewriting
+the whole table each night cost more than the findings themselves at a million items.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,7 @@ import pyarrow as pa
 from rules.rewrite import rewrite_table
 from rules.waivers import Waiver
 
-# This run's findings, one per fingerprint, enriched, merged with the previous rows, in one
-# statement. Rows of one rule with the same subjects are one finding: keep the most severe
+# This run's findings, one per fingerprint, enriched. Rows of one rule with the same subjects are one finding: keep the most severe
 # (sorting only the duplicates, which are rare, keeps this cheap).
 # Enriched: planned when a contract covers them (the edge between the first two subjects, or the
 # rule's own contract column), blast radius of the first subject: open items that transitively
@@ -215,8 +219,8 @@ def apply_lifecycle(
     now: datetime,
     run_id: str,
 ) -> LifecycleCounts:
-    """Merge this run's findings into `exceptions` (keyed by exception_id), rebuild
-    `exception_subjects` and record the run, in one transaction."""
+    """Merge this run's findings into `exceptions` (keyed by exception_id), bring
+    `exception_subjects` up to date and record the run, in one transaction."""
     for column, kind in (("waived_by", "VARCHAR"), ("waived_at", "TIMESTAMP")):
         # `handoff check` re-evaluates a model published before the waiver audit columns
         con.execute(f"ALTER TABLE exceptions ADD COLUMN IF NOT EXISTS {column} {kind}")
@@ -232,7 +236,7 @@ def apply_lifecycle(
 
     con.execute("BEGIN TRANSACTION")
     try:
-        _key_exceptions(con, empty=False)
+        _key_exceptions(con, after_merge=False)
         con.execute(FOUND_SQL)
         changes = con.execute(CHANGES_SQL).fetchone()
         assert changes is not None
@@ -244,7 +248,7 @@ def apply_lifecycle(
         con.execute(CHANGED_SQL)
         con.execute(RESHAPED_SQL)
         con.execute(NEW_SQL, {"now": now})
-        _key_exceptions(con, empty=True)
+        _key_exceptions(con, after_merge=True)
         step("merge")
         publish_subjects(con)
         step("subjects")
@@ -284,7 +288,7 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def _key_exceptions(con: duckdb.DuckDBPyConnection, *, empty: bool) -> None:
+def _key_exceptions(con: duckdb.DuckDBPyConnection, *, after_merge: bool) -> None:
     """A freshly built model carries last run's rows without the key (no index to maintain
     while the build copies them). Carried rows are keyed before the merge (a key added after
     rows were replaced in the same transaction would still see the old ones); a first run's
@@ -296,7 +300,7 @@ def _key_exceptions(con: duckdb.DuckDBPyConnection, *, empty: bool) -> None:
     ).fetchone()
     assert state is not None
     keyed, has_rows = state
-    if not keyed and (has_rows or empty):
+    if not keyed and (has_rows or after_merge):
         con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
 
 
