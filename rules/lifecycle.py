@@ -1,7 +1,13 @@
-"""The exception lifecycle, set-based: classify, rank by blast radius, merge with the last run."""
+"""The exception lifecycle, set-based: classify, rank by blast radius, merge with the last run.
+
+The merge touches only what moved: a still-open finding updates its run stamps in place (and its
+text or state when they changed), new findings are inserted, missing ones resolved. Rewriting
+the whole table each night cost more than the findings themselves at a million items.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,8 +18,7 @@ import pyarrow as pa
 from rules.rewrite import rewrite_table
 from rules.waivers import Waiver
 
-# This run's findings, one per fingerprint, enriched, merged with the previous rows, in one
-# statement. Rows of one rule with the same subjects are one finding: keep the most severe
+# This run's findings, one per fingerprint, enriched. Rows of one rule with the same subjects are one finding: keep the most severe
 # (sorting only the duplicates, which are rare, keeps this cheap).
 # Enriched: planned when a contract covers them (the edge between the first two subjects, or the
 # rule's own contract column), blast radius of the first subject: open items that transitively
@@ -51,7 +56,14 @@ starts AS MATERIALIZED (
     LEFT JOIN open_items i ON i.item_id = s.start
 ),
 reach(start_no, item_row) AS (
-    SELECT s.start_no, e.downstream_row FROM starts s JOIN waiting e ON e.upstream_id = s.start
+    SELECT * FROM (  -- an open start is a row already; only the others need their id matched
+        SELECT s.start_no, e.downstream_row FROM starts s
+        JOIN onward e ON e.upstream_row = s.start_row
+        UNION ALL
+        SELECT s.start_no, e.downstream_row FROM starts s
+        JOIN waiting e ON e.upstream_id = s.start
+        WHERE s.start_row IS NULL AND e.upstream_row IS NULL
+    )
     UNION
     SELECT r.start_no, e.downstream_row FROM reach r JOIN onward e ON e.upstream_row = r.item_row
 ),
@@ -75,57 +87,94 @@ current_findings AS (
 )
 """
 
-# Previous rows of rules that were not evaluated (invalid this run) are carried over untouched.
-MERGE_SQL = (
+# This run's findings with the values their rows take, each against its previous row (if any):
+# `prev_row` locates it for the updates; `reshaped`, `retold` and `changed` say which of its
+# columns move besides the run stamps (departments; message or evidence; the others).
+FOUND_SQL = (
     """
+CREATE OR REPLACE TEMP TABLE lifecycle_found AS
 WITH RECURSIVE
 """
     + FINDINGS_SQL
-    + """
-SELECT
-    coalesce(f.exception_id, p.exception_id) AS exception_id,
-    coalesce(f.rule_id, p.rule_id) AS rule_id,
-    coalesce(f.severity, p.severity) AS severity,
-    coalesce(f.subject_ids, p.subject_ids) AS subject_ids,
-    CASE WHEN f.exception_id IS NULL THEN p.departments ELSE f.departments END AS departments,
-    CASE WHEN f.exception_id IS NULL THEN p.owner ELSE f.owner END AS owner,
-    coalesce(f.message, p.message) AS message,
-    CASE WHEN f.exception_id IS NULL THEN p.evidence ELSE f.evidence::JSON END AS evidence,
-    coalesce(f.classification, p.classification) AS classification,
-    CASE WHEN f.exception_id IS NOT NULL AND w.exception_id IS NOT NULL THEN 'waived'
-         WHEN f.exception_id IS NOT NULL THEN 'open'
-         WHEN NOT list_contains($evaluated, p.rule_id) THEN p.status
-         ELSE 'resolved' END AS status,
-    coalesce(p.first_seen, $now) AS first_seen,
-    CASE WHEN f.exception_id IS NULL THEN p.last_seen ELSE $now END AS last_seen,
-    CASE WHEN f.exception_id IS NOT NULL THEN NULL
-         WHEN p.status = 'resolved' OR NOT list_contains($evaluated, p.rule_id) THEN p.resolved_at
-         ELSE $now END AS resolved_at,
-    (coalesce(p.occurrences, 0) + CASE WHEN f.exception_id IS NULL THEN 0 ELSE 1 END)::INTEGER
-        AS occurrences,
-    coalesce(f.blast_radius, p.blast_radius, 0)::INTEGER AS blast_radius,
-    CASE WHEN f.exception_id IS NULL THEN p.waiver_reason ELSE w.reason END AS waiver_reason,
-    CASE WHEN f.exception_id IS NULL THEN p.waived_until ELSE w.until END AS waived_until,
-    CASE WHEN f.exception_id IS NULL THEN p.waived_by ELSE w.by END AS waived_by,
-    CASE WHEN f.exception_id IS NULL THEN p.waived_at ELSE w.at END AS waived_at
-FROM current_findings f
-FULL OUTER JOIN exceptions p ON p.exception_id = f.exception_id
-LEFT JOIN active_waivers w ON w.exception_id = f.exception_id
+    + """,
+found AS (
+    SELECT f.exception_id, f.rule_id, f.severity, f.subject_ids, f.departments, f.owner,
+           f.message, f.evidence::JSON AS evidence, f.classification,
+           CASE WHEN w.exception_id IS NOT NULL THEN 'waived' ELSE 'open' END AS status,
+           f.blast_radius, w.reason AS waiver_reason, w.until AS waived_until,
+           w.by AS waived_by, w.at AS waived_at
+    FROM current_findings f
+    LEFT JOIN active_waivers w ON w.exception_id = f.exception_id
+)
+SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
+       p.occurrences AS prev_occurrences,
+       p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
+       p.rowid IS NOT NULL
+           AND (p.message, p.evidence::VARCHAR) IS DISTINCT FROM (f.message, f.evidence::VARCHAR)
+           AS retold,
+       p.rowid IS NOT NULL AND (
+           p.resolved_at IS NOT NULL
+           OR (p.severity, p.owner, p.classification, p.status, p.blast_radius,
+               p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
+              IS DISTINCT FROM
+              (f.severity, f.owner, f.classification, f.status, f.blast_radius,
+               f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
+       ) AS changed
+FROM found f
+LEFT JOIN exceptions p ON p.exception_id = f.exception_id
 """
 )
 
-# What changed against the previous rows, on the ids alone (read before they are replaced).
-CHANGES_SQL = """
-WITH found AS (SELECT DISTINCT exception_id FROM rule_findings)
-SELECT count(*) FILTER (WHERE p.exception_id IS NULL),
-       count(*) FILTER (WHERE f.exception_id IS NULL AND p.status <> 'resolved'
-                        AND list_contains($evaluated, p.rule_id)),
-       count(*) FILTER (WHERE f.exception_id IS NOT NULL AND p.status = 'resolved')
-FROM found f
-FULL OUTER JOIN (SELECT exception_id, rule_id, status FROM exceptions) AS p
-    ON p.exception_id = f.exception_id
+# Rows found before and again: every one is seen once more ...
+SEEN_SQL = """
+UPDATE exceptions SET last_seen = $now, occurrences = occurrences + 1
+FROM lifecycle_found f WHERE exceptions.rowid = f.prev_row AND NOT f.reshaped
 """
 
+# ... those whose text moved (day counts in messages and evidence) take the new text ...
+RETOLD_SQL = """
+UPDATE exceptions SET message = f.message, evidence = f.evidence
+FROM lifecycle_found f WHERE exceptions.rowid = f.prev_row AND f.retold AND NOT f.reshaped
+"""
+
+# ... and the few whose severity, status or waiver moved take this run's values. Each update
+# names only its columns: the commit rewrites only the columns updated. (A changed list is not
+# updated in place: DuckDB rewrites such rows one by one, so those rows are replaced.)
+CHANGED_SQL = """
+UPDATE exceptions SET severity = f.severity, owner = f.owner,
+    classification = f.classification, status = f.status, resolved_at = NULL,
+    blast_radius = f.blast_radius, waiver_reason = f.waiver_reason,
+    waived_until = f.waived_until, waived_by = f.waived_by, waived_at = f.waived_at
+FROM lifecycle_found f WHERE exceptions.rowid = f.prev_row AND f.changed AND NOT f.reshaped
+"""
+
+# Open rows of evaluated rules that were not found are resolved; rows of rules that were not
+# evaluated (invalid this run) are left untouched.
+RESOLVE_SQL = """
+UPDATE exceptions SET status = 'resolved', resolved_at = $now
+WHERE status <> 'resolved' AND list_contains($evaluated, rule_id)
+  AND rowid NOT IN (SELECT prev_row FROM lifecycle_found WHERE prev_row IS NOT NULL)
+"""
+
+RESHAPED_SQL = """
+DELETE FROM exceptions WHERE rowid IN (SELECT prev_row FROM lifecycle_found WHERE reshaped)
+"""
+
+# New rows, and the replaced ones with their history.
+NEW_SQL = """
+INSERT INTO exceptions BY NAME
+SELECT exception_id, rule_id, severity, subject_ids, departments, owner, message, evidence,
+       classification, status, coalesce(prev_first_seen, $now) AS first_seen, $now AS last_seen,
+       NULL AS resolved_at, (coalesce(prev_occurrences, 0) + 1)::INTEGER AS occurrences,
+       blast_radius, waiver_reason, waived_until, waived_by, waived_at
+FROM lifecycle_found WHERE prev_row IS NULL OR reshaped
+"""
+
+CHANGES_SQL = """
+SELECT count(*) FILTER (WHERE prev_row IS NULL),
+       count(*) FILTER (WHERE prev_status = 'resolved')
+FROM lifecycle_found
+"""
 OPEN_SQL = """
 SELECT count(*) FILTER (WHERE status = 'open' AND severity = 'fail'),
        count(*) FILTER (WHERE status = 'open' AND severity = 'warn'),
@@ -170,8 +219,8 @@ def apply_lifecycle(
     now: datetime,
     run_id: str,
 ) -> LifecycleCounts:
-    """Merge this run's findings into `exceptions` (keyed by exception_id), rebuild
-    `exception_subjects` and record the run, in one transaction."""
+    """Merge this run's findings into `exceptions` (keyed by exception_id), bring
+    `exception_subjects` up to date and record the run, in one transaction."""
     for column, kind in (("waived_by", "VARCHAR"), ("waived_at", "TIMESTAMP")):
         # `handoff check` re-evaluates a model published before the waiver audit columns
         con.execute(f"ALTER TABLE exceptions ADD COLUMN IF NOT EXISTS {column} {kind}")
@@ -187,16 +236,19 @@ def apply_lifecycle(
 
     con.execute("BEGIN TRANSACTION")
     try:
-        changes = con.execute(CHANGES_SQL, {"evaluated": evaluated}).fetchone()
+        _key_exceptions(con, after_merge=False)
+        con.execute(FOUND_SQL)
+        changes = con.execute(CHANGES_SQL).fetchone()
         assert changes is not None
-        new, resolved, reopened = (int(v) for v in changes)
-        rewrite_table(
-            con,
-            "exceptions",
-            MERGE_SQL,
-            {"now": now, "evaluated": evaluated},
-            key=["exception_id"],
-        )
+        new, reopened = (int(v) for v in changes)
+        step("findings")
+        resolved = _count(con.execute(RESOLVE_SQL, {"now": now, "evaluated": evaluated}))
+        con.execute(SEEN_SQL, {"now": now})
+        con.execute(RETOLD_SQL)
+        con.execute(CHANGED_SQL)
+        con.execute(RESHAPED_SQL)
+        con.execute(NEW_SQL, {"now": now})
+        _key_exceptions(con, after_merge=True)
         step("merge")
         publish_subjects(con)
         step("subjects")
@@ -220,12 +272,36 @@ def apply_lifecycle(
         con.execute("COMMIT")
         step("commit")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT ended it
+            con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("rule_findings")
         con.unregister("active_waivers")
+        con.execute("DROP TABLE IF EXISTS lifecycle_found")
     return counts
+
+
+def _count(cursor: duckdb.DuckDBPyConnection) -> int:
+    """Rows a DML statement touched."""
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _key_exceptions(con: duckdb.DuckDBPyConnection, *, after_merge: bool) -> None:
+    """A freshly built model carries last run's rows without the key (no index to maintain
+    while the build copies them). Carried rows are keyed before the merge (a key added after
+    rows were replaced in the same transaction would still see the old ones); a first run's
+    rows, all new, are cheaper to key once inserted."""
+    state = con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' "
+        "AND table_name = 'exceptions' AND constraint_type = 'PRIMARY KEY'), "
+        "EXISTS (SELECT 1 FROM exceptions)"
+    ).fetchone()
+    assert state is not None
+    keyed, has_rows = state
+    if not keyed and (has_rows or after_merge):
+        con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
 
 
 SUBJECTS_TABLE_SQL = """
@@ -243,13 +319,23 @@ SELECT exception_id, item_id,
 FROM (
     SELECT exception_id, len(subject_ids) AS n, unnest(subject_ids) AS item_id,
            unnest(generate_series(1, len(subject_ids))) AS i
-    FROM exceptions
+    FROM {rows}
 )
 """
 
 
 def publish_subjects(con: duckdb.DuckDBPyConnection) -> None:
-    """The `exception_subjects` bridge for BI tools, rebuilt from `exceptions` as a keyed twin
-    (inside the caller's transaction)."""
+    """The `exception_subjects` bridge for BI tools (inside the caller's transaction).
+
+    An exception's subjects never change (its id is their fingerprint), so a bridge kept by the
+    last evaluation only gains this run's new rows; an empty one (a fresh build, whose carried
+    exceptions have none yet) is filled from every row as a keyed twin.
+    """
     con.execute(SUBJECTS_TABLE_SQL)
-    rewrite_table(con, "exception_subjects", SUBJECTS_SQL, key=["exception_id", "position"])
+    kept = con.execute("SELECT EXISTS (SELECT 1 FROM exception_subjects)").fetchone()
+    if kept and kept[0]:
+        rows = "(SELECT exception_id, subject_ids FROM lifecycle_found WHERE prev_row IS NULL)"
+        con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")
+    else:
+        subjects = SUBJECTS_SQL.format(rows="exceptions")
+        rewrite_table(con, "exception_subjects", subjects, key=["exception_id", "position"])

@@ -14,6 +14,7 @@ from handoff.config import HandoffConfig
 from handoff.errors import RuleError
 from rules.engine import add_waiver, evaluate
 from rules.harness import load_given
+from tests.rules.conftest import SCHEMA
 
 DAY1 = datetime(2025, 3, 3, 2, 0)
 
@@ -211,3 +212,81 @@ def test_a_rule_failing_at_run_time_is_skipped_and_keeps_its_findings(
     assert {r["status"] for r in rows} == {"open"} and {r["occurrences"] for r in rows} == {1}
     assert second.open_total == first.open_total  # the other rules still ran
     assert [t.rule_id for t in second.timings if t.rule_id == "fragile"] == []
+
+
+def _subjects(db: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Each exception's subject list, and the same read back from the bridge (by position)."""
+    con = duckdb.connect(str(db), read_only=True)
+    lists = dict(con.execute("SELECT exception_id, subject_ids FROM exceptions").fetchall())
+    bridge: dict[str, list[str]] = {}
+    for exception_id, item_id in con.execute(
+        "SELECT exception_id, item_id FROM exception_subjects ORDER BY exception_id, position"
+    ).fetchall():
+        bridge.setdefault(exception_id, []).append(item_id)
+    con.close()
+    return lists, bridge
+
+
+def test_a_finding_whose_departments_move_keeps_its_history(tmp_path: Path, model_db: Path) -> None:
+    _given(model_db, CHAIN)
+    config = _config(tmp_path)
+    evaluate(model_db, config, now=DAY1, run_id="r1")
+    (before,) = _exceptions(model_db, "stalled_dependency")
+    assert before["departments"] == ["IT", "Marketing"]
+
+    con = duckdb.connect(str(model_db))
+    con.execute("UPDATE work_items SET department = 'Sales' WHERE item_id = 'mkt:1'")
+    con.execute(
+        "INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, "
+        "is_cross_tool, is_cross_department, is_resolved) "
+        "VALUES ('it:OPS-1', 'mkt:4', 'blocks', 'jira_link', ['jira_link'], true, true, true)"
+    )
+    con.close()
+    day2 = DAY1 + timedelta(days=1)
+    second = evaluate(model_db, config, now=day2, run_id="r2")
+    (after,) = _exceptions(model_db, "stalled_dependency")
+    assert after["exception_id"] == before["exception_id"]
+    assert after["departments"] == ["IT", "Sales"]
+    assert after["first_seen"] == DAY1 and after["last_seen"] == day2
+    assert after["occurrences"] == 2 and after["status"] == "open"
+    # the new edge's finding (done with an open blocker) is new and bridged like the others
+    assert second.new >= 1
+    lists, bridge = _subjects(model_db)
+    assert bridge == lists
+    con = duckdb.connect(str(model_db))
+    with pytest.raises(duckdb.ConstraintException):  # still keyed by exception_id
+        con.execute(
+            "INSERT INTO exceptions SELECT * FROM exceptions WHERE exception_id = ?",
+            [after["exception_id"]],
+        )
+    con.close()
+
+
+def test_a_fresh_build_carrying_last_nights_rows_is_keyed_and_bridged(
+    tmp_path: Path, model_db: Path
+) -> None:
+    _given(model_db, CHAIN)
+    config = _config(tmp_path)
+    evaluate(model_db, config, now=DAY1, run_id="r1")
+    # what the build does: a new file, last night's exceptions copied in without the key
+    fresh = tmp_path / "fresh.duckdb"
+    con = duckdb.connect(str(fresh))
+    con.execute(SCHEMA.read_text())
+    load_given(con, CHAIN, DAY1)
+    con.execute(f"ATTACH '{model_db}' AS prev (READ_ONLY)")
+    con.execute("INSERT INTO exceptions BY NAME SELECT * FROM prev.exceptions")
+    con.close()
+    day2 = DAY1 + timedelta(days=1)
+    result = evaluate(fresh, config, now=day2, run_id="r2")
+    assert result.new == 0 and result.resolved == 0
+    (row,) = _exceptions(fresh, "stalled_dependency")
+    assert row["occurrences"] == 2 and row["first_seen"] == DAY1 and row["last_seen"] == day2
+    lists, bridge = _subjects(fresh)
+    assert bridge == lists and len(lists) > 1
+    con = duckdb.connect(str(fresh), read_only=True)
+    keys = con.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() "
+        "WHERE table_name = 'exceptions' AND constraint_type = 'PRIMARY KEY'"
+    ).fetchall()
+    con.close()
+    assert keys == [(["exception_id"],)]
