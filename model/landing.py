@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from connectors.base import Batch, Census, Cursor, Page, RawRecord, Rejection
 from handoff.redact import redact
+from model.collection import fewer_collections
 
 RAW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_records (
@@ -436,6 +437,19 @@ def _merge_slices(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
 
 
 def land(
+    raw_path: Path,
+    batches: Iterable[Batch],
+    *,
+    full: bool,
+    stats: Any = None,
+    checkpointing: Checkpointing | None = None,
+) -> LandingResult:
+    """`_land` with garbage collection paced for large pages (see `model.collection`)."""
+    with fewer_collections():
+        return _land(raw_path, batches, full=full, stats=stats, checkpointing=checkpointing)
+
+
+def _land(
     raw_path: Path,
     batches: Iterable[Batch],
     *,
