@@ -26,7 +26,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from connectors.base import Batch, Census, Cursor, Page, RawRecord, Rejection
+from connectors.base import Batch, Census, CheckpointLog, Cursor, Page, RawRecord, Rejection
 from handoff.redact import redact
 from model.collection import fewer_collections
 
@@ -118,16 +118,19 @@ PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
 CREATE OR REPLACE TABLE pending_rejections (location VARCHAR, column_name VARCHAR, reason VARCHAR, raw VARCHAR, seq BIGINT);
+CREATE OR REPLACE TABLE pending_checkpoint_log (name VARCHAR, seq BIGINT, key VARCHAR, value VARCHAR);
 DELETE FROM source_state WHERE key = 'progress';
 """
 DROP_PENDING = (
     "DROP TABLE IF EXISTS pending_records; DROP TABLE IF EXISTS pending_census; "
     "DROP TABLE IF EXISTS pending_rejections; DROP TABLE IF EXISTS pending_latest; "
-    "DROP TABLE IF EXISTS pending_changed; DROP TABLE IF EXISTS pending_matched;"
+    "DROP TABLE IF EXISTS pending_changed; DROP TABLE IF EXISTS pending_matched; "
+    "DROP TABLE IF EXISTS pending_checkpoint_log;"
 )
 
 
 PROGRESS_KEY = "progress"
+LOG_MARK = "$checkpoint_log"  # a `CheckpointLog` in a saved checkpoint: {LOG_MARK: entries}
 
 
 @dataclass
@@ -147,6 +150,7 @@ class Progress:
     checkpoints: int
     started_at: str
     full: bool
+    logs: dict[str, int] = field(default_factory=dict)  # entries of each checkpoint log
 
 
 def read_progress(path: Path) -> Progress | None:
@@ -156,11 +160,31 @@ def read_progress(path: Path) -> Progress | None:
     con = duckdb.connect(str(path), read_only=True)
     try:
         row = con.execute("SELECT value FROM source_state WHERE key = ?", [PROGRESS_KEY]).fetchone()
+        if not row or not row[0]:
+            return None
+        progress = Progress(**json.loads(row[0]))
+        progress.logs = _log_lengths(progress.checkpoint)
+        for name, entries in progress.logs.items():
+            rows = con.execute(
+                "SELECT key, value FROM pending_checkpoint_log WHERE name = ? AND seq < ? "
+                "ORDER BY seq",
+                [name, entries],
+            ).fetchall()
+            progress.checkpoint[name] = dict(rows)
     except duckdb.CatalogException:
         return None
     finally:
         con.close()
-    return Progress(**json.loads(row[0])) if row and row[0] else None
+    return progress
+
+
+def _log_lengths(checkpoint: Cursor) -> dict[str, int]:
+    """The `CheckpointLog`s of a saved checkpoint, with how many entries it vouches for."""
+    return {
+        name: int(value[LOG_MARK])
+        for name, value in checkpoint.items()
+        if isinstance(value, dict) and LOG_MARK in value
+    }
 
 
 @dataclass
@@ -182,10 +206,21 @@ def _save_progress(
     checkpoints: int,
     started_at: datetime,
     full: bool,
+    logs: dict[str, int],
 ) -> None:
-    """One statement, so a kill leaves either the previous checkpoint or this one."""
+    """The new entries of the checkpoint's logs (`logs`: how many each holds so far), then the
+    checkpoint in one statement: a kill leaves either the previous checkpoint or this one (log
+    entries beyond the saved count are trimmed on resume)."""
+    saved = dict(checkpoint)
+    for name, value in checkpoint.items():
+        if isinstance(value, CheckpointLog):
+            entries = value.take()
+            start = logs.get(name, 0)
+            _stage_log(con, name, start, entries)
+            logs[name] = start + len(entries)
+            saved[name] = {LOG_MARK: logs[name]}
     progress = Progress(
-        checkpoint=dict(checkpoint),
+        checkpoint=saved,
         fingerprint=plan.fingerprint,
         query=plan.query,
         records=result.records,
@@ -194,6 +229,7 @@ def _save_progress(
         checkpoints=checkpoints,
         started_at=started_at.isoformat(),
         full=full,
+        logs=dict(logs),
     )
     con.execute(
         "INSERT OR REPLACE INTO source_state VALUES (?, ?, ?)",
@@ -201,9 +237,29 @@ def _save_progress(
     )
 
 
+def _stage_log(
+    con: duckdb.DuckDBPyConnection, name: str, first_seq: int, entries: list[tuple[str, str]]
+) -> None:
+    if not entries:
+        return
+    keys, values = zip(*entries, strict=True)
+    table = pa.table(
+        {
+            "name": pa.array([name] * len(entries), pa.string()),
+            "seq": pa.array(range(first_seq, first_seq + len(entries)), pa.int64()),
+            "key": pa.array(keys, pa.string()),
+            "value": pa.array(values, pa.string()),
+        }
+    )
+    con.register("incoming_log", table)
+    try:
+        con.execute("INSERT INTO pending_checkpoint_log SELECT * FROM incoming_log")
+    finally:
+        con.unregister("incoming_log")
+
+
 def _progress_json(progress: Progress) -> str:
-    """The checkpoint as JSON, as `json.dumps(..., default=str)` writes it but several times
-    faster (a checkpoint lists every issue seen so far, and is saved again and again)."""
+    """The checkpoint as JSON, as `json.dumps(..., default=str)` writes it but faster."""
     try:
         return orjson.dumps(
             progress.__dict__,
@@ -214,12 +270,22 @@ def _progress_json(progress: Progress) -> str:
         return json.dumps(progress.__dict__, default=str)
 
 
-def _resume_staging(con: duckdb.DuckDBPyConnection, progress: Progress) -> None:
-    """Keep what was staged up to the checkpoint; the connector yields the rest (and its
-    census, whole) again."""
+def _resume_staging(
+    con: duckdb.DuckDBPyConnection, progress: Progress, logs: dict[str, int]
+) -> None:
+    """Keep what was staged up to the checkpoint (`logs`: the entries of each checkpoint log
+    it vouches for); the connector yields the rest (and its census, whole) again."""
     con.execute("DELETE FROM pending_records WHERE seq >= ?", [progress.records])
     con.execute("DELETE FROM pending_rejections WHERE seq >= ?", [progress.rejected])
     con.execute("DELETE FROM pending_census")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS pending_checkpoint_log "
+        "(name VARCHAR, seq BIGINT, key VARCHAR, value VARCHAR)"
+    )
+    for name, entries in logs.items():
+        con.execute(
+            "DELETE FROM pending_checkpoint_log WHERE name = ? AND seq >= ?", [name, entries]
+        )
 
 
 # staged records per INSERT of the merge (see `_merge_pending`): whole blocks of MERGE_BLOCK
@@ -476,8 +542,10 @@ def _land(
     con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
     resume = plan.resume
     checkpoints = 0
+    logs: dict[str, int] = {}  # checkpoint log entries staged so far, by name
     if resume is not None:
-        _resume_staging(con, resume)
+        logs = dict(resume.logs)
+        _resume_staging(con, resume, logs)
         result.records, result.rejected = resume.records, resume.rejected
         result.record_counts = dict(resume.record_counts)
         checkpoints = resume.checkpoints
@@ -508,7 +576,9 @@ def _land(
                     ):
                         checkpoints += 1
                         stager.flush()
-                        _save_progress(con, plan, batch.checkpoint, result, checkpoints, now, full)
+                        _save_progress(
+                            con, plan, batch.checkpoint, result, checkpoints, now, full, logs
+                        )
                         since_commit, committed_at = 0, time.monotonic()
                 for listener in progress_listeners:
                     listener(raw_path.stem, result.records)

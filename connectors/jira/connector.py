@@ -54,6 +54,7 @@ from jira.resilientsession import raise_on_error
 from connectors.base import (
     Batch,
     Census,
+    CheckpointLog,
     ConnectorError,
     Cursor,
     FetchStats,
@@ -805,7 +806,7 @@ class SearchProgress:
     fetch then goes straight to the census, which is always taken whole)."""
 
     seen: dict[str, datetime] = field(default_factory=dict)
-    seen_text: dict[str, str] = field(default_factory=dict)
+    seen_log: CheckpointLog = field(default_factory=CheckpointLog)
     pending: dict[str, str] = field(default_factory=dict)
     links: dict[str, None] = field(default_factory=dict)
     after_id: int | None = None
@@ -813,16 +814,17 @@ class SearchProgress:
 
     def saw(self, key: str, text: str, updated: datetime) -> None:
         self.seen[key] = updated
-        self.seen_text[key] = text
+        self.seen_log.add(key, text)
 
     def checkpoint(self) -> dict[str, Any]:
-        """The checkpoint of this moment. `seen` is shared, not copied (a copy per page made
-        a long sync quadratic): the landing step serialises a checkpoint as it receives it."""
+        """The checkpoint of this moment. `seen` is a log the landing step saves as it
+        grows (saving all of it at every checkpoint made a long sync quadratic); it comes
+        back as a mapping of key to `updated` text."""
         return {
             "version": CHECKPOINT_VERSION,
             "after_id": self.after_id,
             "searched": self.searched,
-            "seen": self.seen_text,
+            "seen": self.seen_log,
             "pending": dict(self.pending),
             "links": list(self.links),
         }
@@ -831,10 +833,9 @@ class SearchProgress:
     def restore(cls, checkpoint: Cursor | None) -> SearchProgress:
         if not checkpoint or checkpoint.get("version") != CHECKPOINT_VERSION:
             return cls()
-        seen_text = {str(k): str(v) for k, v in (checkpoint.get("seen") or {}).items()}
+        seen = checkpoint.get("seen") or {}
         return cls(
-            seen={k: parse_jira_time(v) for k, v in seen_text.items()},
-            seen_text=seen_text,
+            seen={str(k): parse_jira_time(str(v)) for k, v in seen.items()},
             pending={str(k): str(v) for k, v in (checkpoint.get("pending") or {}).items()},
             links=dict.fromkeys(str(k) for k in checkpoint.get("links") or []),
             after_id=checkpoint.get("after_id"),
