@@ -440,25 +440,6 @@ class JiraConnector:
                 records.append(RawRecord("remotelink", key, {"issueKey": key, "links": links}))
         return records
 
-    def _links_changed(self, histories: list[Any]) -> bool:
-        """Whether a (complete) changelog adds or removes a remote link in the sync window."""
-        since = self._links_since
-        for history in histories:
-            items = history.get("items") if isinstance(history, dict) else None
-            if not any(
-                isinstance(i, dict) and LINK_FIELD in (i.get("fieldId"), i.get("field"))
-                for i in items or []
-            ):
-                continue
-            if since is None:
-                return True
-            try:
-                if parse_jira_time(str(history.get("created"))) >= since:
-                    return True
-            except ValueError:
-                return True  # unreadable time: read the links rather than miss them
-        return False
-
     def _scope(self) -> str:
         if self.source.jql:
             return f"({ORDER_BY.sub('', self.source.jql)})"
@@ -650,8 +631,9 @@ class JiraConnector:
                 pending[str(issue["id"])] = key  # links decided once the history is whole
                 self._history_totals[str(issue["id"])] = total
             else:
-                records.append(_changelog_record(str(issue.get("id")), key, histories))
-                if self._links_changed(histories):
+                kept, linked = _scan_histories(histories, self._links_since)
+                records.append(_changelog_record(str(issue.get("id")), key, kept))
+                if linked:
                     keys.append(key)
         if self.source.remote_links and keys:
             self._read_links_soon(keys, pool, progress)
@@ -700,8 +682,9 @@ class JiraConnector:
                                   params={"fields": "status", "expand": "changelog"},
                                   missing_ok=True)  # fmt: skip
                 histories = ((issue or {}).get("changelog") or {}).get("histories") or []
-                records.append(_changelog_record(issue_id, key, histories))
-                if self._links_changed(histories):
+                kept, links_changed = _scan_histories(histories, self._links_since)
+                records.append(_changelog_record(issue_id, key, kept))
+                if links_changed:
                     linked.append(key)
             pending.clear()
             if self.source.remote_links and linked:
@@ -726,16 +709,15 @@ class JiraConnector:
                 for entry in result.get("issueChangeLogs") or []:
                     issue_id = str(entry.get("issueId"))
                     histories = entry.get("changeHistories") or []
-                    collected.setdefault(issue_id, []).extend(_kept_histories(histories))
-                    if issue_id in pending and self._links_changed(histories):
+                    kept, links_changed = _scan_histories(histories, self._links_since)
+                    collected.setdefault(issue_id, []).extend(kept)
+                    if issue_id in pending and links_changed:
                         with_links[issue_id] = None
                 token = result.get("nextPageToken")
                 if not token:
                     break
             records = [
-                _changelog_record(i, pending[i], h, kept=True)
-                for i, h in collected.items()
-                if i in pending
+                _changelog_record(i, pending[i], h) for i, h in collected.items() if i in pending
             ]
             collected.clear()
             if self.source.remote_links and with_links:
@@ -887,32 +869,39 @@ def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
 KEPT_HISTORY = frozenset({"status", "duedate", "Link"})
 
 
-def _changelog_record(
-    issue_id: str, key: str, histories: list[Any], *, kept: bool = False
-) -> RawRecord:
-    """The changelog record of an issue from its histories (already `_kept_histories` when
-    `kept`)."""
-    kept_histories = histories if kept else _kept_histories(histories)
-    return RawRecord(
-        "changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept_histories}
-    )
+def _changelog_record(issue_id: str, key: str, kept: list[Any]) -> RawRecord:
+    """The changelog record of an issue from its kept histories (`_scan_histories`)."""
+    return RawRecord("changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept})
 
 
-def _kept_histories(histories: list[Any]) -> list[Any]:
-    """Only the history the model reads is kept: status changes, due-date moves and the day
-    each issue link was added."""
+def _scan_histories(histories: list[Any], links_since: datetime | None) -> tuple[list[Any], bool]:
+    """The history the model reads (status changes, due-date moves and the day each issue
+    link was added), and whether a (complete) changelog adds or removes a remote link at or
+    after `links_since` (ever, when None). One pass: it runs over every history of a sync."""
     kept = []
+    linked = False
     for history in histories:
-        items = [
-            i
-            for i in history.get("items") or []
-            if (i.get("fieldId") or i.get("field")) in KEPT_HISTORY
-        ]
+        items = []
+        for item in history.get("items") or []:
+            field_id, name = item.get("fieldId"), item.get("field")
+            if (field_id or name) in KEPT_HISTORY:
+                items.append(item)
+            elif not linked and LINK_FIELD in (field_id, name):
+                linked = _in_window(history, links_since)
         if items:
             kept.append(
                 {"id": history.get("id"), "created": history.get("created"), "items": items}
             )
-    return kept
+    return kept, linked
+
+
+def _in_window(history: dict[str, Any], since: datetime | None) -> bool:
+    if since is None:
+        return True
+    try:
+        return parse_jira_time(str(history.get("created"))) >= since
+    except ValueError:
+        return True  # unreadable time: read the links rather than miss them
 
 
 def _jql_time(value: datetime, tz: ZoneInfo) -> str:
