@@ -7,8 +7,9 @@ Long fetches are checkpointed: pages are staged in the `pending_*` tables as the
 every few connector checkpoints (`Page.checkpoint`) the landing step records in `source_state`
 (key `progress`) how many staged records are complete and where the connector can resume.
 A failed or killed fetch keeps that staging; the next fetch of the same query resumes from the
-checkpoint (`read_progress`) and trims what was staged after it. Nothing reaches `raw_records`,
-which the model reads, before the whole fetch completes.
+checkpoint (`read_progress`) and trims what was staged after it. A checkpoint's
+`CheckpointLog`s are saved as they grow, in `pending_checkpoint_log`. Nothing reaches
+`raw_records`, which the model reads, before the whole fetch completes.
 """
 
 from __future__ import annotations
