@@ -11,7 +11,8 @@ hands that checkpoint back as `resume`. The `resume` cursor is distinct from the
 `cursor`: a resumed fetch receives the same incremental cursor its interrupted run started from
 and must yield, after the checkpoint, everything an uninterrupted fetch would have yielded
 after that point (a census included: it must cover the keys of the interrupted part too).
-Connectors that never set `checkpoint` simply restart from scratch.
+Connectors that never set `checkpoint` simply restart from scratch. A checkpoint value may be
+a `CheckpointLog`, which the landing step saves incrementally.
 """
 
 from __future__ import annotations
@@ -42,6 +43,24 @@ class Page:
     records: list[RawRecord] = field(default_factory=list)
     cursor: Cursor | None = None
     checkpoint: Cursor | None = None
+
+
+class CheckpointLog:
+    """A checkpoint entry that only grows, such as every key seen with its version: the
+    landing step stores the entries added since its last save rather than all of them at
+    every save (rewriting a mapping of every issue seen made a long fetch quadratic). A
+    resumed fetch gets it back as a plain mapping, later entries winning."""
+
+    def __init__(self) -> None:
+        self._new: list[tuple[str, str]] = []
+
+    def add(self, key: str, value: str) -> None:
+        self._new.append((key, value))
+
+    def take(self) -> list[tuple[str, str]]:
+        """The entries added since the last `take` (the landing step's, as it saves)."""
+        new, self._new = self._new, []
+        return new
 
 
 @dataclass

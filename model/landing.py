@@ -7,8 +7,9 @@ Long fetches are checkpointed: pages are staged in the `pending_*` tables as the
 every few connector checkpoints (`Page.checkpoint`) the landing step records in `source_state`
 (key `progress`) how many staged records are complete and where the connector can resume.
 A failed or killed fetch keeps that staging; the next fetch of the same query resumes from the
-checkpoint (`read_progress`) and trims what was staged after it. Nothing reaches `raw_records`,
-which the model reads, before the whole fetch completes.
+checkpoint (`read_progress`) and trims what was staged after it. A checkpoint's
+`CheckpointLog`s are saved as they grow, in `pending_checkpoint_log`. Nothing reaches
+`raw_records`, which the model reads, before the whole fetch completes.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from connectors.base import Batch, Census, Cursor, Page, RawRecord, Rejection
+from connectors.base import Batch, Census, CheckpointLog, Cursor, Page, RawRecord, Rejection
 from handoff.redact import redact
+from model.collection import fewer_collections
 
 RAW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_records (
@@ -120,16 +122,19 @@ PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
 CREATE OR REPLACE TABLE pending_rejections (location VARCHAR, column_name VARCHAR, reason VARCHAR, raw VARCHAR, seq BIGINT);
+CREATE OR REPLACE TABLE pending_checkpoint_log (name VARCHAR, seq BIGINT, key VARCHAR, value VARCHAR);
 DELETE FROM source_state WHERE key = 'progress';
 """
 DROP_PENDING = (
     "DROP TABLE IF EXISTS pending_records; DROP TABLE IF EXISTS pending_census; "
     "DROP TABLE IF EXISTS pending_rejections; DROP TABLE IF EXISTS pending_latest; "
-    "DROP TABLE IF EXISTS pending_changed; DROP TABLE IF EXISTS pending_matched;"
+    "DROP TABLE IF EXISTS pending_changed; DROP TABLE IF EXISTS pending_matched; "
+    "DROP TABLE IF EXISTS pending_checkpoint_log;"
 )
 
 
 PROGRESS_KEY = "progress"
+LOG_MARK = "$checkpoint_log"  # a `CheckpointLog` in a saved checkpoint: {LOG_MARK: entries}
 
 
 @dataclass
@@ -149,6 +154,7 @@ class Progress:
     checkpoints: int
     started_at: str
     full: bool
+    logs: dict[str, int] = field(default_factory=dict)  # entries of each checkpoint log
 
 
 def read_progress(path: Path) -> Progress | None:
@@ -158,11 +164,31 @@ def read_progress(path: Path) -> Progress | None:
     con = duckdb.connect(str(path), read_only=True)
     try:
         row = con.execute("SELECT value FROM source_state WHERE key = ?", [PROGRESS_KEY]).fetchone()
+        if not row or not row[0]:
+            return None
+        progress = Progress(**json.loads(row[0]))
+        progress.logs = _log_lengths(progress.checkpoint)
+        for name, entries in progress.logs.items():
+            rows = con.execute(
+                "SELECT key, value FROM pending_checkpoint_log WHERE name = ? AND seq < ? "
+                "ORDER BY seq",
+                [name, entries],
+            ).fetchall()
+            progress.checkpoint[name] = dict(rows)
     except duckdb.CatalogException:
         return None
     finally:
         con.close()
-    return Progress(**json.loads(row[0])) if row and row[0] else None
+    return progress
+
+
+def _log_lengths(checkpoint: Cursor) -> dict[str, int]:
+    """The `CheckpointLog`s of a saved checkpoint, with how many entries it vouches for."""
+    return {
+        name: int(value[LOG_MARK])
+        for name, value in checkpoint.items()
+        if isinstance(value, dict) and LOG_MARK in value
+    }
 
 
 @dataclass
@@ -184,10 +210,21 @@ def _save_progress(
     checkpoints: int,
     started_at: datetime,
     full: bool,
+    logs: dict[str, int],
 ) -> None:
-    """One statement, so a kill leaves either the previous checkpoint or this one."""
+    """The new entries of the checkpoint's logs (`logs`: how many each holds so far), then the
+    checkpoint in one statement: a kill leaves either the previous checkpoint or this one (log
+    entries beyond the saved count are trimmed on resume)."""
+    saved = dict(checkpoint)
+    for name, value in checkpoint.items():
+        if isinstance(value, CheckpointLog):
+            entries = value.take()
+            start = logs.get(name, 0)
+            _stage_log(con, name, start, entries)
+            logs[name] = start + len(entries)
+            saved[name] = {LOG_MARK: logs[name]}
     progress = Progress(
-        checkpoint=dict(checkpoint),
+        checkpoint=saved,
         fingerprint=plan.fingerprint,
         query=plan.query,
         records=result.records,
@@ -196,6 +233,7 @@ def _save_progress(
         checkpoints=checkpoints,
         started_at=started_at.isoformat(),
         full=full,
+        logs=dict(logs),
     )
     con.execute(
         "INSERT OR REPLACE INTO source_state VALUES (?, ?, ?)",
@@ -203,9 +241,29 @@ def _save_progress(
     )
 
 
+def _stage_log(
+    con: duckdb.DuckDBPyConnection, name: str, first_seq: int, entries: list[tuple[str, str]]
+) -> None:
+    if not entries:
+        return
+    keys, values = zip(*entries, strict=True)
+    table = pa.table(
+        {
+            "name": pa.array([name] * len(entries), pa.string()),
+            "seq": pa.array(range(first_seq, first_seq + len(entries)), pa.int64()),
+            "key": pa.array(keys, pa.string()),
+            "value": pa.array(values, pa.string()),
+        }
+    )
+    con.register("incoming_log", table)
+    try:
+        con.execute("INSERT INTO pending_checkpoint_log SELECT * FROM incoming_log")
+    finally:
+        con.unregister("incoming_log")
+
+
 def _progress_json(progress: Progress) -> str:
-    """The checkpoint as JSON, as `json.dumps(..., default=str)` writes it but several times
-    faster (a checkpoint lists every issue seen so far, and is saved again and again)."""
+    """The checkpoint as JSON, as `json.dumps(..., default=str)` writes it but faster."""
     try:
         return orjson.dumps(
             progress.__dict__,
@@ -216,12 +274,22 @@ def _progress_json(progress: Progress) -> str:
         return json.dumps(progress.__dict__, default=str)
 
 
-def _resume_staging(con: duckdb.DuckDBPyConnection, progress: Progress) -> None:
-    """Keep what was staged up to the checkpoint; the connector yields the rest (and its
-    census, whole) again."""
+def _resume_staging(
+    con: duckdb.DuckDBPyConnection, progress: Progress, logs: dict[str, int]
+) -> None:
+    """Keep what was staged up to the checkpoint (`logs`: the entries of each checkpoint log
+    it vouches for); the connector yields the rest (and its census, whole) again."""
     con.execute("DELETE FROM pending_records WHERE seq >= ?", [progress.records])
     con.execute("DELETE FROM pending_rejections WHERE seq >= ?", [progress.rejected])
     con.execute("DELETE FROM pending_census")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS pending_checkpoint_log "
+        "(name VARCHAR, seq BIGINT, key VARCHAR, value VARCHAR)"
+    )
+    for name, entries in logs.items():
+        con.execute(
+            "DELETE FROM pending_checkpoint_log WHERE name = ? AND seq >= ?", [name, entries]
+        )
 
 
 # staged records per INSERT of the merge (see `_merge_pending`): whole blocks of MERGE_BLOCK
@@ -289,7 +357,13 @@ def _stage_records(
 
 def _encode(payload: Any) -> bytes:
     """Compact JSON as UTF-8 (orjson: several times faster than `json.dumps` on large
-    payloads); what orjson refuses (integers beyond 64 bits, ...) goes through `json`."""
+    payloads). Keys other than strings are written as `json` writes them, but only for the
+    payloads that have them: orjson's option for them halves its speed on every payload. What
+    orjson refuses (integers beyond 64 bits, ...) goes through `json`."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        pass
     try:
         return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
@@ -446,6 +520,19 @@ def land(
     stats: Any = None,
     checkpointing: Checkpointing | None = None,
 ) -> LandingResult:
+    """`_land` with garbage collection paced for large pages (see `model.collection`)."""
+    with fewer_collections():
+        return _land(raw_path, batches, full=full, stats=stats, checkpointing=checkpointing)
+
+
+def _land(
+    raw_path: Path,
+    batches: Iterable[Batch],
+    *,
+    full: bool,
+    stats: Any = None,
+    checkpointing: Checkpointing | None = None,
+) -> LandingResult:
     """Consume a connector's batches into the raw store; all of it lands, or none of it.
 
     Pages are staged in `pending_*` tables as they arrive (committed every few thousand
@@ -465,8 +552,10 @@ def land(
     con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
     resume = plan.resume
     checkpoints = 0
+    logs: dict[str, int] = {}  # checkpoint log entries staged so far, by name
     if resume is not None:
-        _resume_staging(con, resume)
+        logs = dict(resume.logs)
+        _resume_staging(con, resume, logs)
         result.records, result.rejected = resume.records, resume.rejected
         result.record_counts = dict(resume.record_counts)
         checkpoints = resume.checkpoints
@@ -499,7 +588,9 @@ def land(
                     ):
                         checkpoints += 1
                         stager.flush()
-                        _save_progress(con, plan, batch.checkpoint, result, checkpoints, now, full)
+                        _save_progress(
+                            con, plan, batch.checkpoint, result, checkpoints, now, full, logs
+                        )
                         since_commit, committed_at = 0, time.monotonic()
                 for listener in progress_listeners:
                     listener(raw_path.stem, result.records)

@@ -43,7 +43,7 @@ from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -54,6 +54,7 @@ from jira.resilientsession import raise_on_error
 from connectors.base import (
     Batch,
     Census,
+    CheckpointLog,
     ConnectorError,
     Cursor,
     FetchStats,
@@ -66,6 +67,9 @@ from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
 from handoff.throttle import source_throttle
+
+if TYPE_CHECKING:
+    import requests
 
 FIELDS = [
     "summary", "description", "status", "assignee", "duedate", "created", "updated",
@@ -102,6 +106,17 @@ def _json(client: JIRA, path: str, params: dict[str, Any] | None, *, post: bool 
     )
     raise_on_error(response)
     return orjson.loads(response.content) if response.content else {}
+
+
+def _settle_environment(session: requests.Session, url: str) -> None:
+    """Read the environment's proxy and CA bundle settings for `url` once, as requests would
+    for each request: its per-request look-up scans `os.environ` twice, a sixth of the CPU of
+    a small call such as a remote-link read. Every request of the client goes to that site;
+    the session's own auth makes requests skip `.netrc` either way."""
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies = settings["proxies"]
+    session.verify = settings["verify"]
+    session.trust_env = False
 
 
 def parse_jira_time(value: str) -> datetime:
@@ -170,6 +185,7 @@ class JiraConnector:
         else:
             client = JIRA(self.source.url, token_auth=token, **kwargs)
         client._session.hooks["response"].append(self._count)
+        _settle_environment(client._session, self.source.url)
         return client
 
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> None:
@@ -424,25 +440,6 @@ class JiraConnector:
                 records.append(RawRecord("remotelink", key, {"issueKey": key, "links": links}))
         return records
 
-    def _links_changed(self, histories: list[Any]) -> bool:
-        """Whether a (complete) changelog adds or removes a remote link in the sync window."""
-        since = self._links_since
-        for history in histories:
-            items = history.get("items") if isinstance(history, dict) else None
-            if not any(
-                isinstance(i, dict) and LINK_FIELD in (i.get("fieldId"), i.get("field"))
-                for i in items or []
-            ):
-                continue
-            if since is None:
-                return True
-            try:
-                if parse_jira_time(str(history.get("created"))) >= since:
-                    return True
-            except ValueError:
-                return True  # unreadable time: read the links rather than miss them
-        return False
-
     def _scope(self) -> str:
         if self.source.jql:
             return f"({ORDER_BY.sub('', self.source.jql)})"
@@ -634,8 +631,9 @@ class JiraConnector:
                 pending[str(issue["id"])] = key  # links decided once the history is whole
                 self._history_totals[str(issue["id"])] = total
             else:
-                records.append(_changelog_record(str(issue.get("id")), key, histories))
-                if self._links_changed(histories):
+                kept, linked = _scan_histories(histories, self._links_since)
+                records.append(_changelog_record(str(issue.get("id")), key, kept))
+                if linked:
                     keys.append(key)
         if self.source.remote_links and keys:
             self._read_links_soon(keys, pool, progress)
@@ -684,8 +682,9 @@ class JiraConnector:
                                   params={"fields": "status", "expand": "changelog"},
                                   missing_ok=True)  # fmt: skip
                 histories = ((issue or {}).get("changelog") or {}).get("histories") or []
-                records.append(_changelog_record(issue_id, key, histories))
-                if self._links_changed(histories):
+                kept, links_changed = _scan_histories(histories, self._links_since)
+                records.append(_changelog_record(issue_id, key, kept))
+                if links_changed:
                     linked.append(key)
             pending.clear()
             if self.source.remote_links and linked:
@@ -710,16 +709,15 @@ class JiraConnector:
                 for entry in result.get("issueChangeLogs") or []:
                     issue_id = str(entry.get("issueId"))
                     histories = entry.get("changeHistories") or []
-                    collected.setdefault(issue_id, []).extend(_kept_histories(histories))
-                    if issue_id in pending and self._links_changed(histories):
+                    kept, links_changed = _scan_histories(histories, self._links_since)
+                    collected.setdefault(issue_id, []).extend(kept)
+                    if issue_id in pending and links_changed:
                         with_links[issue_id] = None
                 token = result.get("nextPageToken")
                 if not token:
                     break
             records = [
-                _changelog_record(i, pending[i], h, kept=True)
-                for i, h in collected.items()
-                if i in pending
+                _changelog_record(i, pending[i], h) for i, h in collected.items() if i in pending
             ]
             collected.clear()
             if self.source.remote_links and with_links:
@@ -837,7 +835,7 @@ class SearchProgress:
     fetch then goes straight to the census, which is always taken whole)."""
 
     seen: dict[str, datetime] = field(default_factory=dict)
-    seen_text: dict[str, str] = field(default_factory=dict)
+    seen_log: CheckpointLog = field(default_factory=CheckpointLog)
     pending: dict[str, str] = field(default_factory=dict)
     links: dict[str, None] = field(default_factory=dict)
     after_id: int | None = None
@@ -845,16 +843,17 @@ class SearchProgress:
 
     def saw(self, key: str, text: str, updated: datetime) -> None:
         self.seen[key] = updated
-        self.seen_text[key] = text
+        self.seen_log.add(key, text)
 
     def checkpoint(self) -> dict[str, Any]:
-        """The checkpoint of this moment. `seen` is shared, not copied (a copy per page made
-        a long sync quadratic): the landing step serialises a checkpoint as it receives it."""
+        """The checkpoint of this moment. `seen` is a log the landing step saves as it
+        grows (saving all of it at every checkpoint made a long sync quadratic); it comes
+        back as a mapping of key to `updated` text."""
         return {
             "version": CHECKPOINT_VERSION,
             "after_id": self.after_id,
             "searched": self.searched,
-            "seen": self.seen_text,
+            "seen": self.seen_log,
             "pending": dict(self.pending),
             "links": list(self.links),
         }
@@ -863,10 +862,9 @@ class SearchProgress:
     def restore(cls, checkpoint: Cursor | None) -> SearchProgress:
         if not checkpoint or checkpoint.get("version") != CHECKPOINT_VERSION:
             return cls()
-        seen_text = {str(k): str(v) for k, v in (checkpoint.get("seen") or {}).items()}
+        seen = checkpoint.get("seen") or {}
         return cls(
-            seen={k: parse_jira_time(v) for k, v in seen_text.items()},
-            seen_text=seen_text,
+            seen={str(k): parse_jira_time(str(v)) for k, v in seen.items()},
             pending={str(k): str(v) for k, v in (checkpoint.get("pending") or {}).items()},
             links=dict.fromkeys(str(k) for k in checkpoint.get("links") or []),
             after_id=checkpoint.get("after_id"),
@@ -918,32 +916,39 @@ def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
 KEPT_HISTORY = frozenset({"status", "duedate", "Link"})
 
 
-def _changelog_record(
-    issue_id: str, key: str, histories: list[Any], *, kept: bool = False
-) -> RawRecord:
-    """The changelog record of an issue from its histories (already `_kept_histories` when
-    `kept`)."""
-    kept_histories = histories if kept else _kept_histories(histories)
-    return RawRecord(
-        "changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept_histories}
-    )
+def _changelog_record(issue_id: str, key: str, kept: list[Any]) -> RawRecord:
+    """The changelog record of an issue from its kept histories (`_scan_histories`)."""
+    return RawRecord("changelog", key, {"issueId": issue_id, "issueKey": key, "histories": kept})
 
 
-def _kept_histories(histories: list[Any]) -> list[Any]:
-    """Only the history the model reads is kept: status changes, due-date moves and the day
-    each issue link was added."""
+def _scan_histories(histories: list[Any], links_since: datetime | None) -> tuple[list[Any], bool]:
+    """The history the model reads (status changes, due-date moves and the day each issue
+    link was added), and whether a (complete) changelog adds or removes a remote link at or
+    after `links_since` (ever, when None). One pass: it runs over every history of a sync."""
     kept = []
+    linked = False
     for history in histories:
-        items = [
-            i
-            for i in history.get("items") or []
-            if (i.get("fieldId") or i.get("field")) in KEPT_HISTORY
-        ]
+        items = []
+        for item in history.get("items") or []:
+            field_id, name = item.get("fieldId"), item.get("field")
+            if (field_id or name) in KEPT_HISTORY:
+                items.append(item)
+            elif not linked and LINK_FIELD in (field_id, name):
+                linked = _in_window(history, links_since)
         if items:
             kept.append(
                 {"id": history.get("id"), "created": history.get("created"), "items": items}
             )
-    return kept
+    return kept, linked
+
+
+def _in_window(history: dict[str, Any], since: datetime | None) -> bool:
+    if since is None:
+        return True
+    try:
+        return parse_jira_time(str(history.get("created"))) >= since
+    except ValueError:
+        return True  # unreadable time: read the links rather than miss them
 
 
 def _jql_time(value: datetime, tz: ZoneInfo) -> str:

@@ -9,11 +9,14 @@ from typing import Any
 import duckdb
 import pytest
 
+from connectors.base import ConnectorError
 from connectors.jira import JiraConnector
 from handoff.config import JiraSource
+from handoff.retry import RetryPolicy
 from model.landing import LandingResult, land, read_cursor
 from model.normalise.jira import normalise
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
+from sandbox.server import test_ca_context as ca_context
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 STAGING = Path(__file__).resolve().parents[2] / "model" / "staging.sql"
@@ -153,3 +156,22 @@ def test_data_center_truncated_history_is_completed_per_issue(tmp_path: Path) ->
     con = staging(source, tmp_path / "raw.duckdb")
     changes = con.execute("SELECT count(*) FROM stg_status_changes").fetchone()
     assert changes == (status_histories(org),)
+
+
+def test_the_environment_ca_bundle_is_trusted_as_requests_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connector reads the environment once per client, not per request: a site's CA
+    given only as REQUESTS_CA_BUNDLE still works, and without it the sync is refused."""
+    org = generate_org(20, 5)
+    context, bundle = ca_context(str(tmp_path))
+    with JiraSandbox(org, deployment="data_center", tls=context) as sandbox:
+        source = source_for(sandbox)
+        assert source.ca_bundle is None
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        with pytest.raises(ConnectorError):
+            JiraConnector(source, retry=RetryPolicy(max_attempts=1)).check()
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+        result, _ = sync(source, tmp_path / "raw.duckdb", full=True)
+    assert result.record_counts["issue"] == 20

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +105,26 @@ def test_a_large_refetch_merges_within_a_small_memory_limit(
         con.close()
     assert stored == (20_000, 1, "2", 1)
     assert read_cursor(raw) == {"n": 2}
+
+
+def test_payloads_land_as_json_writes_them_whatever_their_keys_and_numbers(
+    tmp_path: Path,
+) -> None:
+    """Tool JSON (string keys), keys a connector built from numbers, and integers beyond 64
+    bits all land, each as `json.dumps` would write it."""
+    payloads = {
+        "plain": {"v": "1", "nested": [{"a": 1.5, "b": None, "c": "é"}]},
+        "numbered": {"v": "2", 7: "seven"},
+        "huge": {"v": "3", "n": 2**70},
+    }
+    batches = [Page([RawRecord("item", k, p) for k, p in payloads.items()]),
+               Page([], cursor={"done": True})]  # fmt: skip
+    land(tmp_path / "raw.duckdb", iter(batches), full=True)
+    con = duckdb.connect(str(tmp_path / "raw.duckdb"), read_only=True)
+    try:
+        stored = dict(con.execute("SELECT record_key, payload FROM raw_records").fetchall())
+    finally:
+        con.close()
+    assert {k: json.loads(v) for k, v in stored.items()} == {
+        k: json.loads(json.dumps(p)) for k, p in payloads.items()
+    }
