@@ -835,7 +835,8 @@ class SearchProgress:
     fetch then goes straight to the census, which is always taken whole)."""
 
     seen: dict[str, datetime] = field(default_factory=dict)
-    seen_log: CheckpointLog = field(default_factory=CheckpointLog)
+    # what the next checkpoint saves; not part of where the search stands (`resumed` compares)
+    seen_log: CheckpointLog = field(default_factory=CheckpointLog, compare=False)
     pending: dict[str, str] = field(default_factory=dict)
     links: dict[str, None] = field(default_factory=dict)
     after_id: int | None = None
