@@ -112,8 +112,9 @@ def _settle_environment(session: requests.Session, url: str) -> None:
     """Read the environment's proxy and CA bundle settings for `url` once, as requests would
     for each request: its per-request look-up scans `os.environ` twice, a sixth of the CPU of
     a small call such as a remote-link read. Every request of the client goes to that site;
-    the session's own auth makes requests skip `.netrc` either way."""
-    settings = session.merge_environment_settings(url, {}, None, None, None)
+    the session's own auth makes requests skip `.netrc` either way. The client passes its own
+    `verify` with every request, so a configured CA bundle wins over the environment's."""
+    settings = session.merge_environment_settings(url, {}, None, session.verify, None)
     session.proxies = settings["proxies"]
     session.verify = settings["verify"]
     session.trust_env = False

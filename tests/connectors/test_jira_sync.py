@@ -175,3 +175,20 @@ def test_the_environment_ca_bundle_is_trusted_as_requests_would(
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
         result, _ = sync(source, tmp_path / "raw.duckdb", full=True)
     assert result.record_counts["issue"] == 20
+
+
+def test_a_configured_ca_bundle_wins_over_the_environments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source's `ca_bundle` is trusted even where REQUESTS_CA_BUNDLE names another bundle
+    (common on hosts whose environment points requests at the system store)."""
+    org = generate_org(20, 5)
+    context, bundle = ca_context(str(tmp_path))
+    with JiraSandbox(org, deployment="data_center", tls=context) as sandbox:
+        source = source_for(sandbox).model_copy(update={"ca_bundle": Path(bundle)})
+        system = tmp_path / "system.pem"
+        system.write_text("")  # trusts nothing: the site's CA is only in the configured bundle
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(system))
+        monkeypatch.setenv("CURL_CA_BUNDLE", str(system))
+        result, _ = sync(source, tmp_path / "raw.duckdb", full=True)
+    assert result.record_counts["issue"] == 20
