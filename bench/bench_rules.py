@@ -66,7 +66,7 @@ SELECT item_id(i), $sources[((i // $cluster) % 5)::INTEGER + 1], $tools[((i // $
        NULL,
        $now - to_days(floor(pow(rnd(i, 11), 4) * 30)::INTEGER),
        NULL, NULL, 'P' || (i // $cluster)::VARCHAR, [], [],
-       rnd(i, 12) < 0.01, $now
+       rnd(i, 12) < 0.01, $now, NULL  -- numbered with the dependencies below
 FROM (SELECT i, rnd(i // {cluster}, 14) AS progress FROM range($items) AS t(i));
 
 INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types,
@@ -168,6 +168,7 @@ def build(db_path: Path, items: int, deps: int) -> float:
     ):
         named = statement.named_parameters
         con.execute(statement.query, {k: v for k, v in values.items() if k in named})
+    con.execute((ROOT / "model" / "item_numbers.sql").read_text())  # as the build numbers them
     con.close()
     return time.perf_counter() - started
 

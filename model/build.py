@@ -257,6 +257,8 @@ def _fill_work_items(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
     con.execute(
         """
         INSERT INTO work_items
+        -- item_no: the item's rank in item_id order (model/item_numbers.sql numbers the same way)
+        SELECT *, row_number() OVER (ORDER BY item_id)::INTEGER FROM (
         SELECT DISTINCT ON (i.item_id)
             i.item_id, i.source, i.tool, i.source_key, i.url, i.title, i.item_type,
             coalesce(i.is_milestone, false), i.status, i.status_category, d.department,
@@ -270,6 +272,7 @@ def _fill_work_items(con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         LEFT JOIN department_map d USING (item_id)
         LEFT JOIN owner_map o USING (item_id)
         ORDER BY i.item_id, i.is_deleted
+        )
         """,
         {"now": now},
     )

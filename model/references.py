@@ -11,7 +11,8 @@ configured source that failed or has never synced (`pending`: Jira keys of its p
 Asana reference for an Asana source, links naming a Google spreadsheet's id): such an edge is
 `pending_source` and waits for that source instead of accusing anyone.
 
-Memory: from the candidates on, rows carry integer item numbers instead of item ids, only the
+Memory: from the candidates on, rows carry the items' numbers (`work_items.item_no`, which
+`dependencies` keeps for the rules' joins) instead of item ids, only the
 few edges declared more than once are aggregated, and each temp table is dropped as soon as no
 later step reads it, so a million-item build stays inside the build's `model.memory_limit`.
 """
@@ -143,10 +144,10 @@ SELECT DISTINCT * FROM (
 """
 
 TARGETS_SQL = f"""
--- 3. what a reference can resolve to: every item, with the host of Jira items, numbered in
---    item id order (later steps carry and compare the narrow number instead of the id)
+-- 3. what a reference can resolve to: every item, with the host of Jira items and its number
+--    (later steps carry and compare the narrow number instead of the id)
 CREATE OR REPLACE TEMP TABLE ref_targets AS
-SELECT row_number() OVER (ORDER BY item_id)::INTEGER AS item_no, item_id, source, tool,
+SELECT item_no, item_id, source, tool,
        source_key, rtrim(url, '/') AS url, is_deleted, department,
        CASE WHEN tool = 'jira' THEN lower(regexp_extract(url, {_lit(URL_HOST)}, 1)) END AS host
 FROM work_items;
@@ -304,7 +305,7 @@ EDGES_SQL = f"""
 -- 7. merge origins: the strongest kind, the most structured origin, every origin and link type
 INSERT INTO dependencies (upstream_id, downstream_id, kind, origin, origins, link_types,
     reference, is_cross_tool, is_cross_department, is_resolved, contract_id, kpi_tension,
-    created_at, resolution)
+    created_at, resolution, upstream_no, downstream_no)
 WITH single AS (
     SELECT o.upstream_no, o.downstream_no, o.unresolved_id,
            CASE WHEN o.kind IN ('blocks', 'depends_on') THEN o.kind ELSE 'relates' END AS kind,
@@ -341,7 +342,8 @@ SELECT coalesce(u.item_id, m.unresolved_id), coalesce(d.item_id, m.unresolved_id
        m.unresolved_id IS NULL,
        NULL, NULL, NULL,
        CASE WHEN m.unresolved_id IS NULL THEN 'resolved' WHEN m.is_pending THEN 'pending_source'
-            ELSE 'unmapped' END
+            ELSE 'unmapped' END,
+       m.upstream_no, m.downstream_no
 FROM merged m
 LEFT JOIN ref_targets u ON u.item_no = m.upstream_no
 LEFT JOIN ref_targets d ON d.item_no = m.downstream_no;

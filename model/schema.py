@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = (Path(__file__).parent / "schema.sql").read_text()
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PUBLIC_TABLES = (
     "work_items",
     "dependencies",

@@ -39,7 +39,8 @@ CREATE TABLE work_items (
     labels            VARCHAR[],
     components        VARCHAR[],
     is_deleted        BOOLEAN NOT NULL,
-    synced_at         TIMESTAMP NOT NULL
+    synced_at         TIMESTAMP NOT NULL,
+    item_no           INTEGER
 );
 COMMENT ON TABLE work_items IS 'One row per work item from any tool (Jira issue, Asana task, sheet row), including tombstones of deleted items.';
 COMMENT ON COLUMN work_items.item_id IS 'Stable id unique across sources: <source>:<source_key>, e.g. it-jira:OPS-42.';
@@ -69,6 +70,7 @@ COMMENT ON COLUMN work_items.labels IS 'Labels/tags as written in the tool.';
 COMMENT ON COLUMN work_items.components IS 'Jira components (empty for other tools).';
 COMMENT ON COLUMN work_items.is_deleted IS 'True when the item was deleted in its tool (a tombstone kept for history).';
 COMMENT ON COLUMN work_items.synced_at IS 'UTC time of the sync that last saw the item.';
+COMMENT ON COLUMN work_items.item_no IS 'Integer standing for item_id within this database file (1, 2, ... in item_id order), for fast joins with dependencies.upstream_no/downstream_no. Numbers are per build, not stable across nights: keep item_id for anything stored or compared between runs.';
 
 CREATE TABLE dependencies (
     upstream_id         VARCHAR NOT NULL,
@@ -85,6 +87,8 @@ CREATE TABLE dependencies (
     kpi_tension         VARCHAR,
     created_at          TIMESTAMP,
     resolution          VARCHAR NOT NULL DEFAULT 'resolved',
+    upstream_no         INTEGER,
+    downstream_no       INTEGER,
     -- one row per (upstream_id, downstream_id) by construction (edges are merged by that pair)
 );
 COMMENT ON TABLE dependencies IS 'One row per "downstream needs upstream" edge, merged across every origin that declares it.';
@@ -101,6 +105,8 @@ COMMENT ON COLUMN dependencies.is_resolved IS 'False when the upstream was refer
 COMMENT ON COLUMN dependencies.contract_id IS 'The declared contract covering this handoff (provider = upstream department, consumer = downstream department), if any.';
 COMMENT ON COLUMN dependencies.kpi_tension IS 'Description of the KPI tension between the two departments, if one is declared.';
 COMMENT ON COLUMN dependencies.created_at IS 'When the edge was first seen by a sync.';
+COMMENT ON COLUMN dependencies.upstream_no IS 'work_items.item_no of the upstream; null when the upstream is no synced item (unresolved). Per build, like item_no.';
+COMMENT ON COLUMN dependencies.downstream_no IS 'work_items.item_no of the downstream. Per build, like item_no.';
 COMMENT ON COLUMN dependencies.resolution IS 'resolved; unmapped (found in no synced source); pending_source (it points into a configured source that failed or has not synced yet: it waits, no finding).';
 
 CREATE TABLE work_item_history (

@@ -18,6 +18,8 @@ DEFAULT_NOW = datetime(2025, 3, 3, 9, 0, 0)  # a Monday morning; cases state dat
 # The build's forecast step, run on a case's rows unless the case gives `forecasts` itself.
 FORECAST_SQL = Path(__file__).resolve().parents[1] / "model" / "forecast.sql"
 CASE_CYCLE_DAYS = 10  # the configured `typical_cycle_days` default
+# The build's item numbering (work_items.item_no and the dependency ends the rules join on).
+ITEM_NUMBERS_SQL = Path(__file__).resolve().parents[1] / "model" / "item_numbers.sql"
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ def load_given(
 ) -> None:
     """Insert a case's rows, filling required columns a case need not spell out.
 
-    `dependencies.is_cross_department` defaults to whether both ends have different departments.
+    `dependencies.is_cross_department` defaults to whether both ends have different departments;
+    items and dependency ends are numbered as the build numbers them.
     """
     for table, rows in given.items():
         for row in rows:
@@ -95,6 +98,7 @@ def load_given(
                        WHERE upstream_id = ? AND downstream_id = ?""",
                     [full["upstream_id"], full["downstream_id"]],
                 )
+    con.execute(ITEM_NUMBERS_SQL.read_text())
 
 
 @cache

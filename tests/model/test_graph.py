@@ -409,6 +409,27 @@ def test_unresolved_references_are_kept_with_the_reference_as_written(
     assert rows(graph, gone) == [(0,)]
 
 
+def test_items_are_numbered_and_edges_carry_the_numbers_of_their_ends(
+    graph: duckdb.DuckDBPyConnection,
+) -> None:
+    """Rules join dependencies with items on these numbers: a wrong one is a wrong finding."""
+    numbers = rows(graph, "SELECT item_id, item_no FROM work_items ORDER BY item_id")
+    assert [n for _, n in numbers] == list(range(1, len(numbers) + 1))
+    by_id = dict(numbers)
+    edges = rows(
+        graph, "SELECT upstream_id, downstream_id, upstream_no, downstream_no FROM dependencies"
+    )
+    assert len(edges) == len(EXPECTED_EDGES)
+    for up, down, up_no, down_no in edges:
+        assert (up_no, down_no) == (by_id.get(up), by_id[down]), (up, down)
+    assert {u for u, _, n, _ in edges if n is None} == {
+        "unresolved:99",
+        "unresolved:9999",
+        "unresolved:HR-1",
+        "unresolved:OPS-999",
+    }
+
+
 def test_an_edge_declared_several_ways_is_one_row_keeping_all_origins(
     graph: duckdb.DuckDBPyConnection,
 ) -> None:

@@ -19,6 +19,7 @@ from rules.engine import evaluate
 
 NOW = datetime(2025, 3, 3, 2, 0)
 MAX_LENGTH = 6  # dependency_cycle's default max_length
+MODEL = Path(__file__).resolve().parents[2] / "model"
 
 
 def _random_graph(db: Path, seed: int) -> None:
@@ -27,7 +28,7 @@ def _random_graph(db: Path, seed: int) -> None:
     rng = random.Random(seed)
     items = [f"{rng.choice(['it', 'mkt', 'fin'])}:K-{i}" for i in range(300)]
     con = duckdb.connect(str(db))
-    con.execute((Path(__file__).resolve().parents[2] / "model" / "schema.sql").read_text())
+    con.execute((MODEL / "schema.sql").read_text())
     con.executemany(
         "INSERT INTO work_items (item_id, source, tool, source_key, title, status_category, "
         "department, is_milestone, is_deleted, synced_at) "
@@ -67,6 +68,7 @@ def _random_graph(db: Path, seed: int) -> None:
     con.execute(
         "INSERT INTO contracts VALUES ('c-1', 'IT', 'Marketing', 10, NULL, NULL, NULL, NULL)"
     )
+    con.execute((MODEL / "item_numbers.sql").read_text())  # as the build numbers them
     con.close()
 
 

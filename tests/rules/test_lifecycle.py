@@ -13,7 +13,7 @@ import yaml
 from handoff.config import HandoffConfig
 from handoff.errors import RuleError
 from rules.engine import add_waiver, evaluate
-from rules.harness import load_given
+from rules.harness import ITEM_NUMBERS_SQL, load_given
 from tests.rules.conftest import SCHEMA
 
 DAY1 = datetime(2025, 3, 3, 2, 0)
@@ -241,6 +241,7 @@ def test_a_finding_whose_departments_move_keeps_its_history(tmp_path: Path, mode
         "is_cross_tool, is_cross_department, is_resolved) "
         "VALUES ('it:OPS-1', 'mkt:4', 'blocks', 'jira_link', ['jira_link'], true, true, true)"
     )
+    con.execute(ITEM_NUMBERS_SQL.read_text())  # the build numbers the new edge's ends
     con.close()
     day2 = DAY1 + timedelta(days=1)
     second = evaluate(model_db, config, now=day2, run_id="r2")
