@@ -256,11 +256,7 @@ def _stage_log(
             "value": pa.array(values, pa.string()),
         }
     )
-    con.register("incoming_log", table)
-    try:
-        con.execute("INSERT INTO pending_checkpoint_log SELECT * FROM incoming_log")
-    finally:
-        con.unregister("incoming_log")
+    _append(con, "pending_checkpoint_log", table)
 
 
 def _progress_json(progress: Progress) -> str:
@@ -349,11 +345,7 @@ def _stage_records(
             "seq": list(range(first_seq, first_seq + len(payloads))),
         }
     )
-    con.register("incoming_page", table)
-    try:
-        con.execute("INSERT INTO pending_records SELECT * FROM incoming_page")
-    finally:
-        con.unregister("incoming_page")
+    _append(con, "pending_records", table)
 
 
 def _encode(payload: Any) -> bytes:
@@ -373,14 +365,17 @@ def _encode(payload: Any) -> bytes:
 
 def _stage_census(con: duckdb.DuckDBPyConnection, census: Census) -> None:
     keys = sorted(census.keys)
-    con.register(
-        "census_keys",
-        pa.table({"record_type": [census.record_type] * len(keys), "record_key": keys}),
-    )
+    table = pa.table({"record_type": [census.record_type] * len(keys), "record_key": keys})
+    _append(con, "pending_census", table)
+
+
+def _append(con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table) -> None:
+    """Insert an Arrow table's rows into a staging table (columns in the table's order)."""
+    con.register("incoming_rows", rows)
     try:
-        con.execute("INSERT INTO pending_census SELECT * FROM census_keys")
+        con.execute(f"INSERT INTO {target} SELECT * FROM incoming_rows")
     finally:
-        con.unregister("census_keys")
+        con.unregister("incoming_rows")
 
 
 def _merge_pending(
