@@ -86,7 +86,9 @@ def test_transient_faults_still_give_complete_data(
         assert connector.stats.retries > 0
     assert connector.stats.waited_seconds == pytest.approx(clock.slept)
     if faults.rate_limit_every and faults.retry_after == "seconds":
-        assert clock.sleeps.count(1.0) == connector.stats.retries  # each wait as asked
+        assert (
+            clock.sleeps.count(1.0) >= connector.stats.retries
+        )  # each wait as asked (a worker held at the host's pause may wait it whole too)
     if faults.retry_after == "date":  # the first 429 asks for 30 s from the server's now
         assert 29 <= clock.sleeps[0] <= 31
 
