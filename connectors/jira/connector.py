@@ -62,7 +62,7 @@ from connectors.base import (
     RawRecord,
     Rejection,
 )
-from connectors.jira.keyset import KeySet
+from connectors.jira.keyset import KeySet, project_of
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
@@ -312,6 +312,8 @@ class JiraConnector:
                 search_seconds = time.monotonic() - began
                 yield Page([], checkpoint=progress.checkpoint())
             known = KeySet.decode(cursor.get("keys")) if not full else None
+            added: list[str] = []
+            moved: set[str] | None = None  # the projects a narrowed census lists (None: all)
             if (
                 known is not None
                 and not resumed
@@ -320,10 +322,16 @@ class JiraConnector:
                 and not self._census_due(cursor.get("census_at"), sweep_at)
             ):
                 added = [k for k in seen if k not in known]
-                if self._count_in_scope(scope) == len(known) + len(added):
+                count = self._count_in_scope(scope)
+                if count == len(known) + len(added):
                     keys = KeySet.of([*known, *added])  # nothing was deleted
+                elif count is not None:
+                    moved = self._moved_projects(scope, known, added, count)
             if keys is None:
-                census = self._census(scope, pager)  # always whole: cannot be resumed safely
+                census = self._narrowed_census(scope, moved, pager) if moved else None
+                if census is None:  # always whole: cannot be resumed safely
+                    moved = None
+                    census = self._census(scope, pager)
                 missed = [
                     key
                     for key, updated in census.items()
@@ -335,7 +343,11 @@ class JiraConnector:
                     yield from self._page(issues, progress, pool)
                 for key in gone:  # deleted since the census: tombstoned now, not next time
                     census.pop(key, None)
-                keys = KeySet.of(census)
+                if moved and known is not None:  # the other projects' keys stand as they were
+                    kept = [k for k in added if project_of(k) not in moved]
+                    keys = KeySet.of([*census, *known.outside(moved), *kept])
+                else:
+                    keys = KeySet.of(census)
             yield from self._full_changelogs(pending, pool, progress)
             if sweep and census is not None:
                 yield from self._sweep(sorted(census), pool)
@@ -343,9 +355,13 @@ class JiraConnector:
         finally:
             pager.shutdown(cancel_futures=True)
             pool.shutdown(cancel_futures=True)
-        if census is not None:
-            yield Census("issue", set(census))
-        times = census if census is not None else seen
+        if census is not None and keys is not None:
+            yield Census("issue", set(census) if moved is None else set(keys))
+        times: dict[str, datetime] = seen
+        if census is not None and moved is None:
+            times = census
+        elif census is not None:
+            times = {k: t for k, t in seen.items() if project_of(k) not in (moved or ())} | census
         latest = max([*times.values(), *seen.values()], default=None)
         newest = latest or parse_jira_time(previous or _epoch())
         since = _probe_since(newest, self.source.overlap_minutes, tz)
@@ -359,7 +375,9 @@ class JiraConnector:
             # next incremental skips the census while Jira's count agrees with them
             "keys": keys.encode() if keys is not None else {},
             "census_at": (
-                sweep_at.isoformat() if census is not None else str(cursor.get("census_at"))
+                sweep_at.isoformat()
+                if census is not None and moved is None
+                else str(cursor.get("census_at"))
             ),
         }
         if self.source.remote_links:  # a first sync starts the clock: its changelogs are whole
@@ -805,6 +823,52 @@ class JiraConnector:
             position += len(issues)
         return census, totals == {len(census)}
 
+    def _moved_projects(
+        self, scope: str, known: KeySet, added: list[str], count: int
+    ) -> set[str] | None:
+        """The projects whose count of issues in scope differs from the keys the cursor holds
+        there plus the new keys the search saw: only they can hold a deleted issue, so only
+        their keys need a census. None when the counts cannot narrow it down: keys that name no
+        project, more projects than the whole census has pages, a project Jira refuses (moved
+        or renamed), or counts that do not add up to the scope's (an issue in a project the
+        cursor does not know)."""
+        projects = known.projects
+        pages = -(-count // CENSUS_PAGE)
+        if projects is None or any(project_of(k) is None for k in added):
+            return None
+        expected = {p: known.in_project(p) for p in projects}
+        for key in added:
+            project = project_of(key) or ""
+            expected[project] = expected.get(project, 0) + 1
+        if len(expected) >= pages:
+            return None  # as many requests as the whole census takes
+        names = sorted(expected)
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-count")
+        try:
+            counts = list(pool.map(lambda p: self._count_in_scope(_in_project(scope, p)), names))
+        except JiraRefused as err:
+            if err.status != 400:
+                raise
+            return None
+        finally:
+            pool.shutdown(cancel_futures=True)
+        if any(c is None for c in counts) or sum(c or 0 for c in counts) != count:
+            return None
+        return {p for p, c in zip(names, counts, strict=True) if c != expected[p]} or None
+
+    def _narrowed_census(
+        self, scope: str, projects: set[str], pager: ThreadPoolExecutor
+    ) -> dict[str, datetime] | None:
+        """The key census of `projects` alone; None when it lists a key of another project
+        (a project whose key was renamed: only the whole census tells which keys went)."""
+        census: dict[str, datetime] = {}
+        for project in sorted(projects):
+            listed = self._census(_in_project(scope, project), pager)
+            if any(project_of(key) != project for key in listed):
+                return None
+            census.update(listed)
+        return census
+
     def _count_in_scope(self, scope: str) -> int | None:
         """How many issues are in scope now: Data Center's search total (exact), Cloud's
         approximate count (recent changes may show late: a deletion it misses is found by a
@@ -951,6 +1015,10 @@ def _in_window(history: dict[str, Any], since: datetime | None) -> bool:
         return parse_jira_time(str(history.get("created"))) >= since
     except ValueError:
         return True  # unreadable time: read the links rather than miss them
+
+
+def _in_project(scope: str, project: str) -> str:
+    return f'{scope} AND project = "{project}"'
 
 
 def _jql_time(value: datetime, tz: ZoneInfo) -> str:

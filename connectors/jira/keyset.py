@@ -3,7 +3,9 @@
 Jira numbers the issues of a project consecutively, so the keys of a site compress to a few
 ranges per project (`{"OPS": "1-4980,4982-5000"}`). An incremental sync compares Jira's count of
 the issues in scope with this set plus the new keys it saw: when they agree nothing was
-deleted, and the key census (one request per 1,000 issues) can be skipped.
+deleted, and the key census (one request per 1,000 issues) can be skipped. When they disagree,
+the same comparison project by project (`in_project`) narrows the census to the projects whose
+count moved.
 """
 
 from __future__ import annotations
@@ -72,6 +74,24 @@ class KeySet:
             out[OTHER] = sorted(self._other)
         return out
 
+    @property
+    def projects(self) -> set[str] | None:
+        """The projects the keys belong to; None when some key names no project."""
+        return None if self._other else set(self._ranges)
+
+    def in_project(self, project: str) -> int:
+        """How many of the keys are in `project`."""
+        return sum(b - a + 1 for a, b in self._ranges.get(project, []))
+
+    def outside(self, projects: set[str]) -> Iterator[str]:
+        """The keys of every other project (and those that name none)."""
+        for project, runs in self._ranges.items():
+            if project not in projects:
+                for a, b in runs:
+                    for n in range(a, b + 1):
+                        yield f"{project}-{n}"
+        yield from self._other
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
@@ -89,11 +109,13 @@ class KeySet:
         return self.size
 
     def __iter__(self) -> Iterator[str]:
-        for project, runs in self._ranges.items():
-            for a, b in runs:
-                for n in range(a, b + 1):
-                    yield f"{project}-{n}"
-        yield from self._other
+        return self.outside(set())
+
+
+def project_of(key: str) -> str | None:
+    """The project key an issue key starts with (None for a key of another shape)."""
+    match = KEY.match(key)
+    return match[1] if match else None
 
 
 def _run(part: str) -> tuple[int, int]:
