@@ -289,6 +289,9 @@ class JiraConnector:
         self._expect(jql)
         pool = ThreadPoolExecutor(max_workers=self.workers)
         pager = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="jira-search")
+        # counts and census pages: their own threads, so remote links still being read do not
+        # hold them up, and one set of them, whose clients keep their connections warm
+        counter = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-census")
         try:
             self._read_links_soon(list(progress.links), pool, progress)
             # id order: an issue updated while paging does not shift the pages, and `id > n`
@@ -324,14 +327,14 @@ class JiraConnector:
                 added = [k for k in seen if k not in known]
                 count = self._count_in_scope(scope)
                 if count == len(known) + len(added):
-                    keys = KeySet.of([*known, *added])  # nothing was deleted
+                    keys = known.merged(added)  # nothing was deleted
                 elif count is not None:
-                    moved = self._moved_projects(scope, known, added, count)
+                    moved = self._moved_projects(scope, known, added, count, counter)
             if keys is None:
-                census = self._narrowed_census(scope, moved, pager) if moved else None
+                census = self._narrowed_census(scope, moved, pager, counter) if moved else None
                 if census is None:  # always whole: cannot be resumed safely
                     moved = None
-                    census = self._census(scope, pager)
+                    census = self._census(scope, pager, counter)
                 missed = [
                     key
                     for key, updated in census.items()
@@ -345,7 +348,7 @@ class JiraConnector:
                     census.pop(key, None)
                 if moved and known is not None:  # the other projects' keys stand as they were
                     kept = [k for k in added if project_of(k) not in moved]
-                    keys = KeySet.of([*census, *known.outside(moved), *kept])
+                    keys = known.merged([*census, *kept], replacing=moved)
                 else:
                     keys = KeySet.of(census)
             yield from self._full_changelogs(pending, pool, progress)
@@ -354,6 +357,7 @@ class JiraConnector:
             yield from self._landed_links(progress, wait=True)
         finally:
             pager.shutdown(cancel_futures=True)
+            counter.shutdown(cancel_futures=True)
             pool.shutdown(cancel_futures=True)
         if census is not None and keys is not None:
             yield Census("issue", set(census) if moved is None else set(keys))
@@ -760,14 +764,16 @@ class JiraConnector:
         if batch:
             yield batch
 
-    def _census(self, scope: str, pager: ThreadPoolExecutor) -> dict[str, datetime]:
+    def _census(
+        self, scope: str, pager: ThreadPoolExecutor, pool: ThreadPoolExecutor
+    ) -> dict[str, datetime]:
         """Every live key with its `updated` time; repeated once if Jira's total disagrees
         (an issue deleted while Data Center pages by offset would hide a live one)."""
         jql = f"{scope} ORDER BY id ASC"
         census: dict[str, datetime] = {}
         for _ in range(2):
             if not self.cloud:
-                census, whole = self._census_by_offset(jql)
+                census, whole = self._census_by_offset(jql, pool)
                 if whole:
                     break
                 continue
@@ -782,11 +788,12 @@ class JiraConnector:
                 break
         return census
 
-    def _census_by_offset(self, jql: str) -> tuple[dict[str, datetime], bool]:
+    def _census_by_offset(
+        self, jql: str, pool: ThreadPoolExecutor
+    ) -> tuple[dict[str, datetime], bool]:
         """Data Center's census, and whether it is whole: the first page tells the exact total,
-        so every other page is asked for at once by offset, `workers` at a time (the census is
-        most of an incremental sync's wait; its own threads, so remote links still being read
-        do not hold it up). A page shorter than the first (the server granted less) leaves a
+        so every other page is asked for at once by offset, on `pool` (the census is most of
+        an incremental sync's wait). A page shorter than the first (the server granted less) leaves a
         gap: from there the rest is read one page after the other. Whole means every page gave
         the same total and the census holds that many keys: an issue deleted meanwhile shifts
         the later pages' offsets and hides a live one, while the total still matches."""
@@ -802,7 +809,6 @@ class JiraConnector:
         _collect(census, issues)
         position, step = len(issues), len(issues)
         offsets = range(step, total, step) if step else range(0)
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-census")
         ahead = [(start, pool.submit(page, start)) for start in offsets]
         try:
             for start, future in ahead:
@@ -813,7 +819,8 @@ class JiraConnector:
                 _collect(census, issues)
                 position += len(issues)
         finally:
-            pool.shutdown(cancel_futures=True)
+            for _, future in ahead:
+                future.cancel()  # the pages after a gap, not started yet
         while position < max(totals):
             issues, page_total = page(position)
             totals.add(page_total)
@@ -824,7 +831,7 @@ class JiraConnector:
         return census, totals == {len(census)}
 
     def _moved_projects(
-        self, scope: str, known: KeySet, added: list[str], count: int
+        self, scope: str, known: KeySet, added: list[str], count: int, pool: ThreadPoolExecutor
     ) -> set[str] | None:
         """The projects whose count of issues in scope differs from the keys the cursor holds
         there plus the new keys the search saw: only they can hold a deleted issue, so only
@@ -843,27 +850,24 @@ class JiraConnector:
         if len(expected) >= pages:
             return None  # as many requests as the whole census takes
         names = sorted(expected)
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-count")
         try:
             counts = list(pool.map(lambda p: self._count_in_scope(_in_project(scope, p)), names))
         except JiraRefused as err:
             if err.status != 400:
                 raise
             return None
-        finally:
-            pool.shutdown(cancel_futures=True)
         if any(c is None for c in counts) or sum(c or 0 for c in counts) != count:
             return None
         return {p for p, c in zip(names, counts, strict=True) if c != expected[p]} or None
 
     def _narrowed_census(
-        self, scope: str, projects: set[str], pager: ThreadPoolExecutor
+        self, scope: str, projects: set[str], pager: ThreadPoolExecutor, pool: ThreadPoolExecutor
     ) -> dict[str, datetime] | None:
         """The key census of `projects` alone; None when it lists a key of another project
         (a project whose key was renamed: only the whole census tells which keys went)."""
         census: dict[str, datetime] = {}
         for project in sorted(projects):
-            listed = self._census(_in_project(scope, project), pager)
+            listed = self._census(_in_project(scope, project), pager, pool)
             if any(project_of(key) != project for key in listed):
                 return None
             census.update(listed)

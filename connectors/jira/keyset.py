@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 KEY = re.compile(r"^([A-Z][A-Z0-9_]*)-(\d+)$")
@@ -74,6 +74,16 @@ class KeySet:
             out[OTHER] = sorted(self._other)
         return out
 
+    def merged(self, keys: Iterable[str], *, replacing: Collection[str] = ()) -> KeySet:
+        """These keys plus `keys`, the projects in `replacing` holding only those of `keys`.
+        Only `keys` are parsed (a sync's new keys, a census of a few projects): rebuilding the
+        set of a whole site from strings costs tens of milliseconds at 20,000 keys."""
+        fresh = KeySet.of(keys)
+        ranges = {p: rs for p, rs in self._ranges.items() if p not in replacing}
+        for project, runs in fresh._ranges.items():
+            ranges[project] = _union(ranges[project], runs) if project in ranges else runs
+        return KeySet(ranges, self._other | fresh._other)
+
     @property
     def projects(self) -> set[str] | None:
         """The projects the keys belong to; None when some key names no project."""
@@ -82,15 +92,6 @@ class KeySet:
     def in_project(self, project: str) -> int:
         """How many of the keys are in `project`."""
         return sum(b - a + 1 for a, b in self._ranges.get(project, []))
-
-    def outside(self, projects: set[str]) -> Iterator[str]:
-        """The keys of every other project (and those that name none)."""
-        for project, runs in self._ranges.items():
-            if project not in projects:
-                for a, b in runs:
-                    for n in range(a, b + 1):
-                        yield f"{project}-{n}"
-        yield from self._other
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -109,13 +110,28 @@ class KeySet:
         return self.size
 
     def __iter__(self) -> Iterator[str]:
-        return self.outside(set())
+        for project, runs in self._ranges.items():
+            for a, b in runs:
+                for n in range(a, b + 1):
+                    yield f"{project}-{n}"
+        yield from self._other
 
 
 def project_of(key: str) -> str | None:
     """The project key an issue key starts with (None for a key of another shape)."""
     match = KEY.match(key)
     return match[1] if match else None
+
+
+def _union(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two sorted lists of number ranges as one, touching ranges joined."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(a + b):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
 
 
 def _run(part: str) -> tuple[int, int]:
