@@ -27,7 +27,12 @@ site (an issue updated between two pages shifts the results). Repairs re-read is
 on Data Center, dropping the keys its 400 names as gone. An incremental sync skips the census
 when Jira's count of the scope equals the keys the cursor holds plus the new keys it saw
 (nothing deleted), its search was shorter than the overlap (an update while paging falls in the
-next window), and the last census is less than `census_days` old.
+next window), and the last census is less than `census_days` old. When the count disagrees, one
+count per project finds the projects whose count moved, and only their keys are listed (while
+the projects are fewer than the census's pages, and the counts add up to the scope's). A
+deletion hidden from the count by an issue entering scope unseen (no `updated` change: a
+permission or a scope change) is found by the whole census every `census_days`, as before (a
+deletion in another project no longer brings that census forward).
 
 Paging overlaps the landing: the next search pages are requested on a pager thread while the
 current one lands, and remote links are read on the worker pool beside the paging.
