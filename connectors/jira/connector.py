@@ -798,10 +798,11 @@ class JiraConnector:
     ) -> tuple[dict[str, datetime], bool]:
         """Data Center's census, and whether it is whole: the first page tells the exact total,
         so every other page is asked for at once by offset, on `pool` (the census is most of
-        an incremental sync's wait). A page shorter than the first (the server granted less) leaves a
-        gap: from there the rest is read one page after the other. Whole means every page gave
-        the same total and the census holds that many keys: an issue deleted meanwhile shifts
-        the later pages' offsets and hides a live one, while the total still matches."""
+        an incremental sync's wait). A page shorter than the first (the server granted less)
+        leaves a gap: from there the rest is read one page after the other. Whole means every
+        page gave the same total and the census holds that many keys: an issue deleted
+        meanwhile shifts the later pages' offsets and hides a live one, while the total still
+        matches."""
 
         def page(start: int) -> tuple[list[Any], int]:
             body = {"jql": jql, "maxResults": CENSUS_PAGE, "fields": CENSUS_FIELDS}
