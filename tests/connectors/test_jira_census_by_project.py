@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +134,27 @@ def test_the_next_sync_after_a_narrowed_census_skips_the_census(tmp_path: Path) 
         assert sandbox.census_jql == []
         assert projects_of(sandbox.count_jql) == [None]  # the scope's count alone
     assert raw_issues(raw)["live"] == sorted(org.issues)
+
+
+def test_counts_that_do_not_add_up_take_the_whole_census(tmp_path: Path) -> None:
+    """An issue the cursor cannot know of (in a project it holds no key of, and older than the
+    window: it entered the scope without being updated) makes the projects' counts fall short
+    of the scope's: the counts cannot say where issues went, so the whole census is taken."""
+    org = generate_org(5000, seed=55, projects=3, now=NOW)
+    projects = sorted(org.projects)
+    empty = projects[2]
+    org.delete([k for k in org.issues if k.startswith(f"{empty}-")])
+    with CountingSite(org, "data_center") as sandbox:
+        source = source_for(sandbox, remote_links=False)  # its scope names all three projects
+        raw = tmp_path / "raw.duckdb"
+        sync(source, raw, full=True)
+        deleted = sorted(k for k in org.issues if k.startswith(f"{projects[0]}-"))[3:5]
+        org.delete(deleted)
+        org.add_issue(
+            None, "Entered the scope unseen", project=empty, updated=NOW - timedelta(days=20)
+        )
+        sandbox.reset()
+        sync(source, raw)
+        assert sorted(p for p in projects_of(sandbox.count_jql) if p) == projects[:2]
+        assert projects_of(sandbox.census_jql) == [None] * math.ceil(len(org.issues) / CENSUS_PAGE)
+    assert raw_issues(raw)["tombstones"] == sorted(deleted)
