@@ -27,7 +27,12 @@ site (an issue updated between two pages shifts the results). Repairs re-read is
 on Data Center, dropping the keys its 400 names as gone. An incremental sync skips the census
 when Jira's count of the scope equals the keys the cursor holds plus the new keys it saw
 (nothing deleted), its search was shorter than the overlap (an update while paging falls in the
-next window), and the last census is less than `census_days` old.
+next window), and the last census is less than `census_days` old. When the count disagrees, one
+count per project finds the projects whose count moved, and only their keys are listed (while
+the projects are fewer than the census's pages, and the counts add up to the scope's). A
+deletion hidden from the count by an issue entering scope unseen (no `updated` change: a
+permission or a scope change) is found by the whole census every `census_days`, as before (a
+deletion in another project no longer brings that census forward).
 
 Paging overlaps the landing: the next search pages are requested on a pager thread while the
 current one lands, and remote links are read on the worker pool beside the paging.
@@ -62,7 +67,7 @@ from connectors.base import (
     RawRecord,
     Rejection,
 )
-from connectors.jira.keyset import KeySet
+from connectors.jira.keyset import KeySet, project_of
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
@@ -289,6 +294,9 @@ class JiraConnector:
         self._expect(jql)
         pool = ThreadPoolExecutor(max_workers=self.workers)
         pager = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="jira-search")
+        # counts and census pages: their own threads, so remote links still being read do not
+        # hold them up, and one set of them, whose clients keep their connections warm
+        counter = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-census")
         try:
             self._read_links_soon(list(progress.links), pool, progress)
             # id order: an issue updated while paging does not shift the pages, and `id > n`
@@ -312,6 +320,8 @@ class JiraConnector:
                 search_seconds = time.monotonic() - began
                 yield Page([], checkpoint=progress.checkpoint())
             known = KeySet.decode(cursor.get("keys")) if not full else None
+            added: list[str] = []
+            moved: set[str] | None = None  # the projects a narrowed census lists (None: all)
             if (
                 known is not None
                 and not resumed
@@ -320,10 +330,16 @@ class JiraConnector:
                 and not self._census_due(cursor.get("census_at"), sweep_at)
             ):
                 added = [k for k in seen if k not in known]
-                if self._count_in_scope(scope) == len(known) + len(added):
-                    keys = KeySet.of([*known, *added])  # nothing was deleted
+                count = self._count_in_scope(scope)
+                if count == len(known) + len(added):
+                    keys = known.merged(added)  # nothing was deleted
+                elif count is not None:
+                    moved = self._moved_projects(scope, known, added, count, counter)
             if keys is None:
-                census = self._census(scope, pager)  # always whole: cannot be resumed safely
+                census = self._narrowed_census(scope, moved, pager, counter) if moved else None
+                if census is None:  # always whole: cannot be resumed safely
+                    moved = None
+                    census = self._census(scope, pager, counter)
                 missed = [
                     key
                     for key, updated in census.items()
@@ -335,17 +351,26 @@ class JiraConnector:
                     yield from self._page(issues, progress, pool)
                 for key in gone:  # deleted since the census: tombstoned now, not next time
                     census.pop(key, None)
-                keys = KeySet.of(census)
+                if moved and known is not None:  # the other projects' keys stand as they were
+                    kept = [k for k in added if project_of(k) not in moved]
+                    keys = known.merged([*census, *kept], replacing=moved)
+                else:
+                    keys = KeySet.of(census)
             yield from self._full_changelogs(pending, pool, progress)
             if sweep and census is not None:
                 yield from self._sweep(sorted(census), pool)
             yield from self._landed_links(progress, wait=True)
         finally:
             pager.shutdown(cancel_futures=True)
+            counter.shutdown(cancel_futures=True)
             pool.shutdown(cancel_futures=True)
-        if census is not None:
-            yield Census("issue", set(census))
-        times = census if census is not None else seen
+        if census is not None and keys is not None:
+            yield Census("issue", set(census) if moved is None else set(keys))
+        times: dict[str, datetime] = seen
+        if census is not None and moved is None:
+            times = census
+        elif census is not None:
+            times = {k: t for k, t in seen.items() if project_of(k) not in (moved or ())} | census
         latest = max([*times.values(), *seen.values()], default=None)
         newest = latest or parse_jira_time(previous or _epoch())
         since = _probe_since(newest, self.source.overlap_minutes, tz)
@@ -359,7 +384,9 @@ class JiraConnector:
             # next incremental skips the census while Jira's count agrees with them
             "keys": keys.encode() if keys is not None else {},
             "census_at": (
-                sweep_at.isoformat() if census is not None else str(cursor.get("census_at"))
+                sweep_at.isoformat()
+                if census is not None and moved is None
+                else str(cursor.get("census_at"))
             ),
         }
         if self.source.remote_links:  # a first sync starts the clock: its changelogs are whole
@@ -742,14 +769,16 @@ class JiraConnector:
         if batch:
             yield batch
 
-    def _census(self, scope: str, pager: ThreadPoolExecutor) -> dict[str, datetime]:
+    def _census(
+        self, scope: str, pager: ThreadPoolExecutor, pool: ThreadPoolExecutor
+    ) -> dict[str, datetime]:
         """Every live key with its `updated` time; repeated once if Jira's total disagrees
         (an issue deleted while Data Center pages by offset would hide a live one)."""
         jql = f"{scope} ORDER BY id ASC"
         census: dict[str, datetime] = {}
         for _ in range(2):
             if not self.cloud:
-                census, whole = self._census_by_offset(jql)
+                census, whole = self._census_by_offset(jql, pool)
                 if whole:
                     break
                 continue
@@ -764,14 +793,16 @@ class JiraConnector:
                 break
         return census
 
-    def _census_by_offset(self, jql: str) -> tuple[dict[str, datetime], bool]:
+    def _census_by_offset(
+        self, jql: str, pool: ThreadPoolExecutor
+    ) -> tuple[dict[str, datetime], bool]:
         """Data Center's census, and whether it is whole: the first page tells the exact total,
-        so every other page is asked for at once by offset, `workers` at a time (the census is
-        most of an incremental sync's wait; its own threads, so remote links still being read
-        do not hold it up). A page shorter than the first (the server granted less) leaves a
-        gap: from there the rest is read one page after the other. Whole means every page gave
-        the same total and the census holds that many keys: an issue deleted meanwhile shifts
-        the later pages' offsets and hides a live one, while the total still matches."""
+        so every other page is asked for at once by offset, on `pool` (the census is most of
+        an incremental sync's wait). A page shorter than the first (the server granted less)
+        leaves a gap: from there the rest is read one page after the other. Whole means every
+        page gave the same total and the census holds that many keys: an issue deleted
+        meanwhile shifts the later pages' offsets and hides a live one, while the total still
+        matches."""
 
         def page(start: int) -> tuple[list[Any], int]:
             body = {"jql": jql, "maxResults": CENSUS_PAGE, "fields": CENSUS_FIELDS}
@@ -784,7 +815,6 @@ class JiraConnector:
         _collect(census, issues)
         position, step = len(issues), len(issues)
         offsets = range(step, total, step) if step else range(0)
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="jira-census")
         ahead = [(start, pool.submit(page, start)) for start in offsets]
         try:
             for start, future in ahead:
@@ -795,7 +825,8 @@ class JiraConnector:
                 _collect(census, issues)
                 position += len(issues)
         finally:
-            pool.shutdown(cancel_futures=True)
+            for _, future in ahead:
+                future.cancel()  # the pages after a gap, not started yet
         while position < max(totals):
             issues, page_total = page(position)
             totals.add(page_total)
@@ -804,6 +835,49 @@ class JiraConnector:
             _collect(census, issues)
             position += len(issues)
         return census, totals == {len(census)}
+
+    def _moved_projects(
+        self, scope: str, known: KeySet, added: list[str], count: int, pool: ThreadPoolExecutor
+    ) -> set[str] | None:
+        """The projects whose count of issues in scope differs from the keys the cursor holds
+        there plus the new keys the search saw: only they can hold a deleted issue, so only
+        their keys need a census. None when the counts cannot narrow it down: keys that name no
+        project, more projects than the whole census has pages, a project Jira refuses (moved
+        or renamed), or counts that do not add up to the scope's (an issue in a project the
+        cursor does not know)."""
+        projects = known.projects
+        pages = -(-count // CENSUS_PAGE)
+        if projects is None or any(project_of(k) is None for k in added):
+            return None
+        expected = {p: known.in_project(p) for p in projects}
+        for key in added:
+            project = project_of(key) or ""
+            expected[project] = expected.get(project, 0) + 1
+        if len(expected) >= pages:
+            return None  # as many requests as the whole census takes
+        names = sorted(expected)
+        try:
+            counts = list(pool.map(lambda p: self._count_in_scope(_in_project(scope, p)), names))
+        except JiraRefused as err:
+            if err.status != 400:
+                raise
+            return None
+        if any(c is None for c in counts) or sum(c or 0 for c in counts) != count:
+            return None
+        return {p for p, c in zip(names, counts, strict=True) if c != expected[p]} or None
+
+    def _narrowed_census(
+        self, scope: str, projects: set[str], pager: ThreadPoolExecutor, pool: ThreadPoolExecutor
+    ) -> dict[str, datetime] | None:
+        """The key census of `projects` alone; None when it lists a key of another project
+        (a project whose key was renamed: only the whole census tells which keys went)."""
+        census: dict[str, datetime] = {}
+        for project in sorted(projects):
+            listed = self._census(_in_project(scope, project), pager, pool)
+            if any(project_of(key) != project for key in listed):
+                return None
+            census.update(listed)
+        return census
 
     def _count_in_scope(self, scope: str) -> int | None:
         """How many issues are in scope now: Data Center's search total (exact), Cloud's
@@ -951,6 +1025,10 @@ def _in_window(history: dict[str, Any], since: datetime | None) -> bool:
         return parse_jira_time(str(history.get("created"))) >= since
     except ValueError:
         return True  # unreadable time: read the links rather than miss them
+
+
+def _in_project(scope: str, project: str) -> str:
+    return f'{scope} AND project = "{project}"'
 
 
 def _jql_time(value: datetime, tz: ZoneInfo) -> str:

@@ -3,14 +3,16 @@
 Jira numbers the issues of a project consecutively, so the keys of a site compress to a few
 ranges per project (`{"OPS": "1-4980,4982-5000"}`). An incremental sync compares Jira's count of
 the issues in scope with this set plus the new keys it saw: when they agree nothing was
-deleted, and the key census (one request per 1,000 issues) can be skipped.
+deleted, and the key census (one request per 1,000 issues) can be skipped. When they disagree,
+the same comparison project by project (`in_project`) narrows the census to the projects whose
+count moved.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 KEY = re.compile(r"^([A-Z][A-Z0-9_]*)-(\d+)$")
@@ -72,6 +74,25 @@ class KeySet:
             out[OTHER] = sorted(self._other)
         return out
 
+    def merged(self, keys: Iterable[str], *, replacing: Collection[str] = ()) -> KeySet:
+        """These keys plus `keys`, the projects in `replacing` holding only those of `keys`.
+        Only `keys` are parsed (a sync's new keys, a census of a few projects): rebuilding the
+        set of a whole site from strings costs tens of milliseconds at 20,000 keys."""
+        fresh = KeySet.of(keys)
+        ranges = {p: rs for p, rs in self._ranges.items() if p not in replacing}
+        for project, runs in fresh._ranges.items():
+            ranges[project] = _union(ranges[project], runs) if project in ranges else runs
+        return KeySet(ranges, self._other | fresh._other)
+
+    @property
+    def projects(self) -> set[str] | None:
+        """The projects the keys belong to; None when some key names no project."""
+        return None if self._other else set(self._ranges)
+
+    def in_project(self, project: str) -> int:
+        """How many of the keys are in `project`."""
+        return sum(b - a + 1 for a, b in self._ranges.get(project, []))
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
@@ -94,6 +115,23 @@ class KeySet:
                 for n in range(a, b + 1):
                     yield f"{project}-{n}"
         yield from self._other
+
+
+def project_of(key: str) -> str | None:
+    """The project key an issue key starts with (None for a key of another shape)."""
+    match = KEY.match(key)
+    return match[1] if match else None
+
+
+def _union(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two sorted lists of number ranges as one, touching ranges joined."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(a + b):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
 
 
 def _run(part: str) -> tuple[int, int]:

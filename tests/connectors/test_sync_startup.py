@@ -36,6 +36,8 @@ NOT_FOR_A_SYNC = {
     "pandas": "the landing writes Arrow tables, not data frames",
     "openpyxl": "spreadsheets are another source kind",
     "asana": "another source kind",
+    "dateutil": "Arrow infers a column type with it; the landing names its types",
+    "pyarrow.compute": "Arrow casts with it; the landing reads its UTF-8 bytes as strings",
 }
 
 SYNC = """
@@ -59,7 +61,7 @@ built = [
 ]
 print(json.dumps({
     "issues": landed,
-    "modules": sorted({name.split(".")[0] for name in sys.modules}),
+    "modules": sorted({name.split(".")[0] for name in sys.modules} | set(sys.modules)),
     "built": built,
 }))
 """
