@@ -22,8 +22,10 @@ from rules.waivers import Waiver
 # (sorting only the duplicates, which are rare, keeps this cheap).
 # Enriched: planned when a contract covers them (the edge between the first two subjects, or the
 # rule's own contract column), blast radius of the first subject: open items that transitively
-# wait on it through blocks/depends_on edges. Past its first step the search walks work_items
-# row numbers rather than item id strings (cheaper to join and to deduplicate).
+# wait on it through blocks/depends_on edges. The search walks the build's item numbers
+# (work_items.item_no, dependencies.upstream_no/downstream_no) rather than item id strings
+# (cheaper to join and to deduplicate); only a start that is no item (an unresolved reference)
+# is matched by its id.
 FINDINGS_SQL = """
 duplicated AS (
     SELECT exception_id FROM rule_findings GROUP BY exception_id HAVING count(*) > 1
@@ -36,53 +38,51 @@ unique_findings AS (
      ORDER BY exception_id, CASE severity WHEN 'fail' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END)
 ),
 open_items AS MATERIALIZED (
-    SELECT item_id, rowid AS item_row FROM work_items
+    SELECT item_no FROM work_items
     WHERE NOT is_deleted AND coalesce(status_category, 'todo') <> 'done'
 ),
-waiting AS MATERIALIZED (  -- open items and what they wait on
-    SELECT d.upstream_id, u.item_row AS upstream_row, w.item_row AS downstream_row
-    FROM dependencies d
-    JOIN open_items w ON w.item_id = d.downstream_id
-    LEFT JOIN open_items u ON u.item_id = d.upstream_id
+waiting AS MATERIALIZED (  -- edges into open items; the upstream's id only where it is no item
+    SELECT d.upstream_no, CASE WHEN d.upstream_no IS NULL THEN d.upstream_id END AS unresolved_id,
+           d.downstream_no
+    FROM dependencies d SEMI JOIN open_items w ON w.item_no = d.downstream_no
     WHERE d.kind <> 'relates'
 ),
-onward AS MATERIALIZED (  -- past the first step only open items are reached
-    SELECT upstream_row, downstream_row FROM waiting WHERE upstream_row IS NOT NULL
-),
 starts AS MATERIALIZED (
-    SELECT s.start, row_number() OVER () AS start_no, i.item_row AS start_row
+    SELECT s.start, row_number() OVER () AS start_no, i.item_no AS start_item
     -- duplicates' subjects too (a superset of what is needed): no second pass over the dedupe
     FROM (SELECT DISTINCT subject_ids[1] AS start FROM rule_findings) AS s
-    LEFT JOIN open_items i ON i.item_id = s.start
+    LEFT JOIN work_items i ON i.item_id = s.start
 ),
-reach(start_no, item_row) AS (
-    SELECT * FROM (  -- an open start is a row already; only the others need their id matched
-        SELECT s.start_no, e.downstream_row FROM starts s
-        JOIN onward e ON e.upstream_row = s.start_row
+reach(start_no, item_no) AS (
+    SELECT * FROM (  -- an item's edges by its number (open or not); others' by their id
+        SELECT s.start_no, e.downstream_no FROM starts s
+        JOIN waiting e ON e.upstream_no = s.start_item
         UNION ALL
-        SELECT s.start_no, e.downstream_row FROM starts s
-        JOIN waiting e ON e.upstream_id = s.start
-        WHERE s.start_row IS NULL AND e.upstream_row IS NULL
+        SELECT s.start_no, e.downstream_no FROM starts s
+        JOIN waiting e ON e.unresolved_id = s.start
+        WHERE s.start_item IS NULL
     )
     UNION
-    SELECT r.start_no, e.downstream_row FROM reach r JOIN onward e ON e.upstream_row = r.item_row
+    -- what is reached is open, so every edge into an open item from it is onward
+    SELECT r.start_no, e.downstream_no FROM reach r JOIN waiting e ON e.upstream_no = r.item_no
 ),
 radius AS (
     SELECT s.start,
-           count(*) FILTER (WHERE s.start_row IS NULL OR r.item_row <> s.start_row) AS blast_radius
+           count(*) FILTER (WHERE r.item_no IS DISTINCT FROM s.start_item) AS blast_radius
     FROM reach r JOIN starts s USING (start_no)
     GROUP BY s.start
 ),
 current_findings AS (
     SELECT f.*,
-           CASE WHEN f.contract_id IS NOT NULL OR c.contract_id IS NOT NULL THEN 'planned'
-                ELSE 'surprise' END AS classification,
+           CASE WHEN f.contract_id IS NOT NULL
+                  -- a lookup (the few contract edges hashed), not a join that may hash the
+                  -- findings' wide rows instead
+                  OR {'up': f.subject_ids[1], 'down': f.subject_ids[2]} IN (
+                      SELECT {'up': upstream_id, 'down': downstream_id} FROM dependencies
+                      WHERE contract_id IS NOT NULL)
+                THEN 'planned' ELSE 'surprise' END AS classification,
            coalesce(r.blast_radius, 0)::INTEGER AS blast_radius
     FROM unique_findings AS f
-    LEFT JOIN (  -- one row per (upstream_id, downstream_id): at most one match
-        SELECT upstream_id, downstream_id, contract_id FROM dependencies
-        WHERE contract_id IS NOT NULL
-    ) AS c ON c.upstream_id = f.subject_ids[1] AND c.downstream_id = f.subject_ids[2]
     LEFT JOIN radius r ON r.start = f.subject_ids[1]
 )
 """
