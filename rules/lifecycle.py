@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -87,15 +88,9 @@ current_findings AS (
 )
 """
 
-# This run's findings with the values their rows take, each against its previous row (if any):
-# `prev_row` locates it for the updates; `reshaped`, `retold` and `changed` say which of its
-# columns move besides the run stamps (departments; message or evidence; the others).
-FOUND_SQL = (
-    """
-CREATE OR REPLACE TEMP TABLE lifecycle_found AS
-WITH RECURSIVE
-"""
-    + FINDINGS_SQL
+# This run's findings as rows of `exceptions` would hold them (less the run stamps).
+FOUND_CTE = (
+    FINDINGS_SQL
     + """,
 found AS (
     SELECT f.exception_id, f.rule_id, f.severity, f.subject_ids, f.departments, f.owner,
@@ -106,6 +101,16 @@ found AS (
     FROM current_findings f
     LEFT JOIN active_waivers w ON w.exception_id = f.exception_id
 )
+"""
+)
+
+# Each finding against its previous row (if any): `prev_row` locates it for the updates;
+# `reshaped`, `retold` and `changed` say which of its columns move besides the run stamps
+# (departments; message or evidence; the others).
+FOUND_SQL = (
+    "CREATE OR REPLACE TEMP TABLE lifecycle_found AS WITH RECURSIVE"
+    + FOUND_CTE
+    + """
 SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
        p.occurrences AS prev_occurrences,
        p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
@@ -122,6 +127,17 @@ SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_f
        ) AS changed
 FROM found f
 LEFT JOIN exceptions p ON p.exception_id = f.exception_id
+"""
+)
+
+# With no previous rows every finding is new: inserted straight from the query (a table of
+# findings written first would be written twice), as NEW_SQL below would insert it.
+FIRST_RUN_SQL = (
+    "INSERT INTO exceptions BY NAME WITH RECURSIVE"
+    + FOUND_CTE
+    + """
+SELECT *, $now AS first_seen, $now AS last_seen, NULL AS resolved_at, 1 AS occurrences
+FROM found
 """
 )
 
@@ -236,20 +252,15 @@ def apply_lifecycle(
 
     con.execute("BEGIN TRANSACTION")
     try:
-        _key_exceptions(con, after_merge=False)
-        con.execute(FOUND_SQL)
-        changes = con.execute(CHANGES_SQL).fetchone()
-        assert changes is not None
-        new, reopened = (int(v) for v in changes)
-        step("findings")
-        resolved = _count(con.execute(RESOLVE_SQL, {"now": now, "evaluated": evaluated}))
-        con.execute(SEEN_SQL, {"now": now})
-        con.execute(RETOLD_SQL)
-        con.execute(CHANGED_SQL)
-        con.execute(RESHAPED_SQL)
-        con.execute(NEW_SQL, {"now": now})
-        _key_exceptions(con, after_merge=True)
-        step("merge")
+        if not _first_run(con):
+            new, resolved, reopened = _merge(con, now, evaluated, step)
+        else:
+            new, resolved, reopened = _count(con.execute(FIRST_RUN_SQL, {"now": now})), 0, 0
+            step("findings")
+            _key_exceptions(con, after_merge=True)
+            step("merge")
+            con.execute(SUBJECTS_TABLE_SQL)
+            con.execute("DELETE FROM exception_subjects")  # none, unless left by hand
         publish_subjects(con)
         step("subjects")
         open_now = con.execute(OPEN_SQL, {"now": now}).fetchone()
@@ -280,6 +291,40 @@ def apply_lifecycle(
         con.unregister("active_waivers")
         con.execute("DROP TABLE IF EXISTS lifecycle_found")
     return counts
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection,
+    now: datetime,
+    evaluated: list[str],
+    step: Callable[[str], None],
+) -> tuple[int, int, int]:
+    """Merge this run's findings with the previous rows: new, resolved and reopened counts."""
+    _key_exceptions(con, after_merge=False)
+    con.execute(FOUND_SQL)
+    changes = con.execute(CHANGES_SQL).fetchone()
+    assert changes is not None
+    new, reopened = (int(v) for v in changes)
+    step("findings")
+    resolved = _count(con.execute(RESOLVE_SQL, {"now": now, "evaluated": evaluated}))
+    con.execute(SEEN_SQL, {"now": now})
+    con.execute(RETOLD_SQL)
+    con.execute(CHANGED_SQL)
+    con.execute(RESHAPED_SQL)
+    con.execute(NEW_SQL, {"now": now})
+    _key_exceptions(con, after_merge=True)
+    step("merge")
+    return new, resolved, reopened
+
+
+def _first_run(con: duckdb.DuckDBPyConnection) -> bool:
+    """No previous rows to merge with: every finding is inserted as new."""
+    return not _has_rows(con, "exceptions")
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()
+    return bool(row and row[0])
 
 
 def _count(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -332,8 +377,7 @@ def publish_subjects(con: duckdb.DuckDBPyConnection) -> None:
     exceptions have none yet) is filled from every row as a keyed twin.
     """
     con.execute(SUBJECTS_TABLE_SQL)
-    kept = con.execute("SELECT EXISTS (SELECT 1 FROM exception_subjects)").fetchone()
-    if kept and kept[0]:
+    if _has_rows(con, "exception_subjects"):
         rows = "(SELECT exception_id, subject_ids FROM lifecycle_found WHERE prev_row IS NULL)"
         con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")
     else:
