@@ -106,27 +106,37 @@ found AS (
 
 # Each finding against its previous row (if any): `prev_row` locates it for the updates;
 # `reshaped`, `retold` and `changed` say which of its columns move besides the run stamps
-# (departments; message or evidence; the others).
+# (departments; message or evidence; the others). Text and lists are kept only where a row
+# takes them (new, reshaped or retold rows): most rows only move their run stamps.
 FOUND_SQL = (
     "CREATE OR REPLACE TEMP TABLE lifecycle_found AS WITH RECURSIVE"
     + FOUND_CTE
-    + """
-SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
-       p.occurrences AS prev_occurrences,
-       p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
-       p.rowid IS NOT NULL
-           AND (p.message, p.evidence::VARCHAR) IS DISTINCT FROM (f.message, f.evidence::VARCHAR)
-           AS retold,
-       p.rowid IS NOT NULL AND (
-           p.resolved_at IS NOT NULL
-           OR (p.severity, p.owner, p.classification, p.status, p.blast_radius,
-               p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
-              IS DISTINCT FROM
-              (f.severity, f.owner, f.classification, f.status, f.blast_radius,
-               f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
-       ) AS changed
-FROM found f
-LEFT JOIN exceptions p ON p.exception_id = f.exception_id
+    + """,
+compared AS (
+    SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
+           p.occurrences AS prev_occurrences,
+           p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
+           p.rowid IS NOT NULL
+               AND (p.message, p.evidence::VARCHAR) IS DISTINCT FROM (f.message, f.evidence::VARCHAR)
+               AS retold,
+           p.rowid IS NOT NULL AND (
+               p.resolved_at IS NOT NULL
+               OR (p.severity, p.owner, p.classification, p.status, p.blast_radius,
+                   p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
+                  IS DISTINCT FROM
+                  (f.severity, f.owner, f.classification, f.status, f.blast_radius,
+                   f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
+           ) AS changed
+    FROM found f
+    LEFT JOIN exceptions p ON p.exception_id = f.exception_id
+)
+SELECT * REPLACE (
+    CASE WHEN prev_row IS NULL OR reshaped OR retold THEN message END AS message,
+    CASE WHEN prev_row IS NULL OR reshaped OR retold THEN evidence END AS evidence,
+    CASE WHEN prev_row IS NULL OR reshaped THEN subject_ids END AS subject_ids,
+    CASE WHEN prev_row IS NULL OR reshaped THEN departments END AS departments
+)
+FROM compared
 """
 )
 
