@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,8 +23,10 @@ from rules.waivers import Waiver
 # (sorting only the duplicates, which are rare, keeps this cheap).
 # Enriched: planned when a contract covers them (the edge between the first two subjects, or the
 # rule's own contract column), blast radius of the first subject: open items that transitively
-# wait on it through blocks/depends_on edges. Past its first step the search walks work_items
-# row numbers rather than item id strings (cheaper to join and to deduplicate).
+# wait on it through blocks/depends_on edges. The search walks the build's item numbers
+# (work_items.item_no, dependencies.upstream_no/downstream_no) rather than item id strings
+# (cheaper to join and to deduplicate); only a start that is no item (an unresolved reference)
+# is matched by its id.
 FINDINGS_SQL = """
 duplicated AS (
     SELECT exception_id FROM rule_findings GROUP BY exception_id HAVING count(*) > 1
@@ -36,66 +39,58 @@ unique_findings AS (
      ORDER BY exception_id, CASE severity WHEN 'fail' THEN 0 WHEN 'warn' THEN 1 ELSE 2 END)
 ),
 open_items AS MATERIALIZED (
-    SELECT item_id, rowid AS item_row FROM work_items
+    SELECT item_no FROM work_items
     WHERE NOT is_deleted AND coalesce(status_category, 'todo') <> 'done'
 ),
-waiting AS MATERIALIZED (  -- open items and what they wait on
-    SELECT d.upstream_id, u.item_row AS upstream_row, w.item_row AS downstream_row
-    FROM dependencies d
-    JOIN open_items w ON w.item_id = d.downstream_id
-    LEFT JOIN open_items u ON u.item_id = d.upstream_id
+waiting AS MATERIALIZED (  -- edges into open items; the upstream's id only where it is no item
+    SELECT d.upstream_no, CASE WHEN d.upstream_no IS NULL THEN d.upstream_id END AS unresolved_id,
+           d.downstream_no
+    FROM dependencies d SEMI JOIN open_items w ON w.item_no = d.downstream_no
     WHERE d.kind <> 'relates'
 ),
-onward AS MATERIALIZED (  -- past the first step only open items are reached
-    SELECT upstream_row, downstream_row FROM waiting WHERE upstream_row IS NOT NULL
-),
 starts AS MATERIALIZED (
-    SELECT s.start, row_number() OVER () AS start_no, i.item_row AS start_row
+    SELECT s.start, row_number() OVER () AS start_no, i.item_no AS start_item
     -- duplicates' subjects too (a superset of what is needed): no second pass over the dedupe
     FROM (SELECT DISTINCT subject_ids[1] AS start FROM rule_findings) AS s
-    LEFT JOIN open_items i ON i.item_id = s.start
+    LEFT JOIN work_items i ON i.item_id = s.start
 ),
-reach(start_no, item_row) AS (
-    SELECT * FROM (  -- an open start is a row already; only the others need their id matched
-        SELECT s.start_no, e.downstream_row FROM starts s
-        JOIN onward e ON e.upstream_row = s.start_row
+reach(start_no, item_no) AS (
+    SELECT * FROM (  -- an item's edges by its number (open or not); others' by their id
+        SELECT s.start_no, e.downstream_no FROM starts s
+        JOIN waiting e ON e.upstream_no = s.start_item
         UNION ALL
-        SELECT s.start_no, e.downstream_row FROM starts s
-        JOIN waiting e ON e.upstream_id = s.start
-        WHERE s.start_row IS NULL AND e.upstream_row IS NULL
+        SELECT s.start_no, e.downstream_no FROM starts s
+        JOIN waiting e ON e.unresolved_id = s.start
+        WHERE s.start_item IS NULL
     )
     UNION
-    SELECT r.start_no, e.downstream_row FROM reach r JOIN onward e ON e.upstream_row = r.item_row
+    -- what is reached is open, so every edge into an open item from it is onward
+    SELECT r.start_no, e.downstream_no FROM reach r JOIN waiting e ON e.upstream_no = r.item_no
 ),
 radius AS (
     SELECT s.start,
-           count(*) FILTER (WHERE s.start_row IS NULL OR r.item_row <> s.start_row) AS blast_radius
+           count(*) FILTER (WHERE r.item_no IS DISTINCT FROM s.start_item) AS blast_radius
     FROM reach r JOIN starts s USING (start_no)
     GROUP BY s.start
 ),
 current_findings AS (
     SELECT f.*,
-           CASE WHEN f.contract_id IS NOT NULL OR c.contract_id IS NOT NULL THEN 'planned'
-                ELSE 'surprise' END AS classification,
+           CASE WHEN f.contract_id IS NOT NULL
+                  -- a lookup (the few contract edges hashed), not a join that may hash the
+                  -- findings' wide rows instead
+                  OR {'up': f.subject_ids[1], 'down': f.subject_ids[2]} IN (
+                      SELECT {'up': upstream_id, 'down': downstream_id} FROM dependencies
+                      WHERE contract_id IS NOT NULL)
+                THEN 'planned' ELSE 'surprise' END AS classification,
            coalesce(r.blast_radius, 0)::INTEGER AS blast_radius
     FROM unique_findings AS f
-    LEFT JOIN (  -- one row per (upstream_id, downstream_id): at most one match
-        SELECT upstream_id, downstream_id, contract_id FROM dependencies
-        WHERE contract_id IS NOT NULL
-    ) AS c ON c.upstream_id = f.subject_ids[1] AND c.downstream_id = f.subject_ids[2]
     LEFT JOIN radius r ON r.start = f.subject_ids[1]
 )
 """
 
-# This run's findings with the values their rows take, each against its previous row (if any):
-# `prev_row` locates it for the updates; `reshaped`, `retold` and `changed` say which of its
-# columns move besides the run stamps (departments; message or evidence; the others).
-FOUND_SQL = (
-    """
-CREATE OR REPLACE TEMP TABLE lifecycle_found AS
-WITH RECURSIVE
-"""
-    + FINDINGS_SQL
+# This run's findings as rows of `exceptions` would hold them (less the run stamps).
+FOUND_CTE = (
+    FINDINGS_SQL
     + """,
 found AS (
     SELECT f.exception_id, f.rule_id, f.severity, f.subject_ids, f.departments, f.owner,
@@ -106,22 +101,53 @@ found AS (
     FROM current_findings f
     LEFT JOIN active_waivers w ON w.exception_id = f.exception_id
 )
-SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
-       p.occurrences AS prev_occurrences,
-       p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
-       p.rowid IS NOT NULL
-           AND (p.message, p.evidence::VARCHAR) IS DISTINCT FROM (f.message, f.evidence::VARCHAR)
-           AS retold,
-       p.rowid IS NOT NULL AND (
-           p.resolved_at IS NOT NULL
-           OR (p.severity, p.owner, p.classification, p.status, p.blast_radius,
-               p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
-              IS DISTINCT FROM
-              (f.severity, f.owner, f.classification, f.status, f.blast_radius,
-               f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
-       ) AS changed
-FROM found f
-LEFT JOIN exceptions p ON p.exception_id = f.exception_id
+"""
+)
+
+# Each finding against its previous row (if any): `prev_row` locates it for the updates;
+# `reshaped`, `retold` and `changed` say which of its columns move besides the run stamps
+# (departments; message or evidence; the others). Text and lists are kept only where a row
+# takes them (new, reshaped or retold rows): most rows only move their run stamps.
+FOUND_SQL = (
+    "CREATE OR REPLACE TEMP TABLE lifecycle_found AS WITH RECURSIVE"
+    + FOUND_CTE
+    + """,
+compared AS (
+    SELECT f.*, p.rowid AS prev_row, p.status AS prev_status, p.first_seen AS prev_first_seen,
+           p.occurrences AS prev_occurrences,
+           p.rowid IS NOT NULL AND p.departments IS DISTINCT FROM f.departments AS reshaped,
+           p.rowid IS NOT NULL
+               AND (p.message, p.evidence::VARCHAR) IS DISTINCT FROM (f.message, f.evidence::VARCHAR)
+               AS retold,
+           p.rowid IS NOT NULL AND (
+               p.resolved_at IS NOT NULL
+               OR (p.severity, p.owner, p.classification, p.status, p.blast_radius,
+                   p.waiver_reason, p.waived_until, p.waived_by, p.waived_at)
+                  IS DISTINCT FROM
+                  (f.severity, f.owner, f.classification, f.status, f.blast_radius,
+                   f.waiver_reason, f.waived_until, f.waived_by, f.waived_at)
+           ) AS changed
+    FROM found f
+    LEFT JOIN exceptions p ON p.exception_id = f.exception_id
+)
+SELECT * REPLACE (
+    CASE WHEN prev_row IS NULL OR reshaped OR retold THEN message END AS message,
+    CASE WHEN prev_row IS NULL OR reshaped OR retold THEN evidence END AS evidence,
+    CASE WHEN prev_row IS NULL OR reshaped THEN subject_ids END AS subject_ids,
+    CASE WHEN prev_row IS NULL OR reshaped THEN departments END AS departments
+)
+FROM compared
+"""
+)
+
+# With no previous rows every finding is new: inserted straight from the query (a table of
+# findings written first would be written twice), as NEW_SQL below would insert it.
+FIRST_RUN_SQL = (
+    "INSERT INTO exceptions BY NAME WITH RECURSIVE"
+    + FOUND_CTE
+    + """
+SELECT *, $now AS first_seen, $now AS last_seen, NULL AS resolved_at, 1 AS occurrences
+FROM found
 """
 )
 
@@ -236,20 +262,15 @@ def apply_lifecycle(
 
     con.execute("BEGIN TRANSACTION")
     try:
-        _key_exceptions(con, after_merge=False)
-        con.execute(FOUND_SQL)
-        changes = con.execute(CHANGES_SQL).fetchone()
-        assert changes is not None
-        new, reopened = (int(v) for v in changes)
-        step("findings")
-        resolved = _count(con.execute(RESOLVE_SQL, {"now": now, "evaluated": evaluated}))
-        con.execute(SEEN_SQL, {"now": now})
-        con.execute(RETOLD_SQL)
-        con.execute(CHANGED_SQL)
-        con.execute(RESHAPED_SQL)
-        con.execute(NEW_SQL, {"now": now})
-        _key_exceptions(con, after_merge=True)
-        step("merge")
+        if not _first_run(con):
+            new, resolved, reopened = _merge(con, now, evaluated, step)
+        else:
+            new, resolved, reopened = _count(con.execute(FIRST_RUN_SQL, {"now": now})), 0, 0
+            step("findings")
+            _key_exceptions(con, after_merge=True)
+            step("merge")
+            con.execute(SUBJECTS_TABLE_SQL)
+            con.execute("DELETE FROM exception_subjects")  # none, unless left by hand
         publish_subjects(con)
         step("subjects")
         open_now = con.execute(OPEN_SQL, {"now": now}).fetchone()
@@ -280,6 +301,40 @@ def apply_lifecycle(
         con.unregister("active_waivers")
         con.execute("DROP TABLE IF EXISTS lifecycle_found")
     return counts
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection,
+    now: datetime,
+    evaluated: list[str],
+    step: Callable[[str], None],
+) -> tuple[int, int, int]:
+    """Merge this run's findings with the previous rows: new, resolved and reopened counts."""
+    _key_exceptions(con, after_merge=False)
+    con.execute(FOUND_SQL)
+    changes = con.execute(CHANGES_SQL).fetchone()
+    assert changes is not None
+    new, reopened = (int(v) for v in changes)
+    step("findings")
+    resolved = _count(con.execute(RESOLVE_SQL, {"now": now, "evaluated": evaluated}))
+    con.execute(SEEN_SQL, {"now": now})
+    con.execute(RETOLD_SQL)
+    con.execute(CHANGED_SQL)
+    con.execute(RESHAPED_SQL)
+    con.execute(NEW_SQL, {"now": now})
+    _key_exceptions(con, after_merge=True)
+    step("merge")
+    return new, resolved, reopened
+
+
+def _first_run(con: duckdb.DuckDBPyConnection) -> bool:
+    """No previous rows to merge with: every finding is inserted as new."""
+    return not _has_rows(con, "exceptions")
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()
+    return bool(row and row[0])
 
 
 def _count(cursor: duckdb.DuckDBPyConnection) -> int:
@@ -332,8 +387,7 @@ def publish_subjects(con: duckdb.DuckDBPyConnection) -> None:
     exceptions have none yet) is filled from every row as a keyed twin.
     """
     con.execute(SUBJECTS_TABLE_SQL)
-    kept = con.execute("SELECT EXISTS (SELECT 1 FROM exception_subjects)").fetchone()
-    if kept and kept[0]:
+    if _has_rows(con, "exception_subjects"):
         rows = "(SELECT exception_id, subject_ids FROM lifecycle_found WHERE prev_row IS NULL)"
         con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")
     else:
