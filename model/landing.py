@@ -114,11 +114,11 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-# The merge works in slices, but its joins over every stored key need room beside a slice:
-# 64 MB ran out of memory on a 100,000-issue Jira first sync. DuckDB keeps blocks cached up
-# to the limit, so a large fetch uses all of it and a small one little (bench/results/jira.md,
-# asana.md).
-LANDING_MEMORY = "160MB"
+# DuckDB keeps blocks cached up to its limit, so a large fetch uses all of it and a small one
+# little: the limit is what a sync's peak memory grows by with the source's size, so it is low
+# (bench/results/jira.md, asana.md). The merge fits it because its inserts move slices of at
+# most MERGE_SLICE_BYTES, a small share of it (see there).
+LANDING_MEMORY = "64MB"
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
@@ -290,9 +290,12 @@ def _resume_staging(
 
 
 # staged records per INSERT of the merge (see `_merge_pending`): whole blocks of MERGE_BLOCK
-# consecutive records, up to MERGE_SLICE_BYTES of JSON or MERGE_SLICE_RECORDS records
+# consecutive records, up to MERGE_SLICE_BYTES of JSON or MERGE_SLICE_RECORDS records. An
+# insert in the merge's transaction holds its slice in memory, and more than a slice's size
+# while it runs, beside the merge's key joins: 16 MB slices ran a 100,000-issue Jira first sync
+# out of memory at a 64 MB limit (and at 40 MB); 4 MB slices land it within 40 MB.
 MERGE_BLOCK = 500
-MERGE_SLICE_BYTES = 16 * 2**20
+MERGE_SLICE_BYTES = 4 * 2**20
 MERGE_SLICE_RECORDS = 10_000
 STAGE_RECORDS = 5000  # records per staging insert: each insert is a commit of its own
 STAGE_BYTES = 16 * 2**20  # or this much JSON, whichever comes first
