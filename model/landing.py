@@ -115,10 +115,22 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
 
 
 # DuckDB keeps blocks cached up to its limit, so a large fetch uses all of it and a small one
-# little: the limit is what a sync's peak memory grows by with the source's size, so it is low
-# (bench/results/jira.md, asana.md). The merge fits it because its inserts move slices of at
-# most MERGE_SLICE_BYTES, a small share of it (see there).
-LANDING_MEMORY = "64MB"
+# little: the limit is what a sync's peak memory grows by with the source's size, so it is as
+# low as the merge allows (bench/results/jira.md, asana.md). The merge's scans pin the staged
+# payloads a vector (2,048 records) at a time per thread, so what it needs follows the size of
+# the largest records, not their number. Jira issues carry their changelogs (several KB, some
+# far more): a 100,000-issue first sync ran out of memory at 64 MB. Asana's records (a task, a
+# task's stories) are small: at 160 MB a 100,000-task sync peaked 50% above a 20,000-task one,
+# at 64 MB 17%. A kind not listed gets LANDING_MEMORY.
+LANDING_MEMORY = "160MB"
+LANDING_MEMORY_BY_KIND = {"asana": "64MB"}
+
+
+def landing_memory(kind: str) -> str:
+    """The landing's DuckDB memory limit for a source of this kind (see LANDING_MEMORY)."""
+    return LANDING_MEMORY_BY_KIND.get(kind, LANDING_MEMORY)
+
+
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
@@ -291,9 +303,9 @@ def _resume_staging(
 
 # staged records per INSERT of the merge (see `_merge_pending`): whole blocks of MERGE_BLOCK
 # consecutive records, up to MERGE_SLICE_BYTES of JSON or MERGE_SLICE_RECORDS records. An
-# insert in the merge's transaction holds its slice in memory, and more than a slice's size
-# while it runs, beside the merge's key joins: 16 MB slices ran a 100,000-issue Jira first sync
-# out of memory at a 64 MB limit (and at 40 MB); 4 MB slices land it within 40 MB.
+# insert in the merge's transaction holds more than its slice while it runs, beside the merge's
+# key joins: 16 MB slices ran a first fetch of 16,000 records of 4.5 KB out of memory at 40 MB,
+# 4 MB slices land it within 24 MB.
 MERGE_BLOCK = 500
 MERGE_SLICE_BYTES = 4 * 2**20
 MERGE_SLICE_RECORDS = 10_000
@@ -518,10 +530,18 @@ def land(
     full: bool,
     stats: Any = None,
     checkpointing: Checkpointing | None = None,
+    memory_limit: str | None = None,
 ) -> LandingResult:
     """`_land` with garbage collection paced for large pages (see `model.collection`)."""
     with fewer_collections():
-        return _land(raw_path, batches, full=full, stats=stats, checkpointing=checkpointing)
+        return _land(
+            raw_path,
+            batches,
+            full=full,
+            stats=stats,
+            checkpointing=checkpointing,
+            memory_limit=memory_limit,
+        )
 
 
 def _land(
@@ -531,6 +551,7 @@ def _land(
     full: bool,
     stats: Any = None,
     checkpointing: Checkpointing | None = None,
+    memory_limit: str | None = None,
 ) -> LandingResult:
     """Consume a connector's batches into the raw store; all of it lands, or none of it.
 
@@ -548,7 +569,8 @@ def _land(
     result = LandingResult(fetch_id=uuid.uuid4().hex)
     con = open_raw_store(raw_path)
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
+    # DuckDB spills beyond it: flat memory (None: LANDING_MEMORY, see `landing_memory`)
+    con.execute(f"SET memory_limit = '{memory_limit or LANDING_MEMORY}'")
     resume = plan.resume
     checkpoints = 0
     logs: dict[str, int] = {}  # checkpoint log entries staged so far, by name
