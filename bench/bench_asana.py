@@ -30,7 +30,7 @@ import duckdb
 
 from connectors.asana import AsanaConnector
 from handoff.config import AsanaSource
-from model.landing import land, read_cursor
+from model.landing import land, landing_memory, read_cursor
 from model.normalise.asana import normalise
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -95,7 +95,13 @@ def _sync(source: AsanaSource, raw: Path, full: bool) -> tuple[float, Any, Asana
     connector = AsanaConnector(source)
     cursor = None if full else read_cursor(raw)
     started = time.perf_counter()
-    result = land(raw, connector.fetch(cursor, full=full), full=full, stats=connector.stats)
+    result = land(
+        raw,
+        connector.fetch(cursor, full=full),
+        full=full,
+        stats=connector.stats,
+        memory_limit=landing_memory(source.kind),
+    )
     return time.perf_counter() - started, result, connector
 
 

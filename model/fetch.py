@@ -23,7 +23,15 @@ from handoff.config import HandoffConfig, SourceBase
 from handoff.interrupt import Watchdog
 from handoff.redact import redact
 from model.build import SourceOutcome
-from model.landing import Checkpointing, Progress, land, raw_store_path, read_cursor, read_progress
+from model.landing import (
+    Checkpointing,
+    Progress,
+    land,
+    landing_memory,
+    raw_store_path,
+    read_cursor,
+    read_progress,
+)
 
 log = logging.getLogger(__name__)
 # settings that change how a fetch runs, not what it reads: changing them keeps a checkpoint
@@ -124,6 +132,7 @@ def fetch_source(
             full=full or cursor is None,
             stats=connector.stats,
             checkpointing=plan,
+            memory_limit=landing_memory(source.kind),
         )
     except Exception as err:  # contained: one source never costs another its data
         message = str(err) if isinstance(err, ConnectorError) else f"{type(err).__name__}: {err}"

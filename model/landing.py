@@ -114,11 +114,23 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-# The merge works in slices, but its joins over every stored key need room beside a slice:
-# 64 MB ran out of memory on a 100,000-issue Jira first sync. DuckDB keeps blocks cached up
-# to the limit, so a large fetch uses all of it and a small one little (bench/results/jira.md,
-# asana.md).
+# DuckDB keeps blocks cached up to its limit, so a large fetch uses all of it and a small one
+# little: the limit is what a sync's peak memory grows by with the source's size, so it is as
+# low as the merge allows (bench/results/jira.md, asana.md). The merge's scans pin the staged
+# payloads a vector (2,048 records) at a time per thread, so what it needs follows the size of
+# the largest records, not their number. Jira issues carry their changelogs (several KB, some
+# far more): Data Center first syncs of 20,000 and 100,000 issues ran out of memory at 64 MB.
+# Asana's records (a task, a task's stories) are small: a 100,000-task sync peaked 50% above a
+# 20,000-task one at 160 MB, 24% at 64 MB (253 -> 313 MB). A kind not listed gets LANDING_MEMORY.
 LANDING_MEMORY = "160MB"
+LANDING_MEMORY_BY_KIND = {"asana": "64MB"}
+
+
+def landing_memory(kind: str) -> str:
+    """The landing's DuckDB memory limit for a source of this kind (see LANDING_MEMORY)."""
+    return LANDING_MEMORY_BY_KIND.get(kind, LANDING_MEMORY)
+
+
 PENDING_SCHEMA = """
 CREATE OR REPLACE TABLE pending_records (record_type VARCHAR, record_key VARCHAR, payload VARCHAR, seq BIGINT);
 CREATE OR REPLACE TABLE pending_census (record_type VARCHAR, record_key VARCHAR);
@@ -290,9 +302,12 @@ def _resume_staging(
 
 
 # staged records per INSERT of the merge (see `_merge_pending`): whole blocks of MERGE_BLOCK
-# consecutive records, up to MERGE_SLICE_BYTES of JSON or MERGE_SLICE_RECORDS records
+# consecutive records, up to MERGE_SLICE_BYTES of JSON or MERGE_SLICE_RECORDS records. An
+# insert in the merge's transaction holds more than its slice while it runs, beside the merge's
+# key joins: 16 MB slices ran a first fetch of 16,000 records of 4.5 KB out of memory at 40 MB,
+# 4 MB slices land it within 24 MB.
 MERGE_BLOCK = 500
-MERGE_SLICE_BYTES = 16 * 2**20
+MERGE_SLICE_BYTES = 4 * 2**20
 MERGE_SLICE_RECORDS = 10_000
 STAGE_RECORDS = 5000  # records per staging insert: each insert is a commit of its own
 STAGE_BYTES = 16 * 2**20  # or this much JSON, whichever comes first
@@ -520,10 +535,18 @@ def land(
     full: bool,
     stats: Any = None,
     checkpointing: Checkpointing | None = None,
+    memory_limit: str | None = None,
 ) -> LandingResult:
     """`_land` with garbage collection paced for large pages (see `model.collection`)."""
     with fewer_collections():
-        return _land(raw_path, batches, full=full, stats=stats, checkpointing=checkpointing)
+        return _land(
+            raw_path,
+            batches,
+            full=full,
+            stats=stats,
+            checkpointing=checkpointing,
+            memory_limit=memory_limit,
+        )
 
 
 def _land(
@@ -533,6 +556,7 @@ def _land(
     full: bool,
     stats: Any = None,
     checkpointing: Checkpointing | None = None,
+    memory_limit: str | None = None,
 ) -> LandingResult:
     """Consume a connector's batches into the raw store; all of it lands, or none of it.
 
@@ -550,7 +574,8 @@ def _land(
     result = LandingResult(fetch_id=uuid.uuid4().hex)
     con = open_raw_store(raw_path)
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{LANDING_MEMORY}'")  # DuckDB spills beyond it: flat memory
+    # DuckDB spills beyond it: flat memory (None: LANDING_MEMORY, see `landing_memory`)
+    con.execute(f"SET memory_limit = '{memory_limit or LANDING_MEMORY}'")
     resume = plan.resume
     checkpoints = 0
     logs: dict[str, int] = {}  # checkpoint log entries staged so far, by name

@@ -50,12 +50,12 @@ import json, os, resource, sys, time
 from pathlib import Path
 from connectors.asana import AsanaConnector
 from handoff.config import AsanaSource
-from model.landing import land, read_cursor
+from model.landing import land, landing_memory, read_cursor
 entry = {**json.loads(sys.argv[1]), "token": os.environ["BENCH_ASANA_TOKEN"]}
 raw, full = Path(sys.argv[2]), sys.argv[3] == "full"
 connector = AsanaConnector(AsanaSource.model_validate(entry))
 result = land(raw, connector.fetch(None if full else read_cursor(raw), full=full),
-              full=full, stats=connector.stats)
+              full=full, stats=connector.stats, memory_limit=landing_memory("asana"))
 print(json.dumps({"tasks": result.record_counts.get("task", 0), "records": result.records,
                   "deleted": result.deleted}))
 """

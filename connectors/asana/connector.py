@@ -142,7 +142,7 @@ class _Run:
     top: set[str] = field(default_factory=set)
     subtasks: dict[str, list[str]] = field(default_factory=dict)  # parent -> subtask gids
     counts: dict[str, int] = field(default_factory=dict)  # parent -> num_subtasks (census)
-    fetched: set[str] = field(default_factory=set)
+    fetched: set[str] = field(default_factory=set)  # see `listed`
     changed: set[str] = field(default_factory=set)  # tasks whose stories must be read
     event_gids: set[str] = field(default_factory=set)
     deleted: set[str] = field(default_factory=set)  # gids the events report deleted
@@ -180,6 +180,12 @@ class _Run:
             "subtasks": subtasks,
             "modified": modified,
         }
+
+    def listed(self, gid: str) -> None:
+        """Note a task a listing returned, so the events need not read it again. A first sync
+        reads no events: it keeps no such set, as large as the source."""
+        if not self.first:
+            self.fetched.add(gid)
 
     def saw(self, task: dict[str, Any]) -> bool:
         """Record a listed task's modified_at; True when its stories must be read: it moved
@@ -495,7 +501,7 @@ class AsanaConnector:
 
     def _saw_task(self, task: dict[str, Any], run: _Run, *, changed: bool) -> None:
         run.top.add(task["gid"])
-        run.fetched.add(task["gid"])
+        run.listed(task["gid"])
         if changed:
             run.changed.add(task["gid"])
         if task.get("num_subtasks"):
@@ -580,7 +586,6 @@ class AsanaConnector:
                 continue
             run.relist.discard(parent)
             run.subtasks[parent] = subs
-            run.fetched.update(subs)
             run.changed.update(moved.intersection(subs))
 
     def _search_subtasks(self, workspace: str) -> Iterator[list[dict[str, Any]]]:
@@ -631,7 +636,7 @@ class AsanaConnector:
                 run.subtasks[parent] = [s["gid"] for s in subs]
                 yield Page([RawRecord("subtask", s["gid"], s) for s in subs])
                 for sub in subs:
-                    run.fetched.add(sub["gid"])
+                    run.listed(sub["gid"])
                     if run.saw(sub):
                         run.changed.add(sub["gid"])
                     if sub.get("num_subtasks"):

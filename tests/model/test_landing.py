@@ -107,6 +107,36 @@ def test_a_large_refetch_merges_within_a_small_memory_limit(
     assert read_cursor(raw) == {"n": 2}
 
 
+def test_a_first_fetch_of_large_records_lands_within_a_low_memory_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records of a few KB (a Jira issue with its changelog) land in a first fetch at a
+    memory limit far below their total: the merge's inserts hold a slice each, not the fetch."""
+    monkeypatch.setattr("model.landing.LANDING_MEMORY", "40MB")
+
+    def big_issues() -> Iterator[Batch]:
+        for start in range(0, 16_000, 1000):
+            yield Page(
+                [
+                    RawRecord("issue", f"K-{i}", {"v": "1", "changelog": f"moved {i} " * 450})
+                    for i in range(start, start + 1000)
+                ]
+            )
+        yield Census("issue", {f"K-{i}" for i in range(16_000)})
+        yield Page([], cursor={"n": 1})
+
+    landed = land(tmp_path / "s.duckdb", big_issues(), full=True)
+    assert (landed.changed, landed.deleted) == (16_000, 0)
+    con = duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT count(*), sum(strlen(payload->>'changelog')) FROM raw_records"
+        ).fetchone()
+    finally:
+        con.close()
+    assert stored == (16_000, sum(len(f"moved {i} " * 450) for i in range(16_000)))
+
+
 def test_payloads_land_as_json_writes_them_whatever_their_keys_and_numbers(
     tmp_path: Path,
 ) -> None:
