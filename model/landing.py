@@ -15,6 +15,7 @@ checkpoint (`read_progress`) and trims what was staged after it. A checkpoint's
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,6 +31,8 @@ import pyarrow as pa
 from connectors.base import Batch, Census, CheckpointLog, Cursor, Page, RawRecord, Rejection
 from handoff.redact import redact
 from model.collection import fewer_collections
+
+log = logging.getLogger(__name__)
 
 RAW_SCHEMA = """
 CREATE TABLE IF NOT EXISTS raw_records (
@@ -393,7 +396,13 @@ def _append(con: duckdb.DuckDBPyConnection, target: str, rows: pa.Table) -> None
     """Insert an Arrow table's rows into a staging table (columns in the table's order)."""
     con.register("incoming_rows", rows)
     try:
-        con.execute(f"INSERT INTO {target} SELECT * FROM incoming_rows")
+        while True:
+            try:
+                con.execute(f"INSERT INTO {target} SELECT * FROM incoming_rows")
+                return
+            except (duckdb.OutOfMemoryException, duckdb.TransactionException) as err:
+                if not _grow_memory(con, err):
+                    raise
     finally:
         con.unregister("incoming_rows")
 
@@ -637,25 +646,34 @@ def _land(
                 result.rejected += 1
         batch = None
         stager.flush()
-        con.execute("BEGIN")
-        in_transaction = True
-        _merge_pending(con, now, result, census_types)
-        con.execute(
-            "INSERT INTO rejections SELECT ?, location, column_name, reason, raw::JSON "
-            "FROM pending_rejections",
-            [result.fetch_id],
-        )
-        if cursor is not None:
-            con.execute(
-                "INSERT OR REPLACE INTO source_state VALUES ('cursor', ?, ?)",
-                [cursor, now],
-            )
-        con.execute("DELETE FROM source_state WHERE key = ?", [PROGRESS_KEY])
-        _record_run(con, result, now, "success", full, stats, None, started)
-        con.execute("COMMIT")
+        while True:
+            con.execute("BEGIN")
+            in_transaction = True
+            try:
+                _merge_pending(con, now, result, census_types)
+                con.execute(
+                    "INSERT INTO rejections SELECT ?, location, column_name, reason, raw::JSON "
+                    "FROM pending_rejections",
+                    [result.fetch_id],
+                )
+                if cursor is not None:
+                    con.execute(
+                        "INSERT OR REPLACE INTO source_state VALUES ('cursor', ?, ?)",
+                        [cursor, now],
+                    )
+                con.execute("DELETE FROM source_state WHERE key = ?", [PROGRESS_KEY])
+                _record_run(con, result, now, "success", full, stats, None, started)
+                con.execute("COMMIT")
+                in_transaction = False
+                break
+            except (duckdb.OutOfMemoryException, duckdb.TransactionException) as err:
+                _abandon(con)
+                in_transaction = False
+                if not _grow_memory(con, err):
+                    raise
     except BaseException as err:
         if in_transaction:
-            con.execute("ROLLBACK")
+            _abandon(con)
         kept = checkpoints > 0
         status = "interrupted" if kept else "failed"
         _record_run(
@@ -669,6 +687,49 @@ def _land(
     con.execute("CHECKPOINT")
     con.close()
     return result
+
+
+# A statement that runs out of memory (the merge's transaction, or a staging insert whose
+# commit cannot pin a block) is rolled back and run again with MEMORY_GROWTH times the limit, up
+# to MEMORY_CEILING_MIB: records far larger than the limit was chosen for (an issue whose
+# changelog is hundreds of KB) cost memory for that run, never the sync.
+MEMORY_GROWTH = 4
+MEMORY_CEILING_MIB = 4096
+_UNITS = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "TiB": 1024 * 1024}
+
+
+def _grow_memory(con: duckdb.DuckDBPyConnection, err: Exception) -> bool:
+    """Raise the connection's memory limit after `err` if it was a lack of memory and the
+    ceiling allows; False when the error stands."""
+    # a COMMIT that cannot pin a block to write says so in a TransactionException
+    if not isinstance(err, duckdb.OutOfMemoryException) and "failed to pin block" not in str(err):
+        return False
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(row[0] if row else "").partition(" ")
+    try:
+        mebibytes = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        return False
+    if mebibytes >= MEMORY_CEILING_MIB:
+        return False
+    raised = int(min(mebibytes * MEMORY_GROWTH, MEMORY_CEILING_MIB))
+    store = con.execute("SELECT current_database()").fetchone()
+    log.warning(
+        "%s: landing ran out of memory at %.1f MiB (very large records); going on at %d MiB",
+        store[0] if store else "raw store",
+        mebibytes,
+        raised,
+    )
+    con.execute(f"SET memory_limit = '{raised}MiB'")
+    return True
+
+
+def _abandon(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the merge's transaction; a failed COMMIT has already ended it."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
 
 
 def _record_run(

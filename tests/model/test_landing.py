@@ -158,3 +158,38 @@ def test_payloads_land_as_json_writes_them_whatever_their_keys_and_numbers(
     assert {k: json.loads(v) for k, v in stored.items()} == {
         k: json.loads(json.dumps(p)) for k, p in payloads.items()
     }
+
+
+def test_records_far_larger_than_the_memory_limit_expects_still_land(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issues with changelogs of ~100 KB each overflow the landing's memory limit (staging
+    commits and the merge alike): the landing raises its limit, says so, and lands them all."""
+
+    def huge_issues() -> Iterator[Batch]:
+        for start in range(0, 600, 100):
+            yield Page(
+                [
+                    RawRecord("issue", f"K-{i}", {"v": "1", "changelog": f"x{i} " * 25_000})
+                    for i in range(start, start + 100)
+                ]
+            )
+        yield Census("issue", {f"K-{i}" for i in range(600)})
+        yield Page([], cursor={"n": 1})
+
+    with caplog.at_level("WARNING", logger="model.landing"):
+        landed = land(tmp_path / "s.duckdb", huge_issues(), full=True, memory_limit="8MB")
+    assert (landed.changed, landed.deleted) == (600, 0)
+    con = duckdb.connect(str(tmp_path / "s.duckdb"), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT count(*), sum(strlen(payload->>'changelog')) FROM raw_records"
+        ).fetchone()
+        runs = con.execute("SELECT status FROM fetch_runs").fetchall()
+    finally:
+        con.close()
+    assert stored == (600, sum(len(f"x{i} " * 25_000) for i in range(600)))
+    assert runs == [("success",)]
+    assert "s: landing ran out of memory at 7.6 MiB (very large records); going on at 30 MiB" in (
+        caplog.text
+    )
