@@ -85,6 +85,7 @@ HISTORY_FIELDS = ["status", LINK_FIELD]  # what the model reads from a changelog
 SWEEP_CHUNK = 1000  # issues per landed page of a remote-link sweep
 BULK_FETCH = 100  # issue/bulkfetch takes at most 100 ids or keys per request
 CHECKPOINT_VERSION = 1  # a checkpoint of another layout is not resumed from
+LINK_WORKERS = 4  # remote-link reads in flight (one small request per linked issue)
 AHEAD = 2  # search pages requested while the one before them lands
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
 LAND_HISTORIES = 10_000  # or this many changelog entries, when issues have long histories
@@ -134,12 +135,14 @@ class JiraConnector:
         *,
         retry: RetryPolicy | None = None,
         workers: int = 4,
+        link_workers: int = LINK_WORKERS,
         clock: Clock | None = None,
     ):
         self.source = source
         self.cloud = source.deployment == "cloud"
         self.stats = FetchStats()
         self.workers = workers
+        self.link_workers = link_workers
         self.throttle = source_throttle(source, source.url, clock)  # shared per host
         self._retrier = jira_retrier(
             source.name,
@@ -287,7 +290,7 @@ class JiraConnector:
         keys: KeySet | None = None
         census: dict[str, datetime] | None = None
         self._expect(jql)
-        pool = ThreadPoolExecutor(max_workers=self.workers)
+        pool = ThreadPoolExecutor(max_workers=self.link_workers, thread_name_prefix="jira-links")
         pager = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="jira-search")
         try:
             self._read_links_soon(list(progress.links), pool, progress)
