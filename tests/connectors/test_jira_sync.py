@@ -199,10 +199,10 @@ def test_a_sync_over_tls_keeps_its_connections(tmp_path: Path) -> None:
     """Every TLS handshake costs the site a key exchange: a full sync (search pages read
     ahead, remote links read beside them, the key census) opens one connection per client
     thread and reuses it, however many requests it sends."""
-    org = generate_org(400, seed=3, now=NOW)
+    org = generate_org(1000, seed=3, now=NOW)
     context, bundle = ca_context(str(tmp_path))
     with JiraSandbox(org, deployment="data_center", tls=context) as sandbox:
-        source = source_for(sandbox, ca_bundle=Path(bundle), page_size=50)
+        source = source_for(sandbox, ca_bundle=Path(bundle), page_size=25)
         connector = JiraConnector(source)
         land(tmp_path / "raw.duckdb", connector.fetch(None, full=True), full=True)
     threads = 1 + AHEAD + connector.link_workers + connector.workers
