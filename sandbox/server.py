@@ -132,6 +132,7 @@ class SandboxServer:
         self.check = check
         self.routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.requests = Counter[str]()
+        self.connections = 0  # accepted (for TLS: handshaken) connections: a client's reuse
         self.clock_now: Callable[[], datetime] | None = None  # the `Date` header's clock
         # with `record_times`, (arrival on time.monotonic(), status) of every request: tests
         # check a client's request rate against a quota
@@ -165,6 +166,7 @@ class SandboxServer:
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.connections = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -184,6 +186,11 @@ class SandboxServer:
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet by design
                 return
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def date_time_string(self, timestamp: float | None = None) -> str:
                 """The `Date` header on the sandbox's clock when it has one."""

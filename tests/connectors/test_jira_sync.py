@@ -11,6 +11,7 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.jira import JiraConnector
+from connectors.jira.connector import AHEAD
 from handoff.config import JiraSource
 from handoff.retry import RetryPolicy
 from model.landing import LandingResult, land, read_cursor
@@ -192,3 +193,19 @@ def test_a_configured_ca_bundle_wins_over_the_environments(
         monkeypatch.setenv("CURL_CA_BUNDLE", str(system))
         result, _ = sync(source, tmp_path / "raw.duckdb", full=True)
     assert result.record_counts["issue"] == 20
+
+
+def test_a_sync_over_tls_keeps_its_connections(tmp_path: Path) -> None:
+    """Every TLS handshake costs the site a key exchange: a full sync (search pages read
+    ahead, remote links read beside them, the key census) opens one connection per client
+    thread and reuses it, however many requests it sends."""
+    org = generate_org(1000, seed=3, now=NOW)
+    context, bundle = ca_context(str(tmp_path))
+    with JiraSandbox(org, deployment="data_center", tls=context) as sandbox:
+        source = source_for(sandbox, ca_bundle=Path(bundle), page_size=25)
+        connector = JiraConnector(source)
+        land(tmp_path / "raw.duckdb", connector.fetch(None, full=True), full=True)
+    threads = 1 + AHEAD + connector.link_workers + connector.workers
+    assert requests_matching(sandbox, "/remotelink") == len(org.remote_links) > threads
+    assert connector.stats.requests == sandbox.server.total_requests > 3 * threads
+    assert 1 + AHEAD <= sandbox.server.connections <= threads
