@@ -14,6 +14,7 @@ checkpoint (`read_progress`) and trims what was staged after it. A checkpoint's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -726,10 +727,8 @@ def _grow_memory(con: duckdb.DuckDBPyConnection, err: Exception) -> bool:
 
 def _abandon(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back the merge's transaction; a failed COMMIT has already ended it."""
-    try:
+    with contextlib.suppress(duckdb.TransactionException):
         con.execute("ROLLBACK")
-    except duckdb.TransactionException:
-        pass
 
 
 def _record_run(
