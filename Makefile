@@ -28,12 +28,16 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Four workers on two cores: most tests wait on sandbox servers, subprocesses and PostgreSQL.
+# loadgroup keeps a module's tests that share a module-scoped fixture on one worker.
+PYTEST_PARALLEL := -n 4 --dist loadgroup
+
 test: venv lint typecheck
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q --durations=15 $(PYTEST_PARALLEL)
 
 # The quick loop: tests not marked slow, no lint or type check (`make lint typecheck` for those).
 test-fast: venv
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_PARALLEL)
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 -o requirements.lock

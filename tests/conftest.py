@@ -177,3 +177,21 @@ def sheets_requests_follow_the_vendor_reference(
     SHEETS_REQUESTS_CHECKED.extend(checked)
     invalid = [f"{c.method} {c.path}: {c.problem}" for c in checked if not c.ok]
     assert not invalid, f"requests invalid against the Sheets API reference: {invalid[:5]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In a parallel run (`-n N --dist loadgroup`, as `make test` does) the tests of a module that
+    share a module-scoped fixture go to one worker, so its setup (a synced demo, a PostgreSQL
+    server and daemon, a browser) runs once rather than once per worker; the other tests spread
+    one by one. Without xdist the mark does nothing."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue
+        shares = any(
+            defs and defs[-1].scope == "module"
+            for name in info.names_closure
+            if (defs := info.name2fixturedefs.get(name))
+        )
+        if shares:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

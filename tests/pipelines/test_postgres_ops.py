@@ -3,10 +3,12 @@ runs the schedule, the failure sensor alerts, and `handoff doctor` reads the ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -113,12 +115,15 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its code server and run workers go with it at the end
     )
     try:
         yield Deployment(server, config, env, alerts, daemon)
     finally:
-        daemon.terminate()
+        os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):  # a code server that outlived the daemon
+            os.killpg(daemon.pid, signal.SIGKILL)
         log.close()
         hook.shutdown()
         remove(server)
