@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from connectors.comment_clients import comment_clients
 from handoff.config import load_config
 from handoff.errors import HandoffError
-from rules.writeback.flow import dry_by_default, run_writeback
 
 
 def writeback(
@@ -34,6 +32,10 @@ def writeback(
     ] = None,
 ) -> None:
     """Write open findings back as comments on the waiting items in Jira and Asana."""
+    # the tools' clients load on use: every other command (and `--help`) starts without them
+    from connectors.comment_clients import comment_clients
+    from rules.writeback.flow import dry_by_default, run_writeback
+
     cfg = load_config(config)
     for name in source or []:
         cfg.source(name)

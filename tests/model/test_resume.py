@@ -21,7 +21,7 @@ import duckdb
 import pytest
 import yaml
 
-from connectors.jira.connector import AHEAD
+from connectors.jira.connector import AHEAD, LINK_WORKERS
 from handoff.config import JiraSource, load_config
 from model.fetch import fetch_source
 from model.landing import raw_store_path, read_progress
@@ -38,7 +38,6 @@ CHECKPOINT_PAGES = 4
 SEARCH_PAGES = -(-ISSUES // PAGE_SIZE)
 # reference data a resumed fetch reads again (myself, status, field, the approximate count)
 FIXED_REQUESTS = 10
-LINK_WORKERS = 4  # the connector's default pool
 
 
 def one_checkpoint(whole_requests: int) -> int:
