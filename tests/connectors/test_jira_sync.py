@@ -44,6 +44,17 @@ def staging(source: JiraSource, raw: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def assert_same_staging(source: JiraSource, raw: Path, fresh: Path) -> None:
+    """Both raw stores normalise to the same live items, references and status changes."""
+    for table in ("stg_items", "stg_references", "stg_status_changes"):
+        query = f"SELECT * FROM {table}"
+        if table == "stg_items":
+            query = f"SELECT * EXCLUDE (synced_at) FROM {table} WHERE NOT is_deleted"
+        got = [sorted(map(repr, staging(source, r).execute(query).fetchall()))
+               for r in (raw, fresh)]  # fmt: skip
+        assert got[0] == got[1], table
+
+
 def requests_matching(sandbox: JiraSandbox, fragment: str) -> int:
     return sum(n for path, n in sandbox.server.requests.items() if fragment in path)
 
