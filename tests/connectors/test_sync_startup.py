@@ -41,7 +41,7 @@ NOT_FOR_A_SYNC = {
 }
 
 SYNC = """
-import json, os, sys
+import importlib.util, json, os, sys, sysconfig
 from pathlib import Path
 from connectors.jira import JiraConnector
 from handoff.config import JiraSource
@@ -59,7 +59,15 @@ built = [
     name for name in ("HandoffConfig", "AsanaSource", "GoogleSheetsSource", "CsvSource")
     if getattr(sys.modules["handoff.config"], name).__pydantic_complete__
 ]
+site = sysconfig.get_paths()["purelib"]
+uncompiled = sorted(
+    name for name, module in list(sys.modules.items())
+    if (getattr(module, "__file__", None) or "").startswith(site)
+    and module.__file__.endswith(".py")
+    and not os.path.exists(importlib.util.cache_from_source(module.__file__))
+)
 print(json.dumps({
+    "uncompiled": uncompiled,
     "issues": landed,
     "modules": sorted({name.split(".")[0] for name in sys.modules} | set(sys.modules)),
     "built": built,
@@ -90,6 +98,9 @@ def test_a_sync_process_imports_nothing_a_sync_does_not_use(
     assert loaded == {}, f"a sync process imported modules it never uses: {loaded}"
     # the models of the other source kinds and of the whole file are not even built
     assert report["built"] == []
+    # the installed libraries come with their bytecode: compiling them from source costs a
+    # sync process about a second of CPU, every start when bytecode may not be written
+    assert report["uncompiled"] == [], f"installed without bytecode: {report['uncompiled'][:10]}"
 
 
 FIRST_USE_IN_THREADS = """
