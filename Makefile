@@ -12,8 +12,9 @@ UV_VERSION := 0.13.9
 $(BIN)/.installed: requirements.lock pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	touch $@
 
 # The project's own modules, compiled the same way; a source newer than its bytecode is
