@@ -66,9 +66,10 @@ def worker(entry: dict[str, Any], raw: Path, full: bool, normalise_too: bool) ->
 
     from connectors.jira import JiraConnector
     from handoff.config import JiraSource
+    from handoff.process_exit import skip_collection_at_exit
     from model.landing import land, read_cursor
-    from model.normalise.jira import normalise
 
+    skip_collection_at_exit()  # as the `handoff` command does
     source = JiraSource.model_validate({**entry, "token": os.environ["BENCH_JIRA_TOKEN"]})
     connector = JiraConnector(source)
     started, cpu = time.perf_counter(), time.process_time()
@@ -88,6 +89,8 @@ def worker(entry: dict[str, Any], raw: Path, full: bool, normalise_too: bool) ->
     }
     out["sync_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if normalise_too:
+        from model.normalise.jira import normalise
+
         con = duckdb.connect()
         con.execute(STAGING.read_text())
         con.execute(f"ATTACH '{raw}' AS raw_jira (READ_ONLY)")

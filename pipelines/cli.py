@@ -17,6 +17,7 @@ from typer._click import exceptions as click  # the click that typer vendors and
 
 from handoff.dotenv import load_dotenv
 from handoff.errors import HandoffError
+from handoff.process_exit import skip_collection_at_exit
 from pipelines import cli_rules, cli_sandbox, cli_waive, cli_writeback
 from pipelines.cli_output import (
     headline,
@@ -392,6 +393,7 @@ def usage_text(err: click.ClickException) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every error printed once, as one clear line, never a traceback."""
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    skip_collection_at_exit()
     load_dotenv()  # the tokens and Dagster home `handoff demo` left in ./.env
     # Library loggers (connectors, model) would print each source error again through Python's
     # last-resort handler; the summary prints it once.
