@@ -109,6 +109,8 @@ COLUMNS = [
     ("items_per_second", "items/s"),
     ("requests", "HTTP requests"),
     ("peak_rss_mb", "peak RSS MB"),
+    ("client_cpu_s", "tool CPU s"),
+    ("sandbox_cpu_s", "sandbox CPU s"),
     ("issues_held", "items held"),
     ("issue_links", "issue-link ends"),
     ("status_histories", "status histories"),
