@@ -65,9 +65,12 @@ def org() -> JiraOrg:
     return generate_org(400, seed=21, now=NOW)
 
 
-@pytest.mark.parametrize("how", ["ca_bundle", "environment"])
+@pytest.mark.parametrize(
+    ("deployment", "how"),
+    [("data_center", "ca_bundle"), ("data_center", "environment"), ("cloud", "ca_bundle")],
+)
 def test_links_over_tls_trust_the_same_ca_and_send_the_same_headers(
-    tmp_path: Path, org: JiraOrg, how: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, org: JiraOrg, deployment: str, how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context, bundle = ca_context(str(tmp_path))
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
@@ -75,7 +78,7 @@ def test_links_over_tls_trust_the_same_ca_and_send_the_same_headers(
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
     else:
         monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    with RecordingSandbox(org, deployment="data_center", tls=context) as sandbox:
+    with RecordingSandbox(org, deployment=deployment, tls=context) as sandbox:  # type: ignore[arg-type]
         source = source_for(sandbox, **({"ca_bundle": bundle} if how == "ca_bundle" else {}))
         connector = sync(JiraConnector(source), tmp_path / "raw.duckdb")
         linked = link_changed_since(org, None)
