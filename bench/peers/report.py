@@ -178,7 +178,7 @@ NOTES = [
     "sync alone as the worker timed it. Requests are the sandbox's count for that run only.",
     "- tool CPU s / sandbox CPU s: user + system CPU of the tool's process and of the sandbox's "
     "during that run. On a shared two-core machine the wall time follows the load; the two "
-    "CPU figures do not, and their sum is what a quiet machine's wall time is bounded by.",
+    "CPU figures do not: on a quiet machine the wall time lies between the larger of the two and their sum.",
     "- handoff: connector + raw landing into DuckDB (the job's sync step), full status history "
     "(Cloud: truncated search changelogs completed via changelog/bulkfetch), remote links for "
     "the issues whose changelog shows a remote-link change (one request each; the `remote links "
