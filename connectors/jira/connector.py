@@ -69,7 +69,7 @@ from connectors.base import (
     Rejection,
 )
 from connectors.jira.keyset import KeySet, project_of
-from connectors.jira.lean import LeanGet
+from connectors.jira.lean import LeanGet, Redirected
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
@@ -247,7 +247,10 @@ class JiraConnector:
         def get() -> Any:
             try:
                 if reader is not None:
-                    return reader.get_json(client._get_url(path), self._observe)
+                    try:
+                        return reader.get_json(client._get_url(path), self._observe)
+                    except Redirected:
+                        pass  # this thread's session follows it
                 return _json(client, path, params)
             except JIRAError as err:
                 if missing_ok and err.status_code == 404:

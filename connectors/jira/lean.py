@@ -3,10 +3,10 @@
 `requests` spends about a millisecond of CPU preparing, sending and hooking each call; urllib3
 beneath it does the same call for a third of that. The reader sends the headers the `jira`
 client's session sends (auth, User-Agent, Accept and its cookies at the time), trusts the same
-CA bundle, waits as long, and turns every answer but a 2xx into the client's own `JIRAError`
-(through the client's own `raise_on_error`), so retries, the throttle and the messages naming
-the source stay as they are. It is not used behind a proxy or with a client certificate, and
-a redirect is followed by the session as before.
+CA bundle, waits as long, and turns an error answer into the client's own `JIRAError` (through
+the client's own `raise_on_error`), so retries, the throttle and the messages naming the
+source stay as they are. It is not used behind a proxy or with a client certificate, and
+a redirect is left to the caller's session, which follows it as before.
 """
 
 from __future__ import annotations
@@ -34,13 +34,16 @@ from urllib3.exceptions import (
 Observe = Callable[[int, Mapping[str, str]], None]
 
 
+class Redirected(Exception):
+    """The site answered with a redirect: the caller asks its own session, which follows it."""
+
+
 class LeanGet:
     """GETs of JSON from one Jira site on a shared, thread-safe connection pool."""
 
     def __init__(
         self, session: requests.Session, url: str, *, timeout: float, pool_size: int
     ) -> None:
-        self.session = session
         self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
         verify = session.verify
         tls: dict[str, Any] = {}
@@ -80,10 +83,8 @@ class LeanGet:
         except HTTPError as err:
             raise _as_requests_error(err) from None
         observe(answer.status, answer.headers)
-        if 300 <= answer.status < 400:  # the session follows redirects as it always has
-            response = self.session.get(url)
-            raise_on_error(response)
-            return orjson.loads(response.content) if response.content else {}
+        if 300 <= answer.status < 400:
+            raise Redirected(url)
         if not 200 <= answer.status < 300:
             raise_on_error(_response(url, answer))
         return orjson.loads(answer.data) if answer.data else {}

@@ -16,7 +16,7 @@ from connectors.jira.lean import LeanGet
 from handoff.retry import FakeClock, RetryPolicy
 from model.landing import land, read_cursor
 from sandbox.jira import JiraOrg, JiraSandbox, generate_org
-from sandbox.server import Faults, HttpError, Request
+from sandbox.server import Faults, HttpError, Request, Response
 from sandbox.server import test_ca_context as ca_context
 from tests.connectors.test_jira_requests import link_changed_since, raw_state
 from tests.connectors.test_jira_sync import NOW, requests_matching, source_for
@@ -45,6 +45,17 @@ class RefusingLinks(JiraSandbox):
     def remote_links(self, request: Request) -> list[dict[str, Any]]:
         body = {"errorMessages": [f"refused remote links ({self.status})"], "errors": {}}
         raise HttpError(self.status, body)
+
+
+class RedirectingLinks(JiraSandbox):
+    """A site behind a front end that sends remote-link reads to their canonical address
+    (`/rest/api/latest/...` -> `/rest/api/2/...`) with a 301."""
+
+    def remote_links(self, request: Request) -> Any:
+        if request.params.get("version") == "latest":
+            return super().remote_links(request)
+        key = request.params["key"]
+        return Response(301, {}, {"Location": f"{self.url}/rest/api/latest/issue/{key}/remotelink"})
 
 
 def sync(connector: JiraConnector, raw: Path) -> JiraConnector:
@@ -135,6 +146,15 @@ def test_a_refused_link_read_names_the_source_and_hides_the_token(
         assert f"refused remote links ({status})" in message and "Browse projects" in message
     assert token not in message and token not in repr(caught.value.args)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+def test_a_redirected_link_read_is_followed(tmp_path: Path, org: JiraOrg) -> None:
+    with RedirectingLinks(org, deployment="data_center") as sandbox:
+        connector = sync(JiraConnector(source_for(sandbox)), tmp_path / "raw.duckdb")
+        linked = len(link_changed_since(org, None))
+        assert requests_matching(sandbox, "/rest/api/latest/") == linked
+        assert connector.stats.requests == sandbox.server.total_requests
+    assert remote_links_held(tmp_path / "raw.duckdb") == expected_links(org)
 
 
 def test_a_proxy_or_client_certificate_keeps_reads_on_the_session() -> None:
