@@ -104,6 +104,7 @@ def rounds(
 
 def _brief(row: dict[str, Any]) -> str:
     keys = ("deployment", "tool", "run", "ok", "seconds", "requests", "peak_rss_mb")
+    keys += ("client_cpu_s", "sandbox_cpu_s")
     return json.dumps({k: row.get(k) for k in keys})
 
 
@@ -119,6 +120,9 @@ def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in ("seconds", "peak_rss_mb", "requests"):
             values = [r[key] for r in ok] or [r[key] for r in group]
             last[key] = round(statistics.median(values), 2)
+        for key in ("client_cpu_s", "sandbox_cpu_s"):  # absent from rows of older runs
+            values = [r[key] for r in ok if key in r]
+            last[key] = round(statistics.median(values), 2) if values else None
         last["rounds"] = len(group)
         last["ok"] = bool(ok)
         fetched = last.get("issues_fetched") or last.get("tasks_fetched") or 0

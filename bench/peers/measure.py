@@ -27,6 +27,7 @@ class Measured:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system CPU of the child (and children it waited for)
 
 
 def run_measured(
@@ -85,8 +86,14 @@ def run_measured(
         err.seek(0)
         tail = err.read()[-4000:] + (f"\n{killed}" if killed else "")
     err_path.unlink(missing_ok=True)
+    cpu = usage.ru_utime + usage.ru_stime
     return Measured(
-        round(seconds, 2), round(usage.ru_maxrss / 1024, 1), child.returncode, out, tail
+        round(seconds, 2),
+        round(usage.ru_maxrss / 1024, 1),
+        child.returncode,
+        out,
+        tail,
+        round(cpu, 2),
     )
 
 
@@ -119,6 +126,16 @@ class Host:
         if not line:
             raise RuntimeError(f"the {system} sandbox host did not start")
         self.info: dict[str, Any] = json.loads(line)
+        self.cpu_mark = self.cpu_seconds()
+
+    def cpu_seconds(self) -> float:
+        """CPU the sandbox process has used so far: what serving a tool cost the other side
+        of the connection (on a shared machine, it competes with the tool for the cores)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def ask(self, command: str) -> Any:
         assert self.process.stdin and self.process.stdout
@@ -131,6 +148,7 @@ class Host:
 
     def reset(self) -> None:
         self.ask("reset")
+        self.cpu_mark = self.cpu_seconds()
 
     def close(self) -> None:
         if self.process.stdin:
@@ -154,6 +172,7 @@ def result_row(
     """One table row for a tool's run: its measurement plus the requests the sandbox counted
     (the counter is reset for the next run)."""
     requests = host.requests()
+    server_cpu = host.cpu_seconds() - host.cpu_mark
     host.reset()
     row = {
         "tool": tool,
@@ -161,6 +180,8 @@ def result_row(
         "ok": measured.returncode == 0,
         "seconds": measured.seconds,
         "peak_rss_mb": measured.peak_rss_mb,
+        "client_cpu_s": measured.cpu_seconds,
+        "sandbox_cpu_s": round(server_cpu, 2),
         "requests": requests["total"],
         "routes": requests["routes"],
         **extra,

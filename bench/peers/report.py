@@ -109,6 +109,8 @@ COLUMNS = [
     ("items_per_second", "items/s"),
     ("requests", "HTTP requests"),
     ("peak_rss_mb", "peak RSS MB"),
+    ("client_cpu_s", "tool CPU s"),
+    ("sandbox_cpu_s", "sandbox CPU s"),
     ("issues_held", "items held"),
     ("issue_links", "issue-link ends"),
     ("status_histories", "status histories"),
@@ -174,6 +176,9 @@ NOTES = [
     "- items/s: issues (or tasks) this run fetched per wall second of the whole tool process "
     "(interpreter start-up and imports included, for every tool alike); `in-process s` is our "
     "sync alone as the worker timed it. Requests are the sandbox's count for that run only.",
+    "- tool CPU s / sandbox CPU s: user + system CPU of the tool's process and of the sandbox's "
+    "during that run. On a shared two-core machine the wall time follows the load; the two "
+    "CPU figures do not: on a quiet machine the wall time lies between the larger of the two and their sum.",
     "- handoff: connector + raw landing into DuckDB (the job's sync step), full status history "
     "(Cloud: truncated search changelogs completed via changelog/bulkfetch), remote links for "
     "the issues whose changelog shows a remote-link change (one request each; the `remote links "

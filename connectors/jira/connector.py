@@ -69,6 +69,7 @@ from connectors.base import (
     Rejection,
 )
 from connectors.jira.keyset import KeySet, project_of
+from connectors.jira.lean import LeanGet, Redirected
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
 from handoff.retry import Clock, RetryPolicy
@@ -96,6 +97,7 @@ CHECKPOINT_VERSION = 1  # a checkpoint of another layout is not resumed from
 # gain; on a quiet one the three did not differ. 8 keeps a customer's site from serving one
 # sync 16 requests at a time for little
 LINK_WORKERS = 8
+TIMEOUT = 120  # seconds to connect and between bytes of an answer
 AHEAD = 2  # search pages requested while the one before them lands
 LAND_BATCH = 3000  # records per landed page: about 1000 issues with histories and links
 LAND_HISTORIES = 10_000  # or this many changelog entries, when issues have long histories
@@ -163,6 +165,7 @@ class JiraConnector:
         )
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._lean: LeanGet | bool | None = False  # False: not made yet; None: not usable
         self._field_ids: dict[str, str] = {}
         self._links_since: datetime | None = None  # RemoteIssueLink items from then on count
         self._linked: set[str] = set()  # keys whose remote links this sync has read
@@ -191,7 +194,7 @@ class JiraConnector:
             "options": options,
             "max_retries": 0,
             "get_server_info": False,
-            "timeout": 120,
+            "timeout": TIMEOUT,
             "logging": False,
         }
         if self.cloud:
@@ -202,10 +205,25 @@ class JiraConnector:
         _settle_environment(client._session, self.source.url)
         return client
 
+    def _lean_reader(self, client: JIRA) -> LeanGet | None:
+        """One lean reader shared by the link workers, made from the first client's session."""
+        with self._lock:
+            if self._lean is False:
+                self._lean = LeanGet.for_session(
+                    client._session,
+                    client._get_url("myself"),
+                    timeout=TIMEOUT,
+                    pool_size=self.link_workers,
+                )
+            return self._lean if isinstance(self._lean, LeanGet) else None
+
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        self._observe(response.status_code, response.headers)
+
+    def _observe(self, status: int, headers: Any) -> None:
         with self._lock:
             self.stats.requests += 1
-        self.throttle.observe(response.status_code, response.headers)
+        self.throttle.observe(status, headers)
 
     def _endpoint(self, path: str, method: str = "GET") -> str:
         """`GET /rest/api/3/status`: how messages name the endpoint a call went to."""
@@ -219,12 +237,20 @@ class JiraConnector:
         *,
         missing_ok: bool = False,
         params: dict[str, Any] | None = None,
+        lean: bool = False,
     ) -> Any:
-        """One GET through the retry policy; with `missing_ok` a 404 (deleted meanwhile) is None."""
+        """One GET through the retry policy; with `missing_ok` a 404 (deleted meanwhile) is None.
+        `lean` (no `params`): through the lean reader, for the many small reads."""
         client = self._client()
+        reader = self._lean_reader(client) if lean and params is None else None
 
         def get() -> Any:
             try:
+                if reader is not None:
+                    try:
+                        return reader.get_json(client._get_url(path), self._observe)
+                    except Redirected:
+                        pass  # this thread's session follows it
                 return _json(client, path, params)
             except JIRAError as err:
                 if missing_ok and err.status_code == 404:
@@ -700,7 +726,7 @@ class JiraConnector:
 
     def _remote_links(self, key: str) -> list[Any] | None:
         links = self._get(f"reading remote links of {key}", f"issue/{key}/remotelink",
-                          missing_ok=True)  # fmt: skip
+                          missing_ok=True, lean=True)  # fmt: skip
         return links if isinstance(links, list) else None
 
     def _full_changelogs(

@@ -42,6 +42,7 @@ def test_round_of_our_sync_over_tls_counts_requests_and_contents(tmp_path: Path)
     assert full["ok"] and incremental["ok"], full.get("error") or incremental.get("error")
     assert full["issues_fetched"] == 40 and full["issues_held"] == 40
     assert full["requests"] > 0 and full["peak_rss_mb"] > 0
+    assert full["client_cpu_s"] > 0 and full["sandbox_cpu_s"] > 0  # both sides of the wire
     # the host deletes one issue before the incremental run: our census turns it into a tombstone
     assert incremental["deletions_seen"] == 1 and incremental["issues_held"] == 39
     assert incremental["requests"] < full["requests"]
