@@ -259,8 +259,7 @@ CREATE TABLE exception_subjects (
     exception_id VARCHAR NOT NULL,
     item_id      VARCHAR NOT NULL,
     role         VARCHAR NOT NULL,
-    position     INTEGER NOT NULL,
-    PRIMARY KEY (exception_id, position)
+    position     INTEGER NOT NULL  -- unique with exception_id by construction (rules/lifecycle.py); no key index to build
 );
 COMMENT ON TABLE exception_subjects IS 'Bridge from findings to the items they are about: one row per element of exceptions.subject_ids, for BI tools that cannot unnest lists. Rebuilt by every evaluation.';
 COMMENT ON COLUMN exception_subjects.exception_id IS 'The finding (exceptions.exception_id).';

@@ -16,7 +16,6 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from rules.rewrite import rewrite_table
 from rules.waivers import Waiver
 
 # This run's findings, one per fingerprint, enriched. Rows of one rule with the same subjects are one finding: keep the most severe
@@ -359,10 +358,13 @@ def _key_exceptions(con: duckdb.DuckDBPyConnection, *, after_merge: bool) -> Non
         con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
 
 
+# No primary key: (exception_id, position) is unique by construction (an exception's rows are
+# added once, when it is new, from its own list), and a key's index cost more than the rest of
+# the bridge to build and to checkpoint at a million findings.
 SUBJECTS_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS exception_subjects (
     exception_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
-    position INTEGER NOT NULL, PRIMARY KEY (exception_id, position)
+    position INTEGER NOT NULL
 )
 """
 
@@ -384,12 +386,11 @@ def publish_subjects(con: duckdb.DuckDBPyConnection) -> None:
 
     An exception's subjects never change (its id is their fingerprint), so a bridge kept by the
     last evaluation only gains this run's new rows; an empty one (a fresh build, whose carried
-    exceptions have none yet) is filled from every row as a keyed twin.
+    exceptions have none yet) is filled from every row.
     """
     con.execute(SUBJECTS_TABLE_SQL)
     if _has_rows(con, "exception_subjects"):
         rows = "(SELECT exception_id, subject_ids FROM lifecycle_found WHERE prev_row IS NULL)"
-        con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")
     else:
-        subjects = SUBJECTS_SQL.format(rows="exceptions")
-        rewrite_table(con, "exception_subjects", subjects, key=["exception_id", "position"])
+        rows = "exceptions"
+    con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")
