@@ -99,11 +99,15 @@ def test_first_run_rows_and_the_nights_after_match_the_general_merge(
 
 def _bridge_against_lists(db: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
     """Bridge rows, distinct (exception_id, position) pairs, and the rows that differ from
-    each exception's own subject list (either way)."""
+    each exception's own subject list (either way); checks one exception row per id."""
     con = duckdb.connect(str(db), read_only=True)
     rows, keys = con.execute(
         "SELECT count(*), count(DISTINCT (exception_id, position)) FROM exception_subjects"
     ).fetchone() or (0, 0)
+    exceptions, ids = con.execute(
+        "SELECT count(*), count(DISTINCT exception_id) FROM exceptions"
+    ).fetchone() or (0, 0)
+    assert exceptions == ids  # one row per finding, held by construction as well
     unnested = (
         "SELECT exception_id, unnest(subject_ids) AS item_id, "
         "unnest(generate_series(1, len(subject_ids)))::INTEGER AS position FROM exceptions"
@@ -116,10 +120,10 @@ def _bridge_against_lists(db: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
     return rows, keys, differ
 
 
-def test_the_bridge_holds_each_subject_once_across_nights_and_a_fresh_build(
+def test_exceptions_and_the_bridge_hold_each_row_once_across_nights_and_a_fresh_build(
     tmp_path: Path,
 ) -> None:
-    # the bridge has no key index: its rows must be unique by construction, night after night
+    # neither table has a key index: their rows must be unique by construction, night after night
     db = tmp_path / "handoff.duckdb"
     _random_graph(db, seed=7)
     config = HandoffConfig.model_validate({"base_dir": tmp_path})
