@@ -214,7 +214,7 @@ COMMENT ON COLUMN contracts.item_types IS 'When set, only upstream items of thes
 COMMENT ON COLUMN contracts.projects IS 'When set, only upstream items in these projects are covered.';
 
 CREATE TABLE exceptions (
-    exception_id   VARCHAR NOT NULL,  -- the primary key is added once the lifecycle merge is done (rules/lifecycle.py): no index to maintain while the build merges
+    exception_id   VARCHAR NOT NULL,  -- one row per id by construction (rules/lifecycle.py): no key index to build, maintain and checkpoint
     rule_id        VARCHAR NOT NULL,
     severity       VARCHAR NOT NULL,
     subject_ids    VARCHAR[] NOT NULL,
@@ -235,7 +235,7 @@ CREATE TABLE exceptions (
     waived_at      TIMESTAMP
 );
 COMMENT ON TABLE exceptions IS 'One row per finding of a rule, with its lifecycle across runs. Join exception_subjects for the items a finding is about.';
-COMMENT ON COLUMN exceptions.exception_id IS 'Primary key: stable fingerprint of rule id and subject ids; the same finding keeps its id across runs.';
+COMMENT ON COLUMN exceptions.exception_id IS 'Unique key (one row per id): stable fingerprint of rule id and subject ids; the same finding keeps its id across runs.';
 COMMENT ON COLUMN exceptions.rule_id IS 'The rule that found it (see handoff rules list).';
 COMMENT ON COLUMN exceptions.severity IS 'info, warn or fail (tiered rules pick it from their tier column).';
 COMMENT ON COLUMN exceptions.subject_ids IS 'The item_ids (or source names) the finding is about, upstream first.';
@@ -259,8 +259,7 @@ CREATE TABLE exception_subjects (
     exception_id VARCHAR NOT NULL,
     item_id      VARCHAR NOT NULL,
     role         VARCHAR NOT NULL,
-    position     INTEGER NOT NULL,
-    PRIMARY KEY (exception_id, position)
+    position     INTEGER NOT NULL  -- unique with exception_id by construction (rules/lifecycle.py); no key index to build
 );
 COMMENT ON TABLE exception_subjects IS 'Bridge from findings to the items they are about: one row per element of exceptions.subject_ids, for BI tools that cannot unnest lists. Rebuilt by every evaluation.';
 COMMENT ON COLUMN exception_subjects.exception_id IS 'The finding (exceptions.exception_id).';

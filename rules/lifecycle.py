@@ -3,6 +3,11 @@
 The merge touches only what moved: a still-open finding updates its run stamps in place (and its
 text or state when they changed), new findings are inserted, missing ones resolved. Rewriting
 the whole table each night cost more than the findings themselves at a million items.
+
+`exceptions` holds one row per exception_id by construction, not by a key index (whose build,
+upkeep and checkpoint cost a sizeable share of a night at a million findings): this run's
+findings are one per id, a row is inserted only for an id without a row (or one just deleted
+to be replaced), and the rows carried from the last build were held to the same rule.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from rules.rewrite import rewrite_table
 from rules.waivers import Waiver
 
 # This run's findings, one per fingerprint, enriched. Rows of one rule with the same subjects are one finding: keep the most severe
@@ -245,7 +249,7 @@ def apply_lifecycle(
     now: datetime,
     run_id: str,
 ) -> LifecycleCounts:
-    """Merge this run's findings into `exceptions` (keyed by exception_id), bring
+    """Merge this run's findings into `exceptions` (one row per exception_id), bring
     `exception_subjects` up to date and record the run, in one transaction."""
     for column, kind in (("waived_by", "VARCHAR"), ("waived_at", "TIMESTAMP")):
         # `handoff check` re-evaluates a model published before the waiver audit columns
@@ -267,7 +271,6 @@ def apply_lifecycle(
         else:
             new, resolved, reopened = _count(con.execute(FIRST_RUN_SQL, {"now": now})), 0, 0
             step("findings")
-            _key_exceptions(con, after_merge=True)
             step("merge")
             con.execute(SUBJECTS_TABLE_SQL)
             con.execute("DELETE FROM exception_subjects")  # none, unless left by hand
@@ -310,7 +313,6 @@ def _merge(
     step: Callable[[str], None],
 ) -> tuple[int, int, int]:
     """Merge this run's findings with the previous rows: new, resolved and reopened counts."""
-    _key_exceptions(con, after_merge=False)
     con.execute(FOUND_SQL)
     changes = con.execute(CHANGES_SQL).fetchone()
     assert changes is not None
@@ -322,7 +324,6 @@ def _merge(
     con.execute(CHANGED_SQL)
     con.execute(RESHAPED_SQL)
     con.execute(NEW_SQL, {"now": now})
-    _key_exceptions(con, after_merge=True)
     step("merge")
     return new, resolved, reopened
 
@@ -343,26 +344,13 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def _key_exceptions(con: duckdb.DuckDBPyConnection, *, after_merge: bool) -> None:
-    """A freshly built model carries last run's rows without the key (no index to maintain
-    while the build copies them). Carried rows are keyed before the merge (a key added after
-    rows were replaced in the same transaction would still see the old ones); a first run's
-    rows, all new, are cheaper to key once inserted."""
-    state = con.execute(
-        "SELECT (SELECT count(*) FROM duckdb_constraints() WHERE schema_name = 'main' "
-        "AND table_name = 'exceptions' AND constraint_type = 'PRIMARY KEY'), "
-        "EXISTS (SELECT 1 FROM exceptions)"
-    ).fetchone()
-    assert state is not None
-    keyed, has_rows = state
-    if not keyed and (has_rows or after_merge):
-        con.execute("ALTER TABLE exceptions ADD PRIMARY KEY (exception_id)")
-
-
+# No primary key: (exception_id, position) is unique by construction (an exception's rows are
+# added once, when it is new, from its own list), and a key's index cost more than the rest of
+# the bridge to build and to checkpoint at a million findings.
 SUBJECTS_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS exception_subjects (
     exception_id VARCHAR NOT NULL, item_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
-    position INTEGER NOT NULL, PRIMARY KEY (exception_id, position)
+    position INTEGER NOT NULL
 )
 """
 
@@ -384,12 +372,11 @@ def publish_subjects(con: duckdb.DuckDBPyConnection) -> None:
 
     An exception's subjects never change (its id is their fingerprint), so a bridge kept by the
     last evaluation only gains this run's new rows; an empty one (a fresh build, whose carried
-    exceptions have none yet) is filled from every row as a keyed twin.
+    exceptions have none yet) is filled from every row.
     """
     con.execute(SUBJECTS_TABLE_SQL)
     if _has_rows(con, "exception_subjects"):
         rows = "(SELECT exception_id, subject_ids FROM lifecycle_found WHERE prev_row IS NULL)"
-        con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")
     else:
-        subjects = SUBJECTS_SQL.format(rows="exceptions")
-        rewrite_table(con, "exception_subjects", subjects, key=["exception_id", "position"])
+        rows = "exceptions"
+    con.execute(f"INSERT INTO exception_subjects BY NAME {SUBJECTS_SQL.format(rows=rows)}")

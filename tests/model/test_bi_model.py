@@ -126,19 +126,15 @@ def test_exception_subjects_bridges_every_subject_with_its_role(demo_db: Path) -
             assert item in items or item.startswith("unresolved:") or item in sources
 
 
-def test_exceptions_has_a_primary_key(demo_db: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "copy.duckdb"
-    copy.write_bytes(demo_db.read_bytes())
-    con = duckdb.connect(str(copy))
+def test_exceptions_holds_one_row_per_exception_id(demo_db: Path) -> None:
+    con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        assert con.execute(
-            "SELECT constraint_column_names FROM duckdb_constraints() "
-            "WHERE table_name = 'exceptions' AND constraint_type = 'PRIMARY KEY'"
-        ).fetchall() == [(["exception_id"],)]
-        with pytest.raises(duckdb.ConstraintException):
-            con.execute("INSERT INTO exceptions SELECT * FROM exceptions LIMIT 1")
+        rows, ids = con.execute(
+            "SELECT count(*), count(DISTINCT exception_id) FROM exceptions"
+        ).fetchone() or (0, 0)
     finally:
         con.close()
+    assert rows == ids > 0
 
 
 def test_handoffs_has_no_column_that_is_the_same_on_every_row(demo_db: Path) -> None:

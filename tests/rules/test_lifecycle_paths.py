@@ -95,3 +95,53 @@ def test_first_run_rows_and_the_nights_after_match_the_general_merge(
     rows = _tables(straight)["exceptions"]
     assert {row[9] for row in rows} >= {"open", "resolved", "waived"}  # status
     assert max(row[13] for row in rows) == 4  # occurrences: found every night
+
+
+def _bridge_against_lists(db: Path) -> tuple[int, int, list[tuple[Any, ...]]]:
+    """Bridge rows, distinct (exception_id, position) pairs, and the rows that differ from
+    each exception's own subject list (either way); checks one exception row per id."""
+    con = duckdb.connect(str(db), read_only=True)
+    rows, keys = con.execute(
+        "SELECT count(*), count(DISTINCT (exception_id, position)) FROM exception_subjects"
+    ).fetchone() or (0, 0)
+    exceptions, ids = con.execute(
+        "SELECT count(*), count(DISTINCT exception_id) FROM exceptions"
+    ).fetchone() or (0, 0)
+    assert exceptions == ids  # one row per finding, held by construction as well
+    unnested = (
+        "SELECT exception_id, unnest(subject_ids) AS item_id, "
+        "unnest(generate_series(1, len(subject_ids)))::INTEGER AS position FROM exceptions"
+    )
+    bridge = "SELECT exception_id, item_id, position FROM exception_subjects"
+    differ = con.execute(
+        f"({unnested} EXCEPT ALL {bridge}) UNION ALL ({bridge} EXCEPT ALL {unnested})"
+    ).fetchall()
+    con.close()
+    return rows, keys, differ
+
+
+def test_exceptions_and_the_bridge_hold_each_row_once_across_nights_and_a_fresh_build(
+    tmp_path: Path,
+) -> None:
+    # neither table has a key index: their rows must be unique by construction, night after night
+    db = tmp_path / "handoff.duckdb"
+    _random_graph(db, seed=7)
+    config = HandoffConfig.model_validate({"base_dir": tmp_path})
+    for night in range(1, 5):
+        result = evaluate(db, config, now=NIGHT1 + timedelta(days=night - 1), run_id=f"r{night}")
+        assert result.problems == []
+        rows, keys, differ = _bridge_against_lists(db)
+        assert rows == keys > 0 and differ == [], night
+        _next_day(db, night)
+    # the next build carries the exceptions (no bridge yet) and evaluates on them
+    fresh = tmp_path / "fresh" / "handoff.duckdb"
+    fresh.parent.mkdir()
+    shutil.copy(db, fresh)
+    con = duckdb.connect(str(fresh))
+    con.execute("DELETE FROM exception_subjects")
+    con.close()
+    fresh_config = HandoffConfig.model_validate({"base_dir": fresh.parent})
+    result = evaluate(fresh, fresh_config, now=NIGHT1 + timedelta(days=4), run_id="r5")
+    assert result.problems == [] and result.open_total > 0
+    rows, keys, differ = _bridge_against_lists(fresh)
+    assert rows == keys > 0 and differ == []
