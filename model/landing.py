@@ -32,6 +32,7 @@ import pyarrow as pa
 from connectors.base import Batch, Census, CheckpointLog, Cursor, Page, RawRecord, Rejection
 from handoff.redact import redact
 from model.collection import fewer_collections
+from model.release import return_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,11 @@ def read_cursor(path: Path) -> dict[str, Any] | None:
 # the largest records, not their number. Jira issues carry their changelogs (several KB, some
 # far more): Data Center first syncs of 20,000 and 100,000 issues ran out of memory at 64 MB.
 # Asana's records (a task, a task's stories) are small: a 100,000-task sync peaked 50% above a
-# 20,000-task one at 160 MB, 24% at 64 MB (253 -> 313 MB). A kind not listed gets LANDING_MEMORY.
-LANDING_MEMORY = "160MB"
+# 20,000-task one at 160 MB, 24% at 64 MB (253 -> 313 MB). Once staging ran at its own lower
+# limit (STAGING_MEMORY_MIB), the merge was a 100,000-issue sync's peak: Data Center 430-440 MB
+# at 160 MB; at 96 MB Cloud's merge ran out of memory (and went on at 4x, 600 MB), at 128 MB
+# neither did (Cloud 395 MB, Data Center 431 MB). A kind not listed gets LANDING_MEMORY.
+LANDING_MEMORY = "128MB"
 LANDING_MEMORY_BY_KIND = {"asana": "64MB"}
 
 
@@ -313,6 +317,11 @@ def _resume_staging(
 MERGE_BLOCK = 500
 MERGE_SLICE_BYTES = 4 * 2**20
 MERGE_SLICE_RECORDS = 10_000
+# Staging only appends, and DuckDB's automatic checkpoints then compress the appended rows
+# using all the memory they may: the landing limit, at every checkpoint of a long fetch, on top
+# of the pages the connector holds. Staging runs at this limit instead (a staging insert that
+# needs more still gets it, see `_grow_memory`); the merge gets the landing limit back.
+STAGING_MEMORY_MIB = 48
 STAGE_RECORDS = 5000  # records per staging insert: each insert is a commit of its own
 STAGE_BYTES = 16 * 2**20  # or this much JSON, whichever comes first
 
@@ -586,6 +595,7 @@ def _land(
     con.execute("SET preserve_insertion_order = false")
     # DuckDB spills beyond it: flat memory (None: LANDING_MEMORY, see `landing_memory`)
     con.execute(f"SET memory_limit = '{memory_limit or LANDING_MEMORY}'")
+    merge_mib = _limit_mib(con)
     resume = plan.resume
     checkpoints = 0
     logs: dict[str, int] = {}  # checkpoint log entries staged so far, by name
@@ -598,6 +608,8 @@ def _land(
         now = datetime.fromisoformat(resume.started_at)
     else:
         con.execute(PENDING_SCHEMA)  # also clears what a crashed or abandoned fetch left behind
+    if merge_mib is not None and merge_mib > STAGING_MEMORY_MIB:
+        con.execute(f"SET memory_limit = '{STAGING_MEMORY_MIB}MiB'")
     stager = _Stager(con, result.records)
     # the cursor as JSON: as a dict of every item's state it would sit in memory through the merge
     cursor: str | None = None
@@ -647,6 +659,8 @@ def _land(
                 result.rejected += 1
         batch = None
         stager.flush()
+        _raise_limit(con, merge_mib)
+        return_freed_memory()  # what the fetch freed, before the merge's memory comes on top
         while True:
             con.execute("BEGIN")
             in_transaction = True
@@ -705,13 +719,8 @@ def _grow_memory(con: duckdb.DuckDBPyConnection, err: Exception) -> bool:
     # a COMMIT that cannot pin a block to write says so in a TransactionException
     if not isinstance(err, duckdb.OutOfMemoryException) and "failed to pin block" not in str(err):
         return False
-    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    number, _, unit = str(row[0] if row else "").partition(" ")
-    try:
-        mebibytes = float(number) * _UNITS[unit]
-    except (ValueError, KeyError):
-        return False
-    if mebibytes >= MEMORY_CEILING_MIB:
+    mebibytes = _limit_mib(con)
+    if mebibytes is None or mebibytes >= MEMORY_CEILING_MIB:
         return False
     raised = int(min(mebibytes * MEMORY_GROWTH, MEMORY_CEILING_MIB))
     store = con.execute("SELECT current_database()").fetchone()
@@ -723,6 +732,23 @@ def _grow_memory(con: duckdb.DuckDBPyConnection, err: Exception) -> bool:
     )
     con.execute(f"SET memory_limit = '{raised}MiB'")
     return True
+
+
+def _limit_mib(con: duckdb.DuckDBPyConnection) -> float | None:
+    """The connection's memory limit in MiB; None when DuckDB reports none it can read."""
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    number, _, unit = str(row[0] if row else "").partition(" ")
+    try:
+        return float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        return None
+
+
+def _raise_limit(con: duckdb.DuckDBPyConnection, mebibytes: float | None) -> None:
+    """Back to the merge's limit after staging (unless a staging insert raised it higher)."""
+    current = _limit_mib(con)
+    if mebibytes is not None and current is not None and current < mebibytes:
+        con.execute(f"SET memory_limit = '{mebibytes:.1f}MiB'")
 
 
 def _abandon(con: duckdb.DuckDBPyConnection) -> None:

@@ -69,6 +69,7 @@ from connectors.base import (
     Rejection,
 )
 from connectors.jira.keyset import KeySet, project_of
+from connectors.jira.keytimes import KeyTimes
 from connectors.jira.lean import LeanGet, Redirected
 from connectors.jira.retry import JiraRefused, jira_retrier
 from handoff.config import JiraSource
@@ -324,7 +325,7 @@ class JiraConnector:
         seen, pending = progress.seen, progress.pending
         search_seconds = float("inf")
         keys: KeySet | None = None
-        census: dict[str, datetime] | None = None
+        census: KeyTimes | None = None
         self._expect(jql)
         pool = ThreadPoolExecutor(max_workers=self.link_workers, thread_name_prefix="jira-links")
         pager = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="jira-search")
@@ -374,12 +375,7 @@ class JiraConnector:
                 if census is None:  # always whole: cannot be resumed safely
                     moved = None
                     census = self._census(scope, pager, counter)
-                missed = [
-                    key
-                    for key, updated in census.items()
-                    if (window_start is None or updated >= window_start)
-                    and (key not in seen or seen[key] < updated)
-                ]
+                missed = census.newer_than(seen, window_start)
                 gone: set[str] = set()
                 for issues in self._reread(missed, fields, gone):
                     yield from self._page(issues, progress, pool)
@@ -400,12 +396,13 @@ class JiraConnector:
             pool.shutdown(cancel_futures=True)
         if census is not None and keys is not None:
             yield Census("issue", set(census) if moved is None else set(keys))
-        times: dict[str, datetime] = seen
+        times: KeyTimes = seen
         if census is not None and moved is None:
             times = census
         elif census is not None:
-            times = {k: t for k, t in seen.items() if project_of(k) not in (moved or ())} | census
-        latest = max([*times.values(), *seen.values()], default=None)
+            times = KeyTimes({k: t for k, t in seen.items() if project_of(k) not in (moved or ())})
+            times.update(census)
+        latest = max([t for t in (times.latest(), seen.latest()) if t is not None], default=None)
         newest = latest or parse_jira_time(previous or _epoch())
         since = _probe_since(newest, self.source.overlap_minutes, tz)
         new_cursor: dict[str, Any] = {
@@ -413,7 +410,7 @@ class JiraConnector:
             "scope": scope,
             # what `changed_since` compares Jira's count with, and the zone it writes JQL in
             "time_zone": tz.key,
-            "probe_count": sum(1 for at in times.values() if at >= since),
+            "probe_count": times.count_since(since),
             # the keys alive after this sync and when the census last listed them all: the
             # next incremental skips the census while Jira's count agrees with them
             "keys": keys.encode() if keys is not None else {},
@@ -803,20 +800,18 @@ class JiraConnector:
         if batch:
             yield batch
 
-    def _census(
-        self, scope: str, pager: ThreadPoolExecutor, pool: ThreadPoolExecutor
-    ) -> dict[str, datetime]:
+    def _census(self, scope: str, pager: ThreadPoolExecutor, pool: ThreadPoolExecutor) -> KeyTimes:
         """Every live key with its `updated` time; repeated once if Jira's total disagrees
         (an issue deleted while Data Center pages by offset would hide a live one)."""
         jql = f"{scope} ORDER BY id ASC"
-        census: dict[str, datetime] = {}
+        census = KeyTimes()
         for _ in range(2):
             if not self.cloud:
                 census, whole = self._census_by_offset(jql, pool)
                 if whole:
                     break
                 continue
-            census = {}
+            census = KeyTimes()
             total: int | None = None
             pages = self._search(jql, CENSUS_FIELDS, size=CENSUS_PAGE,
                                  what="taking the key census", pager=pager)  # fmt: skip
@@ -827,9 +822,7 @@ class JiraConnector:
                 break
         return census
 
-    def _census_by_offset(
-        self, jql: str, pool: ThreadPoolExecutor
-    ) -> tuple[dict[str, datetime], bool]:
+    def _census_by_offset(self, jql: str, pool: ThreadPoolExecutor) -> tuple[KeyTimes, bool]:
         """Data Center's census, and whether it is whole: the first page tells the exact total,
         so every other page is asked for at once by offset, on `pool` (the census is most of
         an incremental sync's wait). A page shorter than the first (the server granted less)
@@ -843,7 +836,7 @@ class JiraConnector:
             result = self._post("taking the key census", "search", {**body, "startAt": start})
             return result.get("issues") or [], int(result.get("total") or 0)
 
-        census: dict[str, datetime] = {}
+        census = KeyTimes()
         issues, total = page(0)
         totals = {total}
         _collect(census, issues)
@@ -902,10 +895,10 @@ class JiraConnector:
 
     def _narrowed_census(
         self, scope: str, projects: set[str], pager: ThreadPoolExecutor, pool: ThreadPoolExecutor
-    ) -> dict[str, datetime] | None:
+    ) -> KeyTimes | None:
         """The key census of `projects` alone; None when it lists a key of another project
         (a project whose key was renamed: only the whole census tells which keys went)."""
-        census: dict[str, datetime] = {}
+        census = KeyTimes()
         for project in sorted(projects):
             listed = self._census(_in_project(scope, project), pager, pool)
             if any(project_of(key) != project for key in listed):
@@ -943,7 +936,7 @@ class SearchProgress:
     links are asked for but not landed yet. `searched` once the search is done (a resumed
     fetch then goes straight to the census, which is always taken whole)."""
 
-    seen: dict[str, datetime] = field(default_factory=dict)
+    seen: KeyTimes = field(default_factory=KeyTimes)
     # what the next checkpoint saves; not part of where the search stands (`resumed` compares)
     seen_log: CheckpointLog = field(default_factory=CheckpointLog, compare=False)
     pending: dict[str, str] = field(default_factory=dict)
@@ -974,7 +967,7 @@ class SearchProgress:
             return cls()
         seen = checkpoint.get("seen") or {}
         return cls(
-            seen={str(k): parse_jira_time(str(v)) for k, v in seen.items()},
+            seen=KeyTimes({str(k): parse_jira_time(str(v)) for k, v in seen.items()}),
             pending={str(k): str(v) for k, v in (checkpoint.get("pending") or {}).items()},
             links=dict.fromkeys(str(k) for k in checkpoint.get("links") or []),
             after_id=checkpoint.get("after_id"),
@@ -1012,7 +1005,7 @@ def _merge_pages(
         yield Page(list(buffer.values()))
 
 
-def _collect(census: dict[str, datetime], issues: list[Any]) -> None:
+def _collect(census: KeyTimes, issues: list[Any]) -> None:
     for issue in issues:
         key = issue.get("key")
         updated = (issue.get("fields") or {}).get("updated")

@@ -190,3 +190,22 @@ def test_records_far_larger_than_the_memory_limit_expects_still_land(
     assert "s: landing ran out of memory at 7.6 MiB (very large records); going on at 30 MiB" in (
         caplog.text
     )
+
+
+def test_a_large_fetch_stages_at_the_staging_limit_and_merges_at_the_landing_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Staging (appends, and DuckDB's checkpoints compressing them) runs at a limit well
+    below the landing's; 70 MB of records of a few KB still stage without running out of
+    memory, and the merge, back at the landing limit, lands them all."""
+    monkeypatch.setattr("model.landing.STAGING_MEMORY_MIB", 16)
+    with caplog.at_level("WARNING", logger="model.landing"):
+        landed = land(
+            tmp_path / "s.duckdb",
+            issues_with_changelogs(16_000, 1000, 450),
+            full=True,
+            memory_limit="160MB",
+        )
+    assert (landed.changed, landed.deleted) == (16_000, 0)
+    assert stored_changelogs(tmp_path / "s.duckdb") == (16_000, changelog_chars(16_000, 450))
+    assert "ran out of memory" not in caplog.text
