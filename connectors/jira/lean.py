@@ -89,9 +89,6 @@ class LeanGet:
             raise_on_error(_response(url, answer))
         return orjson.loads(answer.data) if answer.data else {}
 
-    def close(self) -> None:
-        self.pool.clear()
-
 
 def _response(url: str, answer: urllib3.BaseHTTPResponse) -> requests.Response:
     """The answer as `requests` would have handed it to the client (for its error text)."""
